@@ -1,0 +1,1 @@
+"""PyQt6 desktop application: windows, widgets and the threads between pipeline stages."""

@@ -1,0 +1,3 @@
+"""STDFormer live: headless library for video human mesh recovery (never imports Qt)."""
+
+__version__ = "0.1.0"

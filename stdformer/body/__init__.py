@@ -1,0 +1,1 @@
+"""Body models: SMPL via smplx, the embedded default body, regressors and mesh levels."""

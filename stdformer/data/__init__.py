@@ -1,0 +1,1 @@
+"""Synthetic motion, observation simulation and dataset adapters."""

@@ -1,0 +1,1 @@
+"""Streaming: video sources, person localization, rolling buffer, predictor, smoothing."""

@@ -1,0 +1,1 @@
+"""The STDFormer network: front-ends, SD/TD, fusion, transformer, heads, checkpoints."""
