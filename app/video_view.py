@@ -1,0 +1,101 @@
+"""Letterboxed video display with the person box and landmark overlay drawn by QPainter."""
+
+from __future__ import annotations
+
+import numpy as np
+from PyQt6.QtCore import QPointF, QRectF, Qt
+from PyQt6.QtGui import QColor, QImage, QPainter, QPen
+from PyQt6.QtWidgets import QSizePolicy, QWidget
+
+from stdformer.pose_topology import POSE_CONNECTIONS
+from stdformer.types import Observation
+
+VISIBLE = 0.5  # landmarks below this visibility are drawn dimmed
+
+
+def bgr_to_qimage(image_bgr: np.ndarray) -> QImage:
+    """Owned QImage copy of a (H, W, 3) uint8 BGR array (bytesPerLine given explicitly)."""
+    h, w = image_bgr.shape[:2]
+    rgb = np.ascontiguousarray(image_bgr[:, :, ::-1])
+    return QImage(rgb.data, w, h, 3 * w, QImage.Format.Format_RGB888).copy()
+
+
+def rgb_to_qimage(image_rgb: np.ndarray) -> QImage:
+    """Owned QImage copy of a (H, W, 3) uint8 RGB array."""
+    h, w = image_rgb.shape[:2]
+    rgb = np.ascontiguousarray(image_rgb)
+    return QImage(rgb.data, w, h, 3 * w, QImage.Format.Format_RGB888).copy()
+
+
+def letterbox_rect(image_w: int, image_h: int, widget_w: int, widget_h: int) -> QRectF:
+    """Largest rectangle with the image's aspect ratio centred in the widget."""
+    scale = min(widget_w / image_w, widget_h / image_h)
+    w, h = image_w * scale, image_h * scale
+    return QRectF((widget_w - w) / 2, (widget_h - h) / 2, w, h)
+
+
+class VideoView(QWidget):
+    """Shows the latest frame; overlays are toggled with `show_box` / `show_landmarks`."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setMinimumSize(320, 240)
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
+        self._image: QImage | None = None
+        self._obs: Observation | None = None
+        self._message = "No source running. Pick a source and press Start."
+        self.show_box = True
+        self.show_landmarks = True
+
+    def set_frame(self, image: QImage, obs: Observation | None) -> None:
+        self._image, self._obs = image, obs
+        self.update()
+
+    def set_message(self, text: str) -> None:
+        """Text shown when there is no image (and over a stale one)."""
+        self._message = text
+        self.update()
+
+    def clear(self, message: str) -> None:
+        self._image, self._obs = None, None
+        self.set_message(message)
+
+    def paintEvent(self, event: object) -> None:
+        p = QPainter(self)
+        p.fillRect(self.rect(), QColor(24, 24, 28))
+        if self._image is None:
+            p.setPen(QColor(200, 200, 200))
+            p.drawText(self.rect(), Qt.AlignmentFlag.AlignCenter, self._message)
+            return
+        img = self._image
+        target = letterbox_rect(img.width(), img.height(), self.width(), self.height())
+        p.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
+        p.drawImage(target, img)
+        if self._obs is not None:
+            p.setRenderHint(QPainter.RenderHint.Antialiasing)
+            self._draw_observation(p, self._obs, target, target.width() / img.width())
+
+    def _draw_observation(
+        self, p: QPainter, obs: Observation, target: QRectF, scale: float
+    ) -> None:
+        def to_widget(x: float, y: float) -> QPointF:
+            return QPointF(target.x() + x * scale, target.y() + y * scale)
+
+        if self.show_box:
+            x0, y0, x1, y1 = (float(v) for v in obs.bbox_xyxy)
+            p.setPen(QPen(QColor(80, 220, 120), 2))
+            p.drawRect(QRectF(to_widget(x0, y0), to_widget(x1, y1)))
+            cx0, cy0, cx1, cy1 = (float(v) for v in obs.crop_xyxy)
+            p.setPen(QPen(QColor(80, 160, 255), 1, Qt.PenStyle.DashLine))
+            p.drawRect(QRectF(to_widget(cx0, cy0), to_widget(cx1, cy1)))
+        if self.show_landmarks:
+            pts = [to_widget(float(x), float(y)) for x, y in obs.landmarks_px[:, :2]]
+            vis = obs.visibility
+            for a, b in POSE_CONNECTIONS:
+                strong = min(vis[a], vis[b]) >= VISIBLE
+                p.setPen(QPen(QColor(255, 200, 60, 230 if strong else 70), 2))
+                p.drawLine(pts[a], pts[b])
+            for i, pt in enumerate(pts):
+                p.setPen(Qt.PenStyle.NoPen)
+                p.setBrush(QColor(255, 90, 60, 240 if vis[i] >= VISIBLE else 70))
+                p.drawEllipse(pt, 3.0, 3.0)

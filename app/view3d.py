@@ -1,0 +1,82 @@
+"""The live 3D panel: shows images rendered offscreen and turns mouse input into view changes.
+
+Dragging orbits (0.4 degrees per pixel), the wheel zooms, a double click resets the view. The
+widget does no rendering itself: the render worker owns the GL context (see app/workers.py).
+"""
+
+from __future__ import annotations
+
+from PyQt6.QtCore import QPointF, Qt, pyqtSignal
+from PyQt6.QtGui import QColor, QImage, QMouseEvent, QPainter, QWheelEvent
+from PyQt6.QtWidgets import QSizePolicy, QWidget
+
+from app.video_view import letterbox_rect
+
+DEG_PER_PIXEL = 0.4
+ZOOM_PER_NOTCH = 0.9  # distance factor per wheel notch (120 units) forward
+
+
+class View3D(QWidget):
+    orbit_requested = pyqtSignal(float, float)  # (d_azimuth_deg, d_elevation_deg)
+    zoom_requested = pyqtSignal(float)  # distance factor (< 1 zooms in)
+    reset_requested = pyqtSignal()
+    resized = pyqtSignal(int, int)  # (width, height) in device pixels
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setMinimumSize(320, 240)
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
+        self.setCursor(Qt.CursorShape.OpenHandCursor)
+        self._image: QImage | None = None
+        self._last: QPointF | None = None
+        self._message = "3D view: waiting for a person"
+
+    def set_image(self, image: QImage) -> None:
+        self._image = image
+        self.update()
+
+    def set_message(self, text: str) -> None:
+        self._message = text
+        self.update()
+
+    def paintEvent(self, event: object) -> None:
+        p = QPainter(self)
+        p.fillRect(self.rect(), QColor(36, 38, 44))
+        if self._image is not None:
+            img = self._image
+            p.drawImage(letterbox_rect(img.width(), img.height(), self.width(), self.height()), img)
+        if self._message:
+            p.setPen(QColor(220, 220, 220))
+            p.drawText(
+                self.rect().adjusted(8, 8, -8, -8),
+                Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft,
+                self._message,
+            )
+
+    def mousePressEvent(self, event: QMouseEvent) -> None:
+        if event.button() == Qt.MouseButton.LeftButton:
+            self._last = event.position()
+            self.setCursor(Qt.CursorShape.ClosedHandCursor)
+
+    def mouseMoveEvent(self, event: QMouseEvent) -> None:
+        if self._last is None:
+            return
+        d = event.position() - self._last
+        self._last = event.position()
+        self.orbit_requested.emit(-d.x() * DEG_PER_PIXEL, d.y() * DEG_PER_PIXEL)
+
+    def mouseReleaseEvent(self, event: QMouseEvent) -> None:
+        self._last = None
+        self.setCursor(Qt.CursorShape.OpenHandCursor)
+
+    def mouseDoubleClickEvent(self, event: QMouseEvent) -> None:
+        self.reset_requested.emit()
+
+    def wheelEvent(self, event: QWheelEvent) -> None:
+        notches = event.angleDelta().y() / 120.0
+        if notches:
+            self.zoom_requested.emit(ZOOM_PER_NOTCH**notches)
+
+    def resizeEvent(self, event: object) -> None:
+        ratio = self.devicePixelRatioF()
+        self.resized.emit(int(self.width() * ratio), int(self.height() * ratio))
