@@ -166,10 +166,12 @@ class MainWindow(QMainWindow):
             return "–" if v is None else f"{v:.0f} ms"
 
         s = self.stats
+        cap = self.processing.capture_status if self.processing is not None else None
+        capture = f"capture {cap.fps:.1f} fps, dropped {cap.frames_dropped}" if cap else "idle"
         self.status_label.setText(
-            f"{s.fps():.1f} fps | localize {ms('localize')} | render {ms('render')} | "
-            f"latency {ms('latency')} | frames {s.frames_seen}, with person "
-            f"{s.frames_with_person}"
+            f"{capture} | processed {s.fps():.1f} fps | localize {ms('localize')} | "
+            f"render {ms('render')} | latency {ms('latency')} | "
+            f"frames {s.frames_seen}, with person {s.frames_with_person}"
         )
 
     def closeEvent(self, event: QCloseEvent) -> None:

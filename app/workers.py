@@ -13,16 +13,16 @@ import threading
 import time
 from dataclasses import dataclass
 
-import numpy as np
 from PyQt6.QtCore import QThread, pyqtSignal
 from PyQt6.QtGui import QImage
 
 from app.video_view import bgr_to_qimage, rgb_to_qimage
+from stdformer.live.capture import CaptureStatus, CaptureThread
 from stdformer.live.localize import LocalizerConfig, PersonLocalizer
-from stdformer.live.sources import CaptureThread, SourceError, open_source
+from stdformer.live.sources import SourceError, open_source
 from stdformer.live.stats import RunStats
 from stdformer.paths import BadFileError, MissingFileError
-from stdformer.render import OrbitCamera, Renderer
+from stdformer.render import OffscreenRenderer, OrbitCamera, yup_from_opencv
 from stdformer.types import Observation
 
 log = logging.getLogger(__name__)
@@ -53,6 +53,7 @@ class ProcessingThread(QThread):
         self._spec, self._loop, self._loc_cfg, self.stats = source_spec, loop, localizer, stats
         self._stop = threading.Event()
         self.on_observation = None  # optional callable(Observation | None), e.g. render thread
+        self.capture_status: CaptureStatus | None = None  # latest snapshot, read by the GUI
 
     def stop(self) -> None:
         self._stop.set()
@@ -69,7 +70,7 @@ class ProcessingThread(QThread):
         try:
             while not self._stop.is_set():
                 frame = capture.get(timeout=0.1)
-                status = capture.status()
+                status = self.capture_status = capture.status()
                 if status.message != last_state:
                     last_state = status.message
                     self.status_changed.emit(status.message)
@@ -120,10 +121,10 @@ class RenderThread(QThread):
             self._cond.notify()
 
     def orbit(self, d_azimuth_deg: float, d_elevation_deg: float) -> None:
-        self._change(lambda o: o.orbited(d_azimuth_deg, d_elevation_deg))
+        self._change(lambda o: o.orbit(d_azimuth_deg, d_elevation_deg))
 
     def zoom(self, factor: float) -> None:
-        self._change(lambda o: o.zoomed(factor))
+        self._change(lambda o: o.zoom(factor))
 
     def reset_view(self) -> None:
         self._change(lambda o: OrbitCamera())
@@ -147,7 +148,7 @@ class RenderThread(QThread):
 
     # --- render thread ---------------------------------------------------------------------
     def run(self) -> None:
-        renderer: Renderer | None = None
+        renderer: OffscreenRenderer | None = None
         try:
             while True:
                 with self._cond:
@@ -156,13 +157,14 @@ class RenderThread(QThread):
                     if self._stop:
                         break
                     obs, orbit, size, self._dirty = self._obs, self._orbit, self._size, False
-                if renderer is None or renderer.size_wh != size:
-                    if renderer is not None:
-                        renderer.close()
-                    renderer = Renderer(*size)
+                if renderer is None:
+                    renderer = OffscreenRenderer(*size)
                 t0 = time.perf_counter()
-                world = None if obs is None else np.asarray(obs.world_landmarks)
-                rgb = renderer.render_view(orbit, skeleton_world=world)
+                skeleton = None if obs is None else yup_from_opencv(obs.world_landmarks)
+                visibility = None if obs is None else obs.visibility
+                rgb = renderer.render_view_rgb(
+                    orbit, skeleton_world=skeleton, visibility=visibility, size_wh=size
+                )
                 self.stats.add_time("render", (time.perf_counter() - t0) * 1e3)
                 self.image_ready.emit(rgb_to_qimage(rgb))
         except USER_ERRORS as e:
