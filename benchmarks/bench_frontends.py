@@ -1,0 +1,94 @@
+"""Per-frame cost of the image front-end's three streaming steps, and parameter counts.
+
+    python benchmarks/bench_frontends.py [--backbones resnet50 hrnet_w32 hrnet_w64]
+                                         [--threads 2] [--repeats 5] [--device cpu|cuda]
+
+For a live stream one new frame costs: `encode_frame` on that frame (N=1, stem + layer1),
+SD/TD over the cached buffer (B=1, T frames of 256x56x56) and `tokens` for the frame to output
+(N=1, rest of the backbone + conv_1x1). "dis.clip" is `disentangle` (all T fused frames, clip
+mode), "dis.frame" is `disentangle_frame` (one fused frame: SD on it, TD over all T), which is
+what a new frame needs; "new frame" = encode + dis.frame + tokens. Median ms after a warm-up.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+from stdformer.model.backbones import count_parameters  # noqa: E402
+from stdformer.model.config import BACKBONES, image_config  # noqa: E402
+from stdformer.model.image_frontend import ImageFrontEnd  # noqa: E402
+
+
+def time_ms(fn: Callable[[], torch.Tensor], repeats: int, device: torch.device) -> float:
+    """Median wall time of `fn` in ms after one warm-up call (synchronising on CUDA)."""
+    fn()
+    times = []
+    for _ in range(repeats):
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+        t0 = time.perf_counter()
+        fn()
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+        times.append((time.perf_counter() - t0) * 1e3)
+    return statistics.median(times)
+
+
+def bench(name: str, T: int, repeats: int, device: torch.device) -> dict[str, float]:
+    fe = ImageFrontEnd(image_config(preset="L", backbone=name, T=T)).eval().to(device)
+    x = torch.randn(1, 3, 224, 224, device=device)
+    feats = torch.randn(1, T, 256, 56, 56, device=device)
+    with torch.inference_mode():
+        enc = time_ms(lambda: fe.encode_frame(x), repeats, device)
+        dis = time_ms(lambda: fe.disentangle(feats), repeats, device)
+        dis1 = time_ms(lambda: fe.disentangle_frame(feats, T - 1), repeats, device)
+        tok = time_ms(lambda: fe.tokens(feats[:, -1]), repeats, device)
+    return {
+        "backbone_params": count_parameters(fe.backbone),
+        "sd_td_params": count_parameters(fe.disentangle_block),
+        "conv_1x1_params": count_parameters(fe.conv_1x1),
+        "encode_frame_ms": enc,
+        "disentangle_ms": dis,
+        "disentangle_frame_ms": dis1,
+        "tokens_ms": tok,
+        "new_frame_ms": enc + dis1 + tok,
+    }
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    p.add_argument("--backbones", nargs="+", default=["resnet50", "hrnet_w32"], choices=BACKBONES)
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--repeats", type=int, default=5)
+    p.add_argument("--T", type=int, default=8)
+    p.add_argument("--device", default="cpu")
+    args = p.parse_args()
+    torch.set_num_threads(args.threads)
+    device = torch.device(args.device)
+    print(f"device={device} threads={args.threads} T={args.T} repeats={args.repeats} (median ms)")
+    header = (
+        f"{'backbone':<10} {'backbone M':>10} {'SD+TD':>6} {'encode':>8} {'dis.clip':>8} "
+        f"{'dis.frame':>9} {'tokens':>8} {'new frame':>10}"
+    )
+    print(header)
+    for name in args.backbones:
+        r = bench(name, args.T, args.repeats, device)
+        print(
+            f"{name:<10} {r['backbone_params'] / 1e6:>10.3f} {r['sd_td_params']:>6d} "
+            f"{r['encode_frame_ms']:>8.1f} {r['disentangle_ms']:>8.1f} "
+            f"{r['disentangle_frame_ms']:>9.1f} {r['tokens_ms']:>8.1f} "
+            f"{r['new_frame_ms']:>10.1f}"
+        )
+
+
+if __name__ == "__main__":
+    main()

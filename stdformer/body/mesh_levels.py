@@ -1,0 +1,398 @@
+"""Compute the coarse/middle/full mesh levels of a body (like METRO/FastMETRO's 431/1723/6890).
+
+The middle level is a quadric-error edge-collapse decimation of the full rest mesh and the
+coarse level a decimation of the middle one (fast-simplification, a wrapper of
+Fast-Quadric-Mesh-Simplification). Between neighbouring levels:
+
+- down-sampling: each coarser vertex is the point of the finer surface closest to its
+  decimated position, i.e. a barycentric average of the 3 finer vertices of that triangle
+  (searched only among the triangles that were collapsed into it, so it never lands on another
+  body part); on the rest mesh the down-sampled level is the decimated mesh;
+- up-sampling: each finer vertex takes the barycentric coordinates of its closest point on a
+  coarser triangle near its own geodesic cell (cells grow along mesh edges from each coarser
+  vertex, so a vertex never snaps to a triangle across a gap between the legs or fingers);
+- the coarse adjacency: edges of the coarse faces plus self-loops; separate surface pieces
+  (eyes, the mouth interior) are bridged to their nearest neighbour so the graph is connected.
+
+All matrices are row-stochastic with non-negative weights. Everything is deterministic: the
+decimation has no randomness and ties are broken by index. `load_or_compute_mesh_levels`
+caches the result on disk, keyed by a hash of the rest mesh.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import logging
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+import scipy.sparse as sp
+from scipy.sparse.csgraph import connected_components, dijkstra
+
+from stdformer.body.levels import MeshLevels
+from stdformer.paths import ASSETS_DIR
+
+if TYPE_CHECKING:
+    from stdformer.body.model import BodyModel
+
+log = logging.getLogger(__name__)
+
+# Bump when the algorithm changes so stale caches are not reused.
+ALGORITHM_VERSION = 1
+DEFAULT_LEVELS_FILE = ASSETS_DIR / "default_body_levels.npz"
+CACHE_ENV_VAR = "STDFORMER_CACHE_DIR"
+
+
+def compute_mesh_levels(
+    vertices: np.ndarray,  # (V, 3) rest-pose vertices, metres
+    faces: np.ndarray,  # (F, 3) triangle vertex indices
+    n_coarse: int = 431,
+    n_mid: int = 1723,
+) -> MeshLevels:
+    """Build the three mesh levels of a rest mesh and the matrices between them.
+
+    The middle level has `n_mid` vertices and the coarse level `n_coarse` (the defaults are
+    the paper's sizes). Takes ~1 s for a 6,890-vertex mesh on one CPU core.
+    """
+    vertices, faces = _check_mesh(vertices, faces)
+    n_full = vertices.shape[0]
+    if not 4 <= n_coarse < n_mid < n_full:
+        raise ValueError(f"need 4 <= n_coarse < n_mid < V, got {n_coarse}, {n_mid}, {n_full}")
+
+    down_full_to_mid, mid_faces, cell_full = _next_level(vertices, faces, n_mid)
+    mid_vertices = down_full_to_mid @ vertices  # (Vm, 3)
+    down_mid_to_coarse, coarse_faces, cell_mid = _next_level(mid_vertices, mid_faces, n_coarse)
+    coarse_vertices = down_mid_to_coarse @ mid_vertices  # (Vc, 3)
+
+    up_mid_to_full = _up_matrix(vertices, cell_full, mid_vertices, mid_faces)
+    up_coarse_to_mid = _up_matrix(mid_vertices, cell_mid, coarse_vertices, coarse_faces)
+    dense = lambda m: m.toarray().astype(np.float32)  # noqa: E731
+    return MeshLevels(
+        down_full_to_mid=dense(down_full_to_mid),
+        down_mid_to_coarse=dense(down_mid_to_coarse),
+        up_coarse_to_mid=dense(up_coarse_to_mid),
+        up_mid_to_full=dense(up_mid_to_full),
+        coarse_adjacency=connected_adjacency(coarse_vertices, coarse_faces),
+        coarse_faces=coarse_faces,
+        mid_faces=mid_faces,
+    )
+
+
+def decimate(
+    vertices: np.ndarray,  # (V, 3)
+    faces: np.ndarray,  # (F, 3)
+    n_target: int,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Quadric edge-collapse decimation to `n_target` vertices (exactly, when reachable).
+
+    Returns (points (n, 3) at the quadric-optimal positions, faces (F', 3) int64,
+    cluster (V,) int64: the decimated vertex each input vertex was collapsed into, -1 for
+    vertices in no triangle).
+    """
+    import fast_simplification  # compiled extension: imported only when levels are computed
+
+    verts64 = np.ascontiguousarray(vertices, dtype=np.float64)
+    faces32 = np.ascontiguousarray(faces, dtype=np.int32)
+    # Ask for fewer faces than a closed mesh of n_target vertices has, so that the collapse
+    # history runs past the target; it is cut to the right length below.
+    target_faces = max(4, 2 * n_target - 40)
+    _, _, collapses = fast_simplification.simplify(
+        verts64, faces32, target_count=target_faces, return_collapses=True
+    )
+
+    def replay(n_collapses: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        return fast_simplification.replay_simplification(
+            verts64, faces32, np.ascontiguousarray(collapses[:n_collapses])
+        )
+
+    # A collapse can also fold a small piece away, so the vertex count may drop by more than
+    # one per collapse: binary-search the longest history prefix leaving >= n_target vertices.
+    lo, hi = 0, collapses.shape[0]
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if replay(mid)[0].shape[0] >= n_target:
+            lo = mid
+        else:
+            hi = mid - 1
+    points, dec_faces, cluster = replay(lo)
+    if points.shape[0] != n_target:
+        log.warning("decimation reached %d vertices instead of %d", points.shape[0], n_target)
+    return points.astype(np.float64), _clean_faces(dec_faces.astype(np.int64)), cluster
+
+
+def adjacency_from_faces(faces: np.ndarray, n_vertices: int) -> np.ndarray:
+    """(V, V) bool: True where two vertices share a triangle edge, and on the diagonal."""
+    adj = np.eye(n_vertices, dtype=bool)
+    edges = faces[:, [0, 1, 1, 2, 2, 0]].reshape(-1, 2)
+    adj[edges[:, 0], edges[:, 1]] = True
+    adj[edges[:, 1], edges[:, 0]] = True
+    return adj
+
+
+def connected_adjacency(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
+    """Face adjacency with self-loops, plus one bridge edge per extra surface piece.
+
+    A body mesh may hold separate pieces (eyeballs, the mouth interior); each is joined to the
+    rest by an edge between its closest vertex pair, so attention can reach every vertex.
+    """
+    adj = adjacency_from_faces(faces, vertices.shape[0])
+    while True:
+        n_parts, part = connected_components(sp.csr_matrix(adj), directed=False)
+        if n_parts == 1:
+            return adj
+        # The piece holding the lowest-numbered vertex outside the largest piece goes first.
+        largest = np.bincount(part).argmax()
+        piece = part == part[np.flatnonzero(part != largest)[0]]
+        inside, outside = np.flatnonzero(piece), np.flatnonzero(~piece)
+        d2 = ((vertices[inside, None, :] - vertices[None, outside, :]) ** 2).sum(-1)
+        i, j = np.unravel_index(np.argmin(d2), d2.shape)
+        adj[inside[i], outside[j]] = adj[outside[j], inside[i]] = True
+
+
+def mesh_levels_key(
+    vertices: np.ndarray, faces: np.ndarray, n_coarse: int = 431, n_mid: int = 1723
+) -> str:
+    """Hash of what the levels depend on: faces, rest vertices (to 0.1 mm), sizes, version."""
+    h = hashlib.sha1()
+    h.update(np.asarray([ALGORITHM_VERSION, n_coarse, n_mid], np.int64).tobytes())
+    h.update(np.ascontiguousarray(np.asarray(faces, np.int64)).tobytes())
+    verts_01mm = np.round(np.asarray(vertices, np.float64) * 1e4).astype(np.int64)
+    h.update(np.ascontiguousarray(verts_01mm).tobytes())
+    return h.hexdigest()[:20]
+
+
+def default_cache_dir() -> Path:
+    """`$STDFORMER_CACHE_DIR` or `~/.cache/stdformer` (never the user's model folder)."""
+    root = os.environ.get(CACHE_ENV_VAR)
+    return Path(root).expanduser() if root else Path.home() / ".cache" / "stdformer"
+
+
+def save_mesh_levels(levels: MeshLevels, path: str | Path, key: str) -> None:
+    """Write levels plus the key of the mesh they were computed from (atomic replace)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + f".tmp{os.getpid()}.npz")
+    fields = {k: getattr(levels, k) for k in _level_fields()}
+    np.savez_compressed(tmp, levels_key=np.array(key), **fields)
+    os.replace(tmp, path)
+
+
+def load_or_compute_mesh_levels(
+    body_vertices: np.ndarray,  # (V, 3) rest-pose vertices
+    faces: np.ndarray,  # (F, 3)
+    cache_dir: str | Path | None = None,
+    n_coarse: int = 431,
+    n_mid: int = 1723,
+) -> MeshLevels:
+    """Mesh levels of a body: the committed default-body file, else the disk cache, else compute.
+
+    The committed `assets/default_body_levels.npz` is used when it was built from this very
+    mesh; any other body (a user's SMPL file) is computed once (~0.5 s) and cached under
+    `cache_dir` (default: `default_cache_dir()`). An unreadable cache file is recomputed.
+    """
+    key = mesh_levels_key(body_vertices, faces, n_coarse, n_mid)
+    committed = _load_if_key_matches(DEFAULT_LEVELS_FILE, key)
+    if committed is not None:
+        return committed
+    cache_path = Path(cache_dir or default_cache_dir()) / "mesh_levels" / f"levels-{key}.npz"
+    cached = _load_if_key_matches(cache_path, key)
+    if cached is not None:
+        log.debug("mesh levels loaded from cache %s", cache_path)
+        return cached
+    log.info("computing mesh levels for a %d-vertex body (cached at %s)", len(body_vertices),
+             cache_path)  # fmt: skip
+    levels = compute_mesh_levels(body_vertices, faces, n_coarse, n_mid)
+    try:
+        save_mesh_levels(levels, cache_path, key)
+    except OSError as exc:  # a read-only home must not stop the program; it only costs time
+        log.warning("could not cache mesh levels at %s: %s", cache_path, exc)
+    return levels
+
+
+def mesh_levels_for_body(body: BodyModel, cache_dir: str | Path | None = None) -> MeshLevels:
+    """Mesh levels of a loaded body model (its zero-shape rest mesh), committed or cached."""
+    return load_or_compute_mesh_levels(body.v_template, body.faces, cache_dir)
+
+
+# --------------------------------------------------------------------------------- internals
+
+
+def _level_fields() -> tuple[str, ...]:
+    return tuple(f.name for f in dataclasses.fields(MeshLevels))
+
+
+def _load_if_key_matches(path: Path, key: str) -> MeshLevels | None:
+    if not path.is_file():
+        return None
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            stored = str(z["levels_key"]) if "levels_key" in z.files else None
+        if stored != key:
+            return None
+        return MeshLevels.load(path)
+    except (OSError, ValueError, KeyError, EOFError) as exc:
+        log.warning("ignoring unreadable mesh-levels file %s: %s", path, exc)
+        return None
+
+
+def _check_mesh(vertices: np.ndarray, faces: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    vertices = np.asarray(vertices, dtype=np.float64)
+    faces = np.asarray(faces, dtype=np.int64)
+    if vertices.ndim != 2 or vertices.shape[1] != 3:
+        raise ValueError(f"vertices must be (V, 3), got {vertices.shape}")
+    if faces.ndim != 2 or faces.shape[1] != 3:
+        raise ValueError(f"faces must be (F, 3), got {faces.shape}")
+    if faces.size and (faces.min() < 0 or faces.max() >= vertices.shape[0]):
+        raise ValueError("faces index vertices out of range")
+    if not np.isfinite(vertices).all():
+        raise ValueError("vertices contain NaN or inf")
+    return vertices, faces
+
+
+def _clean_faces(faces: np.ndarray) -> np.ndarray:
+    """Drop triangles that collapsed to an edge and duplicates (keeping the first)."""
+    ok = (faces[:, 0] != faces[:, 1]) & (faces[:, 1] != faces[:, 2]) & (faces[:, 0] != faces[:, 2])
+    faces = faces[ok]
+    _, first = np.unique(np.sort(faces, axis=1), axis=0, return_index=True)
+    return faces[np.sort(first)].astype(np.int64)
+
+
+def _edge_graph(vertices: np.ndarray, faces: np.ndarray) -> sp.csr_matrix:
+    edges = np.unique(np.sort(faces[:, [0, 1, 1, 2, 2, 0]].reshape(-1, 2), axis=1), axis=0)
+    lengths = np.linalg.norm(vertices[edges[:, 0]] - vertices[edges[:, 1]], axis=1)
+    lengths = np.maximum(lengths, 1e-9)  # zero weights would read as "no edge"
+    n = vertices.shape[0]
+    return sp.coo_matrix((lengths, (edges[:, 0], edges[:, 1])), shape=(n, n)).tocsr()
+
+
+def _closest_barycentric(
+    points: np.ndarray,  # (P, 3)
+    pair_point: np.ndarray,  # (K,) candidate pairs: point index ...
+    pair_face: np.ndarray,  # (K,) ... and face index
+    vertices: np.ndarray,  # (V, 3)
+    faces: np.ndarray,  # (F, 3)
+) -> tuple[np.ndarray, np.ndarray]:
+    """For each point, the closest candidate triangle: (face (P,), barycentric (P, 3) >= 0)."""
+    import trimesh
+
+    # Prune: a triangle whose bounding sphere is farther than the nearest candidate corner
+    # cannot hold the closest point.
+    corners = vertices[faces]  # (F, 3, 3)
+    centre = corners.mean(axis=1)
+    radius = np.linalg.norm(corners - centre[:, None], axis=2).max(axis=1)
+    to_corner = np.linalg.norm(corners[pair_face] - points[pair_point][:, None], axis=2).min(1)
+    order = np.argsort(pair_point, kind="stable")
+    pair_point, pair_face, to_corner = pair_point[order], pair_face[order], to_corner[order]
+    starts = np.flatnonzero(np.r_[True, pair_point[1:] != pair_point[:-1]])
+    upper = np.full(points.shape[0], np.inf)
+    upper[pair_point[starts]] = np.minimum.reduceat(to_corner, starts)
+    lower = np.linalg.norm(points[pair_point] - centre[pair_face], axis=1) - radius[pair_face]
+    keep = lower <= upper[pair_point] + 1e-12
+    pair_point, pair_face = pair_point[keep], pair_face[keep]
+
+    tris = corners[pair_face]  # (K, 3, 3)
+    closest = trimesh.triangles.closest_point(tris, points[pair_point])
+    d2 = ((closest - points[pair_point]) ** 2).sum(axis=1)
+    order = np.lexsort((pair_face, d2, pair_point))  # per point: nearest, then lowest face id
+    first = order[np.r_[True, pair_point[order][1:] != pair_point[order][:-1]]]
+    if first.shape[0] != points.shape[0] or not np.array_equal(
+        pair_point[first], np.arange(points.shape[0])
+    ):
+        raise ValueError("some points have no candidate triangle")
+    tri = tris[first]
+    # Barycentric coordinates by least squares on the triangle's edge vectors (robust for
+    # slivers), then clipped into the triangle: the closest point lies in it anyway.
+    e1, e2 = tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0]
+    rhs = closest[first] - tri[:, 0]
+    gram = np.stack([np.stack([(e1 * e1).sum(1), (e1 * e2).sum(1)], -1),
+                     np.stack([(e1 * e2).sum(1), (e2 * e2).sum(1)], -1)], 1)  # fmt: skip
+    gram += np.eye(2) * 1e-18
+    uv = np.linalg.solve(gram, np.stack([(e1 * rhs).sum(1), (e2 * rhs).sum(1)], -1)[..., None])
+    bary = np.concatenate([1.0 - uv[:, :1, 0] - uv[:, 1:, 0], uv[:, :, 0]], axis=1)
+    bary = np.clip(bary, 0.0, None)
+    bary /= bary.sum(axis=1, keepdims=True)
+    return pair_face[first], bary
+
+
+def _scatter_rows(
+    faces: np.ndarray, face: np.ndarray, bary: np.ndarray, n_cols: int
+) -> sp.csr_matrix:
+    """(P, n_cols) sparse matrix with each row's barycentric weights on its face's vertices."""
+    rows = np.repeat(np.arange(face.shape[0]), 3)
+    shape = (face.shape[0], n_cols)
+    return sp.csr_matrix((bary.reshape(-1), (rows, faces[face].reshape(-1))), shape=shape)
+
+
+def _next_level(
+    vertices: np.ndarray,  # (Vf, 3) finer level
+    faces: np.ndarray,  # (Ff, 3)
+    n_target: int,
+) -> tuple[sp.csr_matrix, np.ndarray, np.ndarray]:
+    """Decimate a level: (down (Vc, Vf) sparse, coarser faces (Fc, 3), cell (Vf,)).
+
+    `cell[i]` is the coarser vertex whose geodesic cell holds finer vertex i (used to find the
+    triangles it interpolates from when up-sampling).
+    """
+    points, coarse_faces, cluster = decimate(vertices, faces, n_target)
+    n_fine = vertices.shape[0]
+    # Candidates for each decimated vertex: the finer triangles touching what collapsed into it.
+    face_cluster = cluster[faces]  # (Ff, 3)
+    pairs = np.unique(np.stack([face_cluster.reshape(-1), np.repeat(np.arange(len(faces)), 3)],
+                               1), axis=0)  # fmt: skip
+    pairs = pairs[pairs[:, 0] >= 0]
+    face, bary = _closest_barycentric(points, pairs[:, 0], pairs[:, 1], vertices, faces)
+    down = _scatter_rows(faces, face, bary, n_fine)
+    # Geodesic cells grown from the finer vertex that weighs most in each decimated vertex.
+    anchors = faces[face, bary.argmax(axis=1)]
+    cell = _geodesic_cells(vertices, faces, anchors)
+    return down, coarse_faces, cell
+
+
+def _geodesic_cells(vertices: np.ndarray, faces: np.ndarray, anchors: np.ndarray) -> np.ndarray:
+    """(V,) index of the anchor nearest to each vertex along mesh edges.
+
+    Vertices no anchor can reach (isolated pieces) fall back to the Euclidean-nearest anchor.
+    """
+    graph = _edge_graph(vertices, faces)
+    unique_anchors, first = np.unique(anchors, return_index=True)
+    _, _, src = dijkstra(graph, directed=False, indices=unique_anchors, min_only=True,
+                         return_predecessors=True)  # fmt: skip
+    anchor_number = np.full(vertices.shape[0], -1, dtype=np.int64)
+    anchor_number[unique_anchors] = first
+    cell = np.where(src >= 0, anchor_number[np.maximum(src, 0)], -1)
+    lost = np.flatnonzero(cell < 0)
+    if lost.size:
+        d2 = ((vertices[lost, None, :] - vertices[None, anchors, :]) ** 2).sum(-1)
+        cell[lost] = d2.argmin(axis=1)
+    return cell
+
+
+def _up_matrix(
+    fine_vertices: np.ndarray,  # (Vf, 3)
+    cell: np.ndarray,  # (Vf,) coarse vertex whose geodesic cell holds each fine vertex
+    coarse_vertices: np.ndarray,  # (Vc, 3)
+    coarse_faces: np.ndarray,  # (Fc, 3)
+) -> sp.csr_matrix:
+    """(Vf, Vc) barycentric interpolation from the closest coarse triangle near each cell.
+
+    Candidate triangles are those within two edges of the fine vertex's cell vertex on the
+    coarse mesh, so a vertex never snaps to a triangle across a gap (between the legs, say).
+    """
+    n_coarse, n_faces = coarse_vertices.shape[0], coarse_faces.shape[0]
+    adj = sp.csr_matrix(adjacency_from_faces(coarse_faces, n_coarse), dtype=np.float32)
+    vert_face = sp.csr_matrix(
+        (np.ones(3 * n_faces, np.float32),
+         (coarse_faces.reshape(-1), np.repeat(np.arange(n_faces), 3))),
+        shape=(n_coarse, n_faces),
+    )  # fmt: skip
+    # Faces touching the 2-ring: decimated triangles in flat regions are long, and the 1-ring
+    # of a vertex's cell misses the closest one now and then (seen as 2 cm outliers).
+    near_faces = (adj @ adj @ vert_face).tocsr()  # (Vc, Fc) > 0 on faces touching the 2-ring
+    pair_vert, pair_face = near_faces[cell].nonzero()  # candidate (fine vertex, face) pairs
+    face, bary = _closest_barycentric(
+        fine_vertices, pair_vert, pair_face, coarse_vertices, coarse_faces
+    )
+    return _scatter_rows(coarse_faces, face, bary, n_coarse)

@@ -1,0 +1,107 @@
+"""Points on a rest mesh as sparse vertex combinations (rows over V that sum to 1).
+
+Regressors place anatomical points on a body once, on its rest mesh; each point is stored as
+the barycentric weights of the triangle it lies on, so it follows the surface when the body is
+posed. These helpers find such points by casting rays or by closest-point search.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse as sp
+from scipy.sparse.csgraph import connected_components
+from scipy.spatial import cKDTree
+
+
+def largest_piece_faces(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
+    """Faces of the largest connected piece (the skin, without eyeballs or mouth interior)."""
+    n = vertices.shape[0]
+    e = faces[:, [0, 1, 1, 2]].reshape(-1, 2)
+    graph = sp.coo_matrix((np.ones(len(e)), (e[:, 0], e[:, 1])), shape=(n, n))
+    _, label = connected_components(graph, directed=False)
+    main = np.bincount(label[faces[:, 0]]).argmax()
+    return faces[label[faces[:, 0]] == main]
+
+
+def barycentric_row(
+    vertices: np.ndarray, face: np.ndarray, point: np.ndarray, n_vertices: int
+) -> np.ndarray:
+    """(V,) row with the barycentric weights of `point` in triangle `face` (clipped to it)."""
+    a, b, c = vertices[face]
+    e1, e2, r = b - a, c - a, point - a
+    gram = np.array([[e1 @ e1, e1 @ e2], [e1 @ e2, e2 @ e2]]) + np.eye(2) * 1e-18
+    u, w = np.linalg.solve(gram, np.array([e1 @ r, e2 @ r]))
+    bary = np.clip(np.array([1.0 - u - w, u, w]), 0.0, None)
+    row = np.zeros(n_vertices)
+    np.add.at(row, face, bary / bary.sum())
+    return row
+
+
+def ray_hit_row(
+    vertices: np.ndarray,  # (V, 3)
+    faces: np.ndarray,  # (F, 3) triangles that may be hit
+    origin: np.ndarray,  # (3,)
+    direction: np.ndarray,  # (3,)
+) -> np.ndarray | None:
+    """Row of the first surface point hit by the ray, or None when it misses (Möller-Trumbore)."""
+    d = direction / np.linalg.norm(direction)
+    a, b, c = vertices[faces[:, 0]], vertices[faces[:, 1]], vertices[faces[:, 2]]
+    e1, e2 = b - a, c - a
+    p = np.cross(d, e2)
+    det = (e1 * p).sum(1)
+    ok = np.abs(det) > 1e-12
+    inv = np.where(ok, 1.0 / np.where(ok, det, 1.0), 0.0)
+    s = origin - a
+    u = (s * p).sum(1) * inv
+    q = np.cross(s, e1)
+    v = (q @ d) * inv
+    t = (e2 * q).sum(1) * inv
+    hit = ok & (u >= 0) & (v >= 0) & (u + v <= 1) & (t > 0)
+    if not hit.any():
+        return None
+    k = np.flatnonzero(hit)[np.argmin(t[hit])]
+    return barycentric_row(vertices, faces[k], origin + t[k] * d, vertices.shape[0])
+
+
+def closest_point_row(vertices: np.ndarray, faces: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """Row of the surface point (among `faces`) closest to `target` (3,)."""
+    import trimesh
+
+    centres = vertices[faces].mean(axis=1)
+    k = min(64, len(faces))
+    _, near = cKDTree(centres).query(target, k=k)
+    near = np.atleast_1d(near)
+    tris = vertices[faces[near]]
+    closest = trimesh.triangles.closest_point(tris, np.repeat(target[None], len(near), 0))
+    best = int(np.argmin(((closest - target) ** 2).sum(1)))
+    return barycentric_row(vertices, faces[near[best]], closest[best], vertices.shape[0])
+
+
+def ray_or_closest_row(
+    vertices: np.ndarray, faces: np.ndarray, origin: np.ndarray, direction: np.ndarray,
+    target: np.ndarray,
+) -> np.ndarray:  # fmt: skip
+    """First hit of the ray; if it misses, the surface point closest to `target`."""
+    row = ray_hit_row(vertices, faces, origin, direction)
+    return row if row is not None else closest_point_row(vertices, faces, target)
+
+
+def through_midpoint_row(
+    vertices: np.ndarray, faces: np.ndarray, point: np.ndarray, axis: np.ndarray
+) -> np.ndarray:
+    """Middle of a limb's cross-section: mean of the surface hits from both sides along `axis`.
+
+    Rays start 0.5 m out on either side of `point`; lands inside hands, fingers or feet.
+    """
+    axis = axis / np.linalg.norm(axis)
+    sides = [
+        ray_or_closest_row(vertices, faces, point + s * 0.5 * axis, -s * axis, point)
+        for s in (1.0, -1.0)
+    ]
+    return 0.5 * (sides[0] + sides[1])
+
+
+def one_hot(index: int, n_vertices: int) -> np.ndarray:
+    row = np.zeros(n_vertices)
+    row[index] = 1.0
+    return row

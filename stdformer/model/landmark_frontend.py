@@ -1,0 +1,112 @@
+"""Landmark front-end: MediaPipe observations -> 33 tokens, with the paper's SD/TD in between.
+
+Per frame each of the 33 landmarks becomes one feature vector (`observation_to_tensor`):
+
+    [x, y, z_rel, visibility, presence, world_x, world_y, world_z]      (F = 8)
+
+with x, y normalised to the square crop box ((-1, -1) top-left, (1, 1) bottom-right corner, the
+same frame the weak-perspective camera predicts in), z_rel the landmark's relative depth divided
+by the same half crop side, and world xyz the hip-centred metric landmarks.
+
+`encode_frame`: a per-landmark MLP (F -> hidden -> C) plus a learned landmark embedding gives
+(N, C, 33, 1): channels first and the landmarks laid out as a 33 x 1 "image", so the SD/TD EMA
+blocks run unchanged. In that layout EMA's height pooling summarises a channel over all landmarks,
+its width pooling is the identity, GroupNorm normalises each channel over the landmarks and the
+3x3 conv sees landmarks i-1, i, i+1 of MediaPipe's index order (face 0-10, arms 11-22,
+legs 23-32, so neighbours are mostly on the same body part).
+`disentangle`: `DisentangleBlock` (SD per frame with `landmark_sd_groups` groups, TD over the
+T frames, sigmoid fusion) on (B, T, C, 33, 1).
+`tokens`: LayerNorm + Linear C -> d_model per landmark -> (N, 33, d_model).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+from torch import nn
+
+from stdformer.model.config import ModelConfig
+from stdformer.model.disentangle import DisentangleBlock
+from stdformer.model.frontend import FrontEnd
+from stdformer.pose_topology import FLIP_PERMUTATION
+from stdformer.types import NUM_POSE_LANDMARKS, Observation
+
+LANDMARK_FEATURES = 8  # F
+_FLIP_SIGN = np.array([-1, 1, 1, 1, 1, -1, 1, 1], np.float32)  # x and world x change sign
+
+
+def observation_to_tensor(obs: Observation) -> torch.Tensor:
+    """One observation -> (33, 8) float32 landmark features (see module docstring)."""
+    crop = np.asarray(obs.crop_xyxy, np.float64)
+    center = 0.5 * (crop[:2] + crop[2:])  # (2,)
+    # Same square as the image front-end's crop: side max(w, h) around the box centre.
+    half = 0.5 * float(max(crop[2] - crop[0], crop[3] - crop[1]))
+    if not half > 0:
+        raise ValueError(f"crop box {crop.tolist()} has no positive width")
+    lm = np.asarray(obs.landmarks_px, np.float64)  # (33, 3)
+    out = np.empty((NUM_POSE_LANDMARKS, LANDMARK_FEATURES), np.float32)
+    out[:, 0:2] = (lm[:, :2] - center) / half
+    out[:, 2] = lm[:, 2] / half
+    out[:, 3] = obs.visibility
+    out[:, 4] = obs.presence
+    out[:, 5:8] = obs.world_landmarks
+    return torch.from_numpy(out)
+
+
+def observations_to_tensor(observations: Sequence[Observation]) -> torch.Tensor:
+    """A clip of observations -> (T, 33, 8); stack clips with `torch.stack` for (B, T, 33, 8)."""
+    if len(observations) == 0:
+        raise ValueError("need at least one observation")
+    return torch.stack([observation_to_tensor(o) for o in observations])
+
+
+def flip_landmark_features(x: torch.Tensor) -> torch.Tensor:
+    """Features of the horizontally mirrored image: (..., 33, 8) -> (..., 33, 8).
+
+    Mirroring negates the crop x and the world x and swaps left/right landmarks; used by
+    training augmentation (the image front-end flips pixels instead).
+    """
+    sign = torch.as_tensor(_FLIP_SIGN, dtype=x.dtype, device=x.device)
+    perm = torch.as_tensor(FLIP_PERMUTATION, device=x.device)
+    return (x * sign).index_select(-2, perm)
+
+
+class LandmarkFrontEnd(FrontEnd):
+    """33 landmark tokens per frame; SD/TD on (B, T, C, 33, 1) landmark features."""
+
+    def __init__(self, config: ModelConfig) -> None:
+        super().__init__()
+        c, hidden = config.landmark_channels, config.landmark_hidden
+        self.kind = "landmarks"
+        self.n_tokens = NUM_POSE_LANDMARKS
+        self.token_grid_hw = (NUM_POSE_LANDMARKS, 1)
+        self.d_model = config.d_model[0]
+        self.T = config.T
+        self.channels = c
+        self.point_mlp = nn.Sequential(
+            nn.Linear(LANDMARK_FEATURES, hidden), nn.GELU(), nn.Linear(hidden, c)
+        )
+        self.landmark_embed = nn.Parameter(torch.randn(NUM_POSE_LANDMARKS, c) * 0.02)
+        self.disentangle_block = DisentangleBlock(c, config.T, config.landmark_sd_groups)
+        self.token_norm = nn.LayerNorm(c)
+        self.token_proj = nn.Linear(c, self.d_model)
+
+    def encode_frame(self, x: torch.Tensor) -> torch.Tensor:
+        """(N, 33, 8) -> (N, C, 33, 1)."""
+        h = self.point_mlp(x) + self.landmark_embed  # (N, 33, C)
+        return h.transpose(1, 2).unsqueeze(-1)
+
+    def disentangle(self, feats: torch.Tensor) -> torch.Tensor:
+        """(B, T, C, 33, 1) -> (B, T, C, 33, 1)."""
+        return self.disentangle_block(feats)
+
+    def tokens(self, fused: torch.Tensor) -> torch.Tensor:
+        """(N, C, 33, 1) -> (N, 33, d_model)."""
+        h = fused.squeeze(-1).transpose(1, 2)  # (N, 33, C)
+        return self.token_proj(self.token_norm(h))
+
+    def prepare(self, observation: Observation, image_bgr: np.ndarray | None) -> torch.Tensor:
+        """Landmark features of one frame, (33, 8); the image is not needed."""
+        return observation_to_tensor(observation)

@@ -1,0 +1,203 @@
+"""The STDFormer network: a front-end (SD/TD inside) + two FastMETRO stages + mesh heads.
+
+Query tokens: 1 camera token (encoder side), `n_joints` joint tokens and Vc coarse-vertex tokens
+(decoder side). Stage 1 runs at d_model[0], a linear map reduces every stream to d_model[1] and
+stage 2 repeats the structure. Heads (FastMETRO names): `cam_predictor` (weak perspective
+s, tx, ty), `xyz_regressor` (one shared 3-vector head for joint and vertex tokens),
+`mesh_upsampling` (learnable Vc -> Vm, initialised from the body's `up_coarse_to_mid`) and the
+fixed Vm -> Vf matrix `up_mid_to_full` (a non-persistent buffer: it comes from the mesh levels,
+which checkpoints identify by fingerprint instead of storing).
+
+Coordinates: 3D outputs are root-relative metres in the crop camera's axes (x right, y down,
+z forward). The weak-perspective camera maps them to crop-normalised 2D,
+`xy_crop = s * (XY + (tx, ty))`, where (-1, -1) is the crop's top-left and (1, 1) its
+bottom-right corner (see `project_weak_perspective`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from stdformer.body.levels import MeshLevels
+from stdformer.model.config import ModelConfig
+from stdformer.model.frontend import FrontEnd, sine_position_encoding
+from stdformer.model.transformer import SparseMask, Stage
+
+
+@dataclass
+class ModelOutput:
+    """Network predictions; leading axes `...` are (B, T) in clip mode and (N,) per frame."""
+
+    cam_wp: torch.Tensor  # (..., 3) weak-perspective (s, tx, ty)
+    joints: torch.Tensor  # (..., J, 3) root-relative 3D joints from the joint tokens
+    verts_coarse: torch.Tensor  # (..., Vc, 3)
+    verts_mid: torch.Tensor  # (..., Vm, 3)
+    verts_full: torch.Tensor | None  # (..., Vf, 3); None when not requested
+
+    def map(self, fn) -> ModelOutput:
+        """Apply `fn` to every tensor (reshape, index a frame, detach...)."""
+        return ModelOutput(
+            fn(self.cam_wp),
+            fn(self.joints),
+            fn(self.verts_coarse),
+            fn(self.verts_mid),
+            None if self.verts_full is None else fn(self.verts_full),
+        )
+
+
+def project_weak_perspective(points: torch.Tensor, cam_wp: torch.Tensor) -> torch.Tensor:
+    """(..., P, 3) points and (..., 3) camera -> (..., P, 2) crop-normalised 2D points."""
+    s, t = cam_wp[..., None, :1], cam_wp[..., None, 1:]
+    return s * (points[..., :2] + t)
+
+
+def sparse_rows(matrix: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Dense (R, C) matrix -> (index (R, k) long, weight (R, k)) holding each row's non-zeros.
+
+    k is the largest number of non-zeros in a row; shorter rows are padded with weight 0. The
+    mid -> full up-sampling rows hold a few barycentric weights, so a gather is ~100x cheaper
+    than the dense (6890, 1723) matmul and exact to float rounding.
+    """
+    nonzero = matrix != 0
+    k = max(int(nonzero.sum(dim=1).max()), 1)
+    # Sorting non-zero flags first puts every row's non-zeros (in column order) in front.
+    order = torch.sort(nonzero.to(torch.int8), dim=1, descending=True, stable=True).indices
+    index = order[:, :k].contiguous()  # (R, k)
+    weight = torch.gather(matrix, 1, index)  # zeros where the row had fewer non-zeros
+    return index, weight
+
+
+def neighbour_table(adjacency: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(Vc, Vc) bool adjacency -> (index (Vc, K) long, valid (Vc, K) bool), K = max degree.
+
+    Row i lists the vertices adjacent to i (itself included) in increasing order; padding
+    entries point at vertex 0 and are marked invalid.
+    """
+    adjacency = adjacency.bool()
+    k = int(adjacency.sum(dim=1).max())
+    order = torch.sort(adjacency.to(torch.int8), dim=1, descending=True, stable=True).indices
+    index = order[:, :k].contiguous()
+    valid = torch.gather(adjacency, 1, index)
+    return torch.where(valid, index, torch.zeros_like(index)), valid
+
+
+def build_vertex_mask(n_joints: int, coarse_adjacency: torch.Tensor) -> torch.Tensor:
+    """Decoder self-attention mask (Q, Q) bool, True = blocked, Q = n_joints + Vc.
+
+    Joint tokens see every token; a vertex token sees all joints and its coarse-mesh neighbours
+    (adjacency includes the vertex itself).
+    """
+    vc = coarse_adjacency.shape[0]
+    q = n_joints + vc
+    mask = torch.zeros(q, q, dtype=torch.bool)
+    mask[n_joints:, n_joints:] = ~coarse_adjacency.bool()
+    return mask
+
+
+class STDFormer(nn.Module):
+    """The whole network. `forward` is clip mode; `head` runs the per-frame transformer part."""
+
+    def __init__(self, config: ModelConfig, levels: MeshLevels, frontend: FrontEnd) -> None:
+        super().__init__()
+        vc, vm, vf = levels.sizes
+        if config.mesh_sizes is not None and tuple(config.mesh_sizes) != (vc, vm, vf):
+            raise ValueError(
+                f"config is for mesh sizes {config.mesh_sizes}, levels are {vc, vm, vf}"
+            )
+        if frontend.d_model != config.d_model[0]:
+            raise ValueError(f"front-end width {frontend.d_model} != d_model {config.d_model[0]}")
+        self.config = config.replace(mesh_sizes=(vc, vm, vf))
+        self.levels_fingerprint = levels.fingerprint()
+        d1, d2 = config.d_model
+        j = config.n_joints
+        self.frontend = frontend
+        self.cam_token_embed = nn.Embedding(1, d1)
+        self.joint_token_embed = nn.Embedding(j, d1)
+        self.vertex_token_embed = nn.Embedding(vc, d1)
+        n, drop = config.n_layers, config.dropout
+        self.stage1 = Stage(n, d1, config.n_heads[0], config.ffn_dim[0], drop)
+        self.dim_reduce_enc_cam = nn.Linear(d1, d2)
+        self.dim_reduce_enc_img = nn.Linear(d1, d2)
+        self.dim_reduce_dec = nn.Linear(d1, d2)
+        self.stage2 = Stage(n, d2, config.n_heads[1], config.ffn_dim[1], drop)
+        self.cam_predictor = nn.Linear(d2, 3)
+        self.xyz_regressor = nn.Linear(d2, 3)
+        self.mesh_upsampling = nn.Linear(vc, vm)
+        with torch.no_grad():
+            self.mesh_upsampling.weight.copy_(torch.as_tensor(levels.up_coarse_to_mid))
+            self.mesh_upsampling.bias.zero_()
+        h, w = frontend.token_grid_hw
+        self.register_buffer("pos1", sine_position_encoding(h, w, d1)[None], persistent=False)
+        self.register_buffer("pos2", sine_position_encoding(h, w, d2)[None], persistent=False)
+        adjacency = torch.as_tensor(levels.coarse_adjacency)
+        self.register_buffer("query_mask", build_vertex_mask(j, adjacency), persistent=False)
+        nbr_index, nbr_valid = neighbour_table(adjacency)
+        self.register_buffer("nbr_index", nbr_index + j, persistent=False)  # (Vc, K) token ids
+        self.register_buffer("nbr_valid", nbr_valid, persistent=False)  # (Vc, K)
+        # Same result either way; the gathered form skips the ~98 % blocked vertex pairs.
+        self.sparse_attention = True
+        idx, w = sparse_rows(torch.as_tensor(levels.up_mid_to_full, dtype=torch.float32))
+        self.register_buffer("up_full_index", idx, persistent=False)  # (Vf, k)
+        self.register_buffer("up_full_weight", w, persistent=False)  # (Vf, k)
+
+    @property
+    def T(self) -> int:
+        return self.config.T
+
+    def head(self, tokens: torch.Tensor, full: bool = True) -> ModelOutput:
+        """Per-frame transformer + heads: tokens (N, n_tokens, d1) -> ModelOutput with (N, ...)."""
+        n = tokens.shape[0]
+        j = self.config.n_joints
+        cam = self.cam_token_embed.weight[None].expand(n, -1, -1)  # (N, 1, d1)
+        queries = torch.cat([self.joint_token_embed.weight, self.vertex_token_embed.weight])
+        queries = queries[None].expand(n, -1, -1)  # (N, J+Vc, d1)
+        mask: torch.Tensor | SparseMask = self.query_mask
+        if self.sparse_attention:
+            mask = SparseMask(j, self.nbr_index, self.nbr_valid)
+        cam, img, dec = self.stage1(cam, tokens, self.pos1, queries, mask)
+        cam, img, dec = self.stage2(
+            self.dim_reduce_enc_cam(cam),
+            self.dim_reduce_enc_img(img),
+            self.pos2,
+            self.dim_reduce_dec(dec),
+            mask,
+        )
+        cam_wp = self.cam_predictor(cam[:, 0])  # (N, 3)
+        xyz = self.xyz_regressor(dec)  # (N, J+Vc, 3)
+        joints, verts_coarse = xyz[:, :j], xyz[:, j:]
+        verts_mid = self.mesh_upsampling(verts_coarse.transpose(1, 2)).transpose(1, 2)
+        verts_full = self.upsample_full(verts_mid) if full else None
+        return ModelOutput(cam_wp, joints, verts_coarse, verts_mid, verts_full)
+
+    def upsample_full(self, verts_mid: torch.Tensor) -> torch.Tensor:
+        """(..., Vm, 3) -> (..., Vf, 3) with the fixed body-model matrix (as gathered rows)."""
+        gathered = verts_mid[..., self.up_full_index, :]  # (..., Vf, k, 3)
+        return (gathered * self.up_full_weight.to(verts_mid.dtype)[..., None]).sum(-2)
+
+    def forward(self, x: torch.Tensor, full: bool = True) -> ModelOutput:
+        """Clip mode: x (B, T, *in) -> ModelOutput with (B, T, ...) tensors, one per frame."""
+        b, t = x.shape[:2]
+        if t != self.config.T:
+            raise ValueError(f"model expects clips of T={self.config.T} frames, got {t}")
+        tok = self.frontend(x)  # (B, T, n_tokens, d1)
+        out = self.head(tok.flatten(0, 1), full=full)
+        return out.map(lambda a: a.reshape(b, t, *a.shape[1:]))
+
+
+def build_frontend(config: ModelConfig) -> FrontEnd:
+    """The front-end named by the config (imported lazily: the image one pulls the backbones)."""
+    if config.frontend == "landmarks":
+        from stdformer.model.landmark_frontend import LandmarkFrontEnd
+
+        return LandmarkFrontEnd(config)
+    from stdformer.model.image_frontend import ImageFrontEnd
+
+    return ImageFrontEnd(config)
+
+
+def build_model(config: ModelConfig, levels: MeshLevels) -> STDFormer:
+    """Build an untrained network for a body's mesh levels (weights come from `checkpoint`)."""
+    return STDFormer(config, levels, build_frontend(config))

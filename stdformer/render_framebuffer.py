@@ -1,0 +1,96 @@
+"""Faster framebuffer handling for one pyrender 0.1.45 `Renderer` instance.
+
+pyrender always draws into a 4x multisampled framebuffer and, with every colour image, reads
+the depth buffer back and converts it to metres in numpy. On CPU OpenGL (Mesa llvmpipe, the
+usual case here) the multisampling roughly doubles the frame time, and we never use the depth.
+`install` replaces the two methods on a single renderer instance (never on the class, so other
+pyrender users are unaffected) with versions that take a sample count and read colour only.
+Written against pyrender 0.1.45 (pinned); the attributes used are checked on install.
+"""
+
+from __future__ import annotations
+
+import types
+from typing import Any
+
+import numpy as np
+
+_REQUIRED = ("_main_fb", "_main_fb_ms", "_main_cb", "_main_cb_ms", "_main_db", "_main_db_ms")
+
+
+def install(gl_renderer: Any, samples: int) -> None:
+    """Make `gl_renderer` (a `pyrender.renderer.Renderer`) use `samples` MSAA samples (0 = off)
+    and return `(color, None)` from its framebuffer read-back."""
+    missing = [a for a in (*_REQUIRED, "_main_fb_dims") if not hasattr(gl_renderer, a)]
+    if missing:
+        raise RuntimeError(f"unexpected pyrender version: Renderer lacks {missing}")
+    gl_renderer._stdformer_samples = int(samples)
+    gl_renderer._configure_main_framebuffer = types.MethodType(_configure, gl_renderer)
+    gl_renderer._read_main_framebuffer = types.MethodType(_read_color, gl_renderer)
+
+
+def _storage(gl: Any, samples: int, fmt: int, w: int, h: int) -> int:
+    buf = gl.glGenRenderbuffers(1)
+    gl.glBindRenderbuffer(gl.GL_RENDERBUFFER, buf)
+    if samples > 0:
+        gl.glRenderbufferStorageMultisample(gl.GL_RENDERBUFFER, samples, fmt, w, h)
+    else:
+        gl.glRenderbufferStorage(gl.GL_RENDERBUFFER, fmt, w, h)
+    return buf
+
+
+def _framebuffer(gl: Any, color: int, depth: int) -> int:
+    fb = gl.glGenFramebuffers(1)
+    gl.glBindFramebuffer(gl.GL_DRAW_FRAMEBUFFER, fb)
+    gl.glFramebufferRenderbuffer(
+        gl.GL_DRAW_FRAMEBUFFER, gl.GL_COLOR_ATTACHMENT0, gl.GL_RENDERBUFFER, color
+    )
+    gl.glFramebufferRenderbuffer(
+        gl.GL_DRAW_FRAMEBUFFER, gl.GL_DEPTH_ATTACHMENT, gl.GL_RENDERBUFFER, depth
+    )
+    return fb
+
+
+def _configure(self: Any) -> None:
+    """Create (or re-create at a new size) the draw and resolve framebuffers."""
+    from OpenGL import GL as gl
+
+    w, h = self.viewport_width, self.viewport_height
+    if self._main_fb is not None and (w, h) != tuple(self._main_fb_dims):
+        self._delete_main_framebuffer()
+    if self._main_fb is not None:
+        return
+    self._main_cb = _storage(gl, 0, gl.GL_RGBA, w, h)
+    self._main_db = _storage(gl, 0, gl.GL_DEPTH_COMPONENT24, w, h)
+    self._main_fb = _framebuffer(gl, self._main_cb, self._main_db)
+    samples = self._stdformer_samples
+    if samples > 0:
+        self._main_cb_ms = _storage(gl, samples, gl.GL_RGBA, w, h)
+        self._main_db_ms = _storage(gl, samples, gl.GL_DEPTH_COMPONENT24, w, h)
+        self._main_fb_ms = _framebuffer(gl, self._main_cb_ms, self._main_db_ms)
+    else:  # draw straight into the read-back buffer; pyrender's delete tolerates the aliases
+        self._main_cb_ms, self._main_db_ms, self._main_fb_ms = (
+            self._main_cb,
+            self._main_db,
+            self._main_fb,
+        )
+    self._main_fb_dims = (w, h)
+
+
+def _read_color(self: Any, scene: Any, flags: int) -> tuple[np.ndarray, None]:
+    """Resolve (if multisampled) and read the colour buffer, top row first; no depth."""
+    from OpenGL import GL as gl
+    from pyrender.constants import RenderFlags
+
+    w, h = self._main_fb_dims
+    if self._main_fb_ms != self._main_fb:
+        gl.glBindFramebuffer(gl.GL_READ_FRAMEBUFFER, self._main_fb_ms)
+        gl.glBindFramebuffer(gl.GL_DRAW_FRAMEBUFFER, self._main_fb)
+        gl.glBlitFramebuffer(0, 0, w, h, 0, 0, w, h, gl.GL_COLOR_BUFFER_BIT, gl.GL_LINEAR)
+    gl.glBindFramebuffer(gl.GL_READ_FRAMEBUFFER, self._main_fb)
+    rgba = bool(flags & RenderFlags.RGBA)
+    channels, fmt = (4, gl.GL_RGBA) if rgba else (3, gl.GL_RGB)
+    gl.glPixelStorei(gl.GL_PACK_ALIGNMENT, 1)
+    buf = gl.glReadPixels(0, 0, w, h, fmt, gl.GL_UNSIGNED_BYTE)
+    color = np.frombuffer(buf, dtype=np.uint8).reshape(h, w, channels)
+    return np.ascontiguousarray(color[::-1]), None

@@ -1,0 +1,141 @@
+"""Shapes, gradients and frame mixing of the STDFormer network at small sizes."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from stdformer.model.config import image_config, landmark_config
+from stdformer.model.landmark_frontend import (
+    flip_landmark_features,
+    observation_to_tensor,
+    observations_to_tensor,
+)
+from stdformer.model.stdformer import build_model, build_vertex_mask, sparse_rows
+
+
+def test_landmark_model_clip_shapes(sphere_levels, tiny_landmark_config) -> None:
+    model = build_model(tiny_landmark_config, sphere_levels)
+    out = model(torch.randn(2, 4, 33, 8))
+    assert out.cam_wp.shape == (2, 4, 3)
+    assert out.joints.shape == (2, 4, 14, 3)
+    assert out.verts_coarse.shape == (2, 4, 42, 3)
+    assert out.verts_mid.shape == (2, 4, 162, 3)
+    assert out.verts_full.shape == (2, 4, 642, 3)
+    with pytest.raises(ValueError, match="T=4"):
+        model(torch.randn(1, 3, 33, 8))
+
+
+def test_image_model_clip_shapes(sphere_levels) -> None:
+    cfg = image_config("S", "resnet50", T=2, d_model=(64, 32), ffn_dim=(128, 64), n_heads=(4, 4))
+    model = build_model(cfg, sphere_levels).eval()
+    with torch.inference_mode():
+        out = model(torch.randn(1, 2, 3, 224, 224))
+    assert out.verts_full.shape == (1, 2, 642, 3)
+    assert out.cam_wp.shape == (1, 2, 3)
+    assert model.frontend.n_tokens == 49
+
+
+def test_gradients_reach_sd_and_td(sphere_levels, tiny_landmark_config) -> None:
+    model = build_model(tiny_landmark_config, sphere_levels)
+    out = model(torch.randn(2, 4, 33, 8))
+    (out.verts_full.square().mean() + out.joints.square().mean()).backward()
+    block = model.frontend.disentangle_block
+    for name, module in (("SD", block.sd), ("TD", block.td)):
+        grads = [p.grad for p in module.parameters()]
+        assert grads and all(g is not None for g in grads), name
+        assert sum(float(g.abs().sum()) for g in grads) > 0, name
+
+
+def test_td_mixes_frames_in_clip_mode(sphere_levels, tiny_landmark_config) -> None:
+    model = build_model(tiny_landmark_config, sphere_levels).eval()
+    x = torch.randn(1, 4, 33, 8)
+    x2 = x.clone()
+    x2[0, 3] += 1.0  # change only the last frame
+    with torch.inference_mode():
+        a, b = model(x), model(x2)
+    # Every earlier frame's output changes: frames interact (through TD only).
+    for t in range(3):
+        assert not torch.allclose(a.verts_full[0, t], b.verts_full[0, t], atol=1e-6), t
+
+
+def test_frames_interact_only_in_disentangle(sphere_levels, tiny_landmark_config) -> None:
+    """With SD/TD bypassed, changing one frame leaves all other frames' outputs identical."""
+    model = build_model(tiny_landmark_config, sphere_levels).eval()
+    model.frontend.disentangle = lambda feats: feats  # type: ignore[method-assign]
+    x = torch.randn(1, 4, 33, 8)
+    x2 = x.clone()
+    x2[0, 3] += 1.0
+    with torch.inference_mode():
+        a, b = model(x), model(x2)
+    torch.testing.assert_close(a.verts_full[0, :3], b.verts_full[0, :3])
+
+
+def test_vertex_mask_follows_adjacency(sphere_levels) -> None:
+    adj = torch.as_tensor(sphere_levels.coarse_adjacency)
+    mask = build_vertex_mask(14, adj)
+    assert mask.shape == (56, 56)
+    assert not mask[:14].any()  # joints see everything
+    assert not mask[14:, :14].any()  # vertices see all joints
+    assert torch.equal(mask[14:, 14:], ~adj)
+
+
+def test_upsampling_matches_levels(sphere_levels, tiny_landmark_config) -> None:
+    model = build_model(tiny_landmark_config, sphere_levels)
+    up_cm = torch.as_tensor(sphere_levels.up_coarse_to_mid)
+    torch.testing.assert_close(model.mesh_upsampling.weight.detach(), up_cm)
+    mid = torch.randn(3, 162, 3)
+    dense = torch.as_tensor(sphere_levels.up_mid_to_full) @ mid
+    torch.testing.assert_close(model.upsample_full(mid), dense, atol=1e-5, rtol=1e-5)
+
+
+def test_sparse_rows_golden() -> None:
+    m = torch.tensor([[0.0, 0.3, 0.7], [1.0, 0.0, 0.0]])
+    idx, w = sparse_rows(m)
+    assert idx.tolist() == [[1, 2], [0, 1]]
+    torch.testing.assert_close(w, torch.tensor([[0.3, 0.7], [1.0, 0.0]]))
+
+
+def test_observation_features(observation_factory) -> None:
+    obs = observation_factory(0, np.random.default_rng(1))
+    x = observation_to_tensor(obs)
+    assert x.shape == (33, 8) and x.dtype == torch.float32
+    crop = obs.crop_xyxy
+    half = 0.5 * (crop[2] - crop[0])
+    expected_x = (obs.landmarks_px[:, 0] - 0.5 * (crop[0] + crop[2])) / half
+    np.testing.assert_allclose(x[:, 0].numpy(), expected_x, atol=1e-5)
+    np.testing.assert_allclose(x[:, 5:].numpy(), obs.world_landmarks)
+    assert x[:, :2].abs().max() <= 1.0  # landmarks inside the crop map into [-1, 1]
+    assert observations_to_tensor([obs, obs]).shape == (2, 33, 8)
+    flipped = flip_landmark_features(x)
+    # left shoulder (11) of the mirror image is the right shoulder (12) with x negated
+    assert flipped[11, 0] == pytest.approx(-float(x[12, 0]))
+    torch.testing.assert_close(flip_landmark_features(flipped), x)
+
+
+def test_landmark_default_within_budget(smpl_sized_levels) -> None:
+    """The embedded default (S) stays under the 10 M parameter target for SMPL-sized levels."""
+    model = build_model(landmark_config("S"), smpl_sized_levels)
+    assert sum(p.numel() for p in model.parameters()) <= 10_000_000
+
+
+def test_paper_parameter_count(smpl_sized_levels) -> None:
+    """L + HRNet-W64 with SMPL levels: 153.74 M published (incl. the unused 2.05 M classifier)."""
+    model = build_model(image_config("L", "hrnet_w64"), smpl_sized_levels)
+    n = sum(p.numel() for p in model.parameters())
+    assert abs(n - 153.74e6) / 153.74e6 < 0.02, n
+    transformer = n - sum(p.numel() for p in model.frontend.backbone.parameters())
+    transformer -= sum(p.numel() for p in model.frontend.disentangle_block.parameters())
+    assert abs(transformer - 25.68e6) < 0.01e6, transformer  # FastMETRO-L part: 25.68 M
+
+
+def test_sparse_vertex_attention_equals_dense_mask(sphere_levels, tiny_landmark_config) -> None:
+    model = build_model(tiny_landmark_config.replace(dropout=0.0), sphere_levels).eval()
+    tok = torch.randn(3, 33, 32)
+    with torch.inference_mode():
+        sparse = model.head(tok)
+        model.sparse_attention = False
+        dense = model.head(tok)
+    torch.testing.assert_close(sparse.verts_full, dense.verts_full, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(sparse.cam_wp, dense.cam_wp, atol=1e-5, rtol=1e-5)

@@ -1,0 +1,58 @@
+"""GL platform choice: first working candidate wins; none working gives an actionable error."""
+
+from __future__ import annotations
+
+import pytest
+
+from stdformer import compat
+from stdformer.compat import RenderError, choose_gl_platform
+
+
+def test_no_working_platform_raises_actionable_render_error() -> None:
+    def probe(name: str) -> tuple[bool, str]:
+        return False, f"cannot load {name} library"
+
+    with pytest.raises(RenderError) as info:
+        choose_gl_platform(("egl", "osmesa"), probe)
+    msg = str(info.value)
+    for needle in ("cannot load egl library", "cannot load osmesa library", "libegl1", "libgl1"):
+        assert needle in msg
+    assert "libosmesa6" in msg and "PYOPENGL_PLATFORM" in msg and "PyOpenGL==3.1.10" in msg
+
+
+def test_first_working_platform_in_order_is_chosen() -> None:
+    tried: list[str] = []
+
+    def probe(name: str) -> tuple[bool, str]:
+        tried.append(name)
+        return name == "osmesa", "no display"
+
+    assert choose_gl_platform(("egl", "osmesa"), probe) == "osmesa"
+    assert tried == ["egl", "osmesa"]
+
+
+def test_import_pyrender_raises_when_nothing_works(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Pretend this process has not chosen a platform nor imported pyrender yet.
+    monkeypatch.setattr(compat, "_chosen_platform", None)
+    monkeypatch.setattr(compat, "_pyrender", None)
+    monkeypatch.delenv("PYOPENGL_PLATFORM", raising=False)
+    monkeypatch.setattr(compat, "probe_gl_platform", lambda name: (False, "simulated failure"))
+    with pytest.raises(RenderError, match="No working OpenGL platform"):
+        compat.import_pyrender()
+    assert "PYOPENGL_PLATFORM" not in __import__("os").environ  # nothing half-chosen
+
+
+def test_explicit_platform_env_var_skips_probing(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(compat, "_chosen_platform", None)
+    monkeypatch.setenv("PYOPENGL_PLATFORM", "osmesa")
+
+    def probe(name: str) -> tuple[bool, str]:
+        raise AssertionError("must not probe when PYOPENGL_PLATFORM is set")
+
+    monkeypatch.setattr(compat, "probe_gl_platform", probe)
+    assert compat.gl_platform() == "osmesa"
+
+
+def test_probe_reports_a_broken_platform() -> None:
+    works, detail = compat.probe_gl_platform("no_such_platform", timeout_s=60)
+    assert not works and detail
