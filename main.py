@@ -35,6 +35,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--body-model", metavar="PATH", help="SMPL .pkl/.npz (default: embedded body)")
     p.add_argument("--weights", metavar="PATH", help="STDFormer checkpoint (default: shipped)")
     p.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda[:N]")
+    p.add_argument(
+        "--max-people",
+        type=int,
+        default=2,
+        help="people MediaPipe looks for; the main subject is followed (1 is fastest)",
+    )
     p.add_argument("--segmentation", action="store_true", help="also compute the person mask")
     p.add_argument(
         "--quit-after", type=float, metavar="SECONDS", help="close the app after this long"
@@ -48,7 +54,11 @@ def config_from_args(args: argparse.Namespace) -> AppConfig:
     return AppConfig(
         source=args.source,
         loop=not args.no_loop,
-        localizer=LocalizerConfig(pose_model=args.pose_model, segmentation=args.segmentation),
+        localizer=LocalizerConfig(
+            pose_model=args.pose_model,
+            max_people=args.max_people,
+            segmentation=args.segmentation,
+        ),
         body_model=args.body_model,
         weights=args.weights,
         device=args.device,

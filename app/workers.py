@@ -60,9 +60,14 @@ class ProcessingThread(QThread):
 
     def run(self) -> None:
         try:
-            capture = CaptureThread(open_source(self._spec, loop=self._loop))
             localizer = PersonLocalizer(self._loc_cfg)
         except USER_ERRORS as e:
+            self.failed.emit(str(e))
+            return
+        try:
+            capture = CaptureThread(open_source(self._spec, loop=self._loop))
+        except USER_ERRORS as e:
+            localizer.close()
             self.failed.emit(str(e))
             return
         capture.start()

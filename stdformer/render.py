@@ -63,7 +63,7 @@ class OffscreenRenderer:
                 "(PYOPENGL_PLATFORM=egl or osmesa) and the apt packages libegl1 libgl1 / "
                 "libosmesa6."
             ) from exc
-        render_framebuffer.install(self._renderer._renderer, msaa_samples)
+        render_framebuffer.install(self._renderer, msaa_samples)
         self._view_scene, self._view_camera, self._headlight, self._grid = self._make_view_scene()
         self._overlay_scene, self._overlay_light = self._make_overlay_scene()
         self._dynamic: dict[str, list[Any]] = {"view": [], "overlay": []}

@@ -5,6 +5,8 @@ the depth buffer back and converts it to metres in numpy. On CPU OpenGL (Mesa ll
 usual case here) the multisampling roughly doubles the frame time, and we never use the depth.
 `install` replaces the two methods on a single renderer instance (never on the class, so other
 pyrender users are unaffected) with versions that take a sample count and read colour only.
+It also routes OSMesa through the same framebuffer path (pyrender otherwise renders OSMesa into
+the window buffer, which has no alpha channel, so overlays could not be blended).
 Written against pyrender 0.1.45 (pinned); the attributes used are checked on install.
 """
 
@@ -18,12 +20,16 @@ import numpy as np
 _REQUIRED = ("_main_fb", "_main_fb_ms", "_main_cb", "_main_cb_ms", "_main_db", "_main_db_ms")
 
 
-def install(gl_renderer: Any, samples: int) -> None:
-    """Make `gl_renderer` (a `pyrender.renderer.Renderer`) use `samples` MSAA samples (0 = off)
-    and return `(color, None)` from its framebuffer read-back."""
+def install(offscreen: Any, samples: int) -> None:
+    """Make `offscreen` (a `pyrender.OffscreenRenderer`) draw into framebuffer objects with
+    `samples` MSAA samples (0 = off) and return `(color, None)` from each render."""
+    gl_renderer = getattr(offscreen, "_renderer", None)
+    platform = getattr(offscreen, "_platform", None)
     missing = [a for a in (*_REQUIRED, "_main_fb_dims") if not hasattr(gl_renderer, a)]
-    if missing:
-        raise RuntimeError(f"unexpected pyrender version: Renderer lacks {missing}")
+    if missing or platform is None:
+        raise RuntimeError(f"unexpected pyrender version: Renderer lacks {missing or '_platform'}")
+    # Every GL 3.3 core context (EGL, OSMesa) supports framebuffer objects.
+    platform.supports_framebuffers = lambda: True
     gl_renderer._stdformer_samples = int(samples)
     gl_renderer._configure_main_framebuffer = types.MethodType(_configure, gl_renderer)
     gl_renderer._read_main_framebuffer = types.MethodType(_read_color, gl_renderer)

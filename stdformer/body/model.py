@@ -61,7 +61,10 @@ def topology_fingerprint(num_vertices: int, faces: np.ndarray) -> str:
 
 
 class BodyModel(nn.Module):
-    """SMPL-layout body model (24 joints) evaluated through `smplx.SMPL`.
+    """SMPL-layout body model (24 joints) built as an `smplx.SMPL` (the `smpl` submodule).
+
+    `forward` evaluates smplx's linear blend skinning restructured for speed (see `_lbs`);
+    `forward_smplx` runs smplx's own forward and is the reference it is tested against.
 
     Attributes (numpy, float32 unless noted, rest pose with zero betas):
       faces (F, 3) int64, v_template (V, 3), rest_joints (24, 3) = J_regressor @ v_template,
@@ -121,11 +124,16 @@ class BodyModel(nn.Module):
             "J_shapedirs", torch.einsum("jv,vkl->jkl", jreg, self.smpl.shapedirs), persistent=False
         )
         self.has_pose_blendshapes = bool(np.any(arrays.posedirs))
-        self._parents_t = torch.as_tensor(self.parents)
+        # Index buffers follow the module to its device (no host->device copy per call).
+        self.register_buffer("_parents_t", torch.as_tensor(self.parents), persistent=False)
         depth = np.zeros(NUM_JOINTS, np.int64)
         for j in range(1, NUM_JOINTS):
             depth[j] = depth[self.parents[j]] + 1
-        self._levels = [torch.as_tensor(np.flatnonzero(depth == d)) for d in range(depth.max() + 1)]
+        self._num_levels = int(depth.max()) + 1
+        for d in range(self._num_levels):
+            idx = torch.as_tensor(np.flatnonzero(depth == d))
+            self.register_buffer(f"_level{d}", idx, persistent=False)
+            self.register_buffer(f"_level{d}_parents", self._parents_t[idx], persistent=False)
 
     @property
     def is_default_body(self) -> bool:
@@ -139,7 +147,13 @@ class BodyModel(nn.Module):
     def dtype(self) -> torch.dtype:
         return self.smpl.v_template.dtype
 
-    def _params(self, betas, global_orient, body_pose, transl) -> dict[str, torch.Tensor]:
+    def _params(
+        self,
+        betas: torch.Tensor | np.ndarray | None,
+        global_orient: torch.Tensor | np.ndarray | None,
+        body_pose: torch.Tensor | np.ndarray | None,
+        transl: torch.Tensor | np.ndarray | None,
+    ) -> dict[str, torch.Tensor]:
         """Fill missing parameters with zeros and broadcast a batch of 1 to the common size."""
         widths = {"betas": self.num_betas, "global_orient": 3, "body_pose": 69, "transl": 3}
         given = {"betas": betas, "global_orient": global_orient, "body_pose": body_pose}
@@ -217,8 +231,9 @@ class BodyModel(nn.Module):
         local[:, :, :3, 3] = offsets
         local[:, :, 3, 3] = 1.0
         world = local.clone()
-        for level in self._levels[1:]:
-            world[:, level] = world[:, self._parents_t[level]] @ local[:, level]
+        for d in range(1, self._num_levels):
+            level, parents = getattr(self, f"_level{d}"), getattr(self, f"_level{d}_parents")
+            world[:, level] = world[:, parents] @ local[:, level]
         return world
 
     def forward_smplx(

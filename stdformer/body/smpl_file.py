@@ -140,6 +140,9 @@ class _ChumpyStandIn:
             value = state["x"]
             value = value.array() if isinstance(value, _ChumpyStandIn) else value
             return np.asarray(value)
+        arrays = [v for v in (state or {}).values() if isinstance(v, np.ndarray)]
+        if isinstance(state, dict) and len(arrays) == 1:  # other chumpy versions: one array
+            return arrays[0]
         raise BadFileError(
             "the pickle holds a chumpy expression that is not a plain array (no 'x' value)"
         )
@@ -244,10 +247,24 @@ def _read_pickle(path: Path) -> dict[str, Any]:
     return {str(k): _plain(v) for k, v in data.items()}
 
 
+class _PickledField:
+    """Marks an .npz field stored as pickled Python objects: never unpickled (not safe)."""
+
+
 def _read_npz(path: Path) -> dict[str, Any]:
+    """Fields of an .npz; object-array fields (extra metadata in some SMPL conversions) are
+    left unread and marked, so they only matter if a required field is one of them."""
+    out: dict[str, Any] = {}
     try:
         with np.load(path, allow_pickle=False) as z:
-            return {k: z[k] for k in z.files}
+            for key in z.files:
+                try:
+                    out[key] = z[key]
+                except ValueError as exc:
+                    if "allow_pickle" not in str(exc):
+                        raise
+                    out[key] = _PickledField()
+        return out
     except (zipfile.BadZipFile, ValueError, OSError, EOFError) as exc:
         raise BadFileError(
             f"{path}: not a readable .npz body model ({type(exc).__name__}: {exc}). "
@@ -276,6 +293,12 @@ def _field(raw: dict[str, Any], key: str, path: Path) -> np.ndarray:
         raise BadFileError(
             f"{path}: body-model field '{key}' is missing (fields present: {sorted(raw)}). "
             f"{HOW_TO_GET_SMPL}"
+        )
+    if isinstance(raw[key], _PickledField):
+        raise BadFileError(
+            f"{path}: body-model field '{key}' is stored as pickled Python objects, which are "
+            "not loaded for safety; save it as a plain numeric array (e.g. "
+            f"np.savez(..., {key}=np.asarray(value, dtype=np.float64))). {HOW_TO_GET_SMPL}"
         )
     try:
         return np.asarray(raw[key])

@@ -105,6 +105,10 @@ class PersonLocalizer:
 
         with PersonLocalizer(LocalizerConfig()) as loc:
             obs = loc.process(frame)  # Observation | None
+
+    Readable after each frame (e.g. for a status bar): `people_in_last_frame` and `mode`
+    ("multi": looking for up to max_people poses, "single": one-pose tracking).
+    Close it (or use `with`): MediaPipe's own finalizer is noisy at interpreter exit.
     """
 
     def __init__(self, config: LocalizerConfig | None = None) -> None:

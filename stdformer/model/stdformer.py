@@ -24,7 +24,7 @@ from torch import nn
 from stdformer.body.levels import MeshLevels
 from stdformer.model.config import ModelConfig
 from stdformer.model.frontend import FrontEnd, sine_position_encoding
-from stdformer.model.transformer import SparseMask, Stage
+from stdformer.model.transformer import Stage
 
 
 @dataclass
@@ -68,20 +68,6 @@ def sparse_rows(matrix: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     index = order[:, :k].contiguous()  # (R, k)
     weight = torch.gather(matrix, 1, index)  # zeros where the row had fewer non-zeros
     return index, weight
-
-
-def neighbour_table(adjacency: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """(Vc, Vc) bool adjacency -> (index (Vc, K) long, valid (Vc, K) bool), K = max degree.
-
-    Row i lists the vertices adjacent to i (itself included) in increasing order; padding
-    entries point at vertex 0 and are marked invalid.
-    """
-    adjacency = adjacency.bool()
-    k = int(adjacency.sum(dim=1).max())
-    order = torch.sort(adjacency.to(torch.int8), dim=1, descending=True, stable=True).indices
-    index = order[:, :k].contiguous()
-    valid = torch.gather(adjacency, 1, index)
-    return torch.where(valid, index, torch.zeros_like(index)), valid
 
 
 def build_vertex_mask(n_joints: int, coarse_adjacency: torch.Tensor) -> torch.Tensor:
@@ -133,12 +119,9 @@ class STDFormer(nn.Module):
         self.register_buffer("pos1", sine_position_encoding(h, w, d1)[None], persistent=False)
         self.register_buffer("pos2", sine_position_encoding(h, w, d2)[None], persistent=False)
         adjacency = torch.as_tensor(levels.coarse_adjacency)
-        self.register_buffer("query_mask", build_vertex_mask(j, adjacency), persistent=False)
-        nbr_index, nbr_valid = neighbour_table(adjacency)
-        self.register_buffer("nbr_index", nbr_index + j, persistent=False)  # (Vc, K) token ids
-        self.register_buffer("nbr_valid", nbr_valid, persistent=False)  # (Vc, K)
-        # Same result either way; the gathered form skips the ~98 % blocked vertex pairs.
-        self.sparse_attention = True
+        blocked = build_vertex_mask(j, adjacency)  # (J+Vc, J+Vc) bool
+        additive = torch.zeros(blocked.shape).masked_fill(blocked, float("-inf"))
+        self.register_buffer("query_mask", additive, persistent=False)  # 0 / -inf
         idx, w = sparse_rows(torch.as_tensor(levels.up_mid_to_full, dtype=torch.float32))
         self.register_buffer("up_full_index", idx, persistent=False)  # (Vf, k)
         self.register_buffer("up_full_weight", w, persistent=False)  # (Vf, k)
@@ -154,16 +137,13 @@ class STDFormer(nn.Module):
         cam = self.cam_token_embed.weight[None].expand(n, -1, -1)  # (N, 1, d1)
         queries = torch.cat([self.joint_token_embed.weight, self.vertex_token_embed.weight])
         queries = queries[None].expand(n, -1, -1)  # (N, J+Vc, d1)
-        mask: torch.Tensor | SparseMask = self.query_mask
-        if self.sparse_attention:
-            mask = SparseMask(j, self.nbr_index, self.nbr_valid)
-        cam, img, dec = self.stage1(cam, tokens, self.pos1, queries, mask)
+        cam, img, dec = self.stage1(cam, tokens, self.pos1, queries, self.query_mask)
         cam, img, dec = self.stage2(
             self.dim_reduce_enc_cam(cam),
             self.dim_reduce_enc_img(img),
             self.pos2,
             self.dim_reduce_dec(dec),
-            mask,
+            self.query_mask,
         )
         cam_wp = self.cam_predictor(cam[:, 0])  # (N, 3)
         xyz = self.xyz_regressor(dec)  # (N, J+Vc, 3)

@@ -1,68 +1,14 @@
 """FastMETRO-style pre-LayerNorm transformer encoder/decoder used by both STDFormer stages.
 
 DETR conventions: positional encodings are added to queries and keys (never to values) at every
-attention layer, so the width-512 and width-128 stages each get their own encoding. Boolean
-attention masks follow PyTorch: True means "may not attend".
+attention layer, so the width-512 and width-128 stages each get their own encoding. Attention
+masks follow PyTorch: bool True or an additive -inf means "may not attend".
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import torch
-
 from torch import nn
-
-
-class SparseSelfAttention(nn.MultiheadAttention):
-    """Multi-head self-attention that can skip the blocked entries of a mesh-adjacency mask.
-
-    Same parameters (and names) as `nn.MultiheadAttention`. `forward_sparse` computes exactly
-    the masked attention of `build_vertex_mask`: the first `n_dense` tokens (camera-free joint
-    tokens) attend to every token; each remaining (vertex) token attends to the dense tokens and
-    to its listed neighbours only. Scores are computed for those pairs alone, so the cost grows
-    with Vc * (J + max degree) instead of (J + Vc)^2.
-    """
-
-    def forward_sparse(
-        self,
-        x: torch.Tensor,  # (N, Q, d)
-        n_dense: int,
-        nbr_index: torch.Tensor,  # (Vc, K) token indices (already offset by n_dense)
-        nbr_valid: torch.Tensor,  # (Vc, K) bool, False on padding
-    ) -> torch.Tensor:
-        n, q, d = x.shape
-        h = self.num_heads
-        dh = d // h
-        qkv = nn.functional.linear(x, self.in_proj_weight, self.in_proj_bias)  # (N, Q, 3d)
-        qh, kh, vh = qkv.view(n, q, 3, h, dh).permute(2, 0, 3, 1, 4)  # each (N, h, Q, dh)
-        qh = qh * dh**-0.5
-        p = self.dropout if self.training else 0.0
-
-        attn_j = torch.softmax(qh[:, :, :n_dense] @ kh.transpose(-2, -1), dim=-1)
-        out_j = nn.functional.dropout(attn_j, p, self.training) @ vh  # (N, h, J, dh)
-
-        qv = qh[:, :, n_dense:]  # (N, h, Vc, dh)
-        k_nbr, v_nbr = kh[:, :, nbr_index], vh[:, :, nbr_index]  # (N, h, Vc, K, dh)
-        s_joint = qv @ kh[:, :, :n_dense].transpose(-2, -1)  # (N, h, Vc, J)
-        s_nbr = (qv.unsqueeze(-2) * k_nbr).sum(-1)  # (N, h, Vc, K)
-        s_nbr = s_nbr.masked_fill(~nbr_valid, float("-inf"))
-        attn_v = torch.softmax(torch.cat([s_joint, s_nbr], dim=-1), dim=-1)
-        attn_v = nn.functional.dropout(attn_v, p, self.training)
-        out_v = attn_v[..., :n_dense] @ vh[:, :, :n_dense]  # (N, h, Vc, dh)
-        out_v = out_v + (attn_v[..., n_dense:, None] * v_nbr).sum(-2)
-
-        out = torch.cat([out_j, out_v], dim=2).transpose(1, 2).reshape(n, q, d)
-        return self.out_proj(out)
-
-
-@dataclass(frozen=True)
-class SparseMask:
-    """The decoder's self-attention pattern in gathered form (see `SparseSelfAttention`)."""
-
-    n_dense: int
-    nbr_index: torch.Tensor  # (Vc, K) long
-    nbr_valid: torch.Tensor  # (Vc, K) bool
 
 
 def _with_pos(x: torch.Tensor, pos: torch.Tensor | None) -> torch.Tensor:
@@ -99,7 +45,7 @@ class DecoderLayer(nn.Module):
 
     def __init__(self, d: int, heads: int, ffn: int, dropout: float) -> None:
         super().__init__()
-        self.self_attn = SparseSelfAttention(d, heads, dropout=dropout, batch_first=True)
+        self.self_attn = nn.MultiheadAttention(d, heads, dropout=dropout, batch_first=True)
         self.cross_attn = nn.MultiheadAttention(d, heads, dropout=dropout, batch_first=True)
         self.ffn = FeedForward(d, ffn, dropout)
         self.norm1, self.norm2, self.norm3 = nn.LayerNorm(d), nn.LayerNorm(d), nn.LayerNorm(d)
@@ -109,20 +55,18 @@ class DecoderLayer(nn.Module):
         self,
         tgt: torch.Tensor,
         memory: torch.Tensor,
-        self_mask: torch.Tensor | SparseMask | None,
+        self_mask: torch.Tensor | None,
         memory_pos: torch.Tensor | None,
     ) -> torch.Tensor:
         """tgt (N, Q, d), memory (N, S, d) -> (N, Q, d).
 
-        `self_mask`: dense (Q, Q) bool (True = blocked) or the same pattern as a `SparseMask`.
+        `self_mask`: (Q, Q) additive float mask (0 = allowed, -inf = blocked) or bool
+        (True = blocked); the float form is ~2x faster on the CPU (no per-call conversion).
         """
         h = self.norm1(tgt)
-        if isinstance(self_mask, SparseMask):
-            a = self.self_attn.forward_sparse(
-                h, self_mask.n_dense, self_mask.nbr_index, self_mask.nbr_valid
-            )
-        else:
-            a = self.self_attn(h, h, h, attn_mask=self_mask, need_weights=False)[0]
+        if self_mask is not None and self_mask.dtype != h.dtype:
+            self_mask = self_mask.to(h.dtype)  # additive masks must match q's dtype (autocast)
+        a = self.self_attn(h, h, h, attn_mask=self_mask, need_weights=False)[0]
         tgt = tgt + self.drop1(a)
         h = self.norm2(tgt)
         k = _with_pos(memory, memory_pos)
@@ -152,7 +96,7 @@ class Decoder(nn.Module):
         self,
         tgt: torch.Tensor,
         memory: torch.Tensor,
-        self_mask: torch.Tensor | SparseMask | None,
+        self_mask: torch.Tensor | None,
         memory_pos: torch.Tensor | None,
     ) -> torch.Tensor:
         for layer in self.layers:
@@ -178,7 +122,7 @@ class Stage(nn.Module):
         img: torch.Tensor,
         img_pos: torch.Tensor,
         queries: torch.Tensor,
-        query_mask: torch.Tensor | SparseMask,
+        query_mask: torch.Tensor,
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """cam (N, 1, d), img (N, S, d), img_pos (1, S, d), queries (N, Q, d), mask (Q, Q).
 

@@ -94,11 +94,12 @@ def test_real_smpl_files(gender: str) -> None:
     import torch
 
     root = Path(os.environ["STDFORMER_SMPL_DIR"])
-    candidates = sorted(root.glob(f"*{gender.upper()}*.pkl")) + sorted(
-        root.glob(f"basicModel_{gender[0] if gender != 'neutral' else 'neutral'}_lbs*.pkl")
-    )
+    g = {"neutral": "neutral", "male": "m", "female": "f"}[gender]
+    names = [f"SMPL_{gender.upper()}.pkl", f"SMPL_{gender.upper()}.npz"]
+    names += [f"basicModel_{g}_lbs_10_207_0_v1.0.0.pkl", f"basicmodel_{g}_lbs_10_207_0_v1.1.0.pkl"]
+    candidates = [root / n for n in names if (root / n).is_file()]
     if not candidates:
-        pytest.skip(f"no {gender} SMPL .pkl in {root}")
+        pytest.skip(f"no {gender} SMPL file ({', '.join(names)}) in {root}")
     model = load_body_model(candidates[0])
     assert model.num_vertices == 6890 and model.faces.shape == (13776, 3)
     out = model()
@@ -107,3 +108,17 @@ def test_real_smpl_files(gender: str) -> None:
     height = np.ptp(model.v_template[:, 1])
     assert 1.4 < height < 2.0
     assert model(body_pose=torch.zeros(2, 69)).vertices.shape == (2, 6890, 3)
+
+
+def test_npz_object_fields_are_skipped_not_unpickled(tmp_path, synthetic_smpl_data) -> None:
+    """SMPL .npz conversions often carry object-array metadata: ignore it, never unpickle it."""
+    data = dict(synthetic_smpl_data)
+    data["pose_training_info"] = np.array([{"note": "metadata"}], dtype=object)
+    path = tmp_path / "SMPL_MALE.npz"
+    np.savez(path, **data)
+    model = load_body_model(path)
+    assert model.num_vertices == 6890 and model.gender == "male"
+    data["J_regressor"] = np.array([object()], dtype=object)
+    np.savez(path, **data)
+    with pytest.raises(BadFileError, match="'J_regressor' is stored as pickled Python objects"):
+        load_body_model(path)

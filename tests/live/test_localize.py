@@ -5,6 +5,7 @@ from __future__ import annotations
 import zipfile
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 
@@ -12,6 +13,7 @@ from stdformer.live.localize import LocalizerConfig, PersonLocalizer, square_cro
 from stdformer.paths import ASSETS_DIR, BadFileError, MissingFileError
 from stdformer.types import Frame, Observation
 
+DATA = Path(__file__).resolve().parents[1] / "data"
 NOSE, L_SHOULDER, R_SHOULDER, L_HIP, R_HIP = 0, 11, 12, 23, 24
 # Pixel positions of the legacy MediaPipe 0.10.21 `solutions.pose` (model_complexity=1) on
 # astronaut.png; the built .task must reproduce them (measured: mean 0.35 px, max 3.8 px apart).
@@ -157,3 +159,18 @@ def test_closed_localizer_refuses_frames(astronaut_bgr) -> None:
     loc.close()  # idempotent
     with pytest.raises(RuntimeError, match="closed"):
         loc.process(frame(astronaut_bgr))
+
+
+def test_side_view_photo(localizer) -> None:
+    """CC0 photo of a man filming, side view, grey: found, head up, hips below shoulders."""
+    image = cv2.imread(str(DATA / "camera.png"), cv2.IMREAD_COLOR)  # (512, 512, 3)
+    localizer.reset()
+    obs = localizer.process(frame(image))
+    assert obs is not None
+    nose = obs.landmarks_px[NOSE, :2]
+    assert 180 < nose[0] < 290 and 90 < nose[1] < 200  # on his face (hand-measured region)
+    shoulders_y = obs.landmarks_px[[L_SHOULDER, R_SHOULDER], 1].mean()
+    hips_y = obs.landmarks_px[[L_HIP, R_HIP], 1].mean()
+    assert nose[1] < hips_y and shoulders_y < hips_y
+    x0, y0, x1, y1 = obs.bbox_xyxy
+    assert x0 < 100 and x1 > 250 and y0 < 180 and y1 > 330  # covers head to coat

@@ -165,3 +165,22 @@ def test_center_scale_box_and_prepare(frontend: ImageFrontEnd) -> None:
     torch.testing.assert_close(x, crop_and_normalize(img, box))
     with pytest.raises(ValueError):
         frontend.prepare(obs, None)
+
+
+def test_imagenet_weights_load_strictly_dropping_only_the_classifier(tmp_path) -> None:
+    from stdformer.model.backbones import load_imagenet_weights
+    from stdformer.paths import BadFileError, MissingFileError
+
+    src = build_backbone("resnet50")
+    state = dict(src.state_dict())
+    state["fc.weight"], state["fc.bias"] = torch.zeros(1000, 2048), torch.zeros(1000)
+    torch.save(state, tmp_path / "resnet50.pth")
+    dst = build_backbone("resnet50")
+    assert load_imagenet_weights(dst, tmp_path / "resnet50.pth") == ["fc.bias", "fc.weight"]
+    torch.testing.assert_close(dst.layer3[2].conv2.weight, src.layer3[2].conv2.weight)
+    state.pop("layer4.2.bn3.running_var")
+    torch.save(state, tmp_path / "partial.pth")
+    with pytest.raises(BadFileError, match="running_var"):
+        load_imagenet_weights(dst, tmp_path / "partial.pth")
+    with pytest.raises(MissingFileError):
+        load_imagenet_weights(dst, tmp_path / "missing.pth")

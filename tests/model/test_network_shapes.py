@@ -81,6 +81,24 @@ def test_vertex_mask_follows_adjacency(sphere_levels) -> None:
     assert torch.equal(mask[14:, 14:], ~adj)
 
 
+def test_model_mask_blocks_non_neighbours(sphere_levels, tiny_landmark_config) -> None:
+    """A vertex token's output ignores a non-adjacent vertex token (checked on the layer)."""
+    model = build_model(tiny_landmark_config, sphere_levels).eval()
+    mask = model.query_mask
+    assert torch.equal(
+        torch.isinf(mask), build_vertex_mask(14, torch.as_tensor(sphere_levels.coarse_adjacency))
+    )
+    layer = model.stage1.decoder.layers[0]
+    tgt, memory = torch.randn(1, 56, 32), torch.randn(1, 33, 32)
+    far = int(torch.nonzero(torch.isinf(mask[14])).flatten()[0])  # a vertex not next to vertex 0
+    tgt2 = tgt.clone()
+    tgt2[0, far] += torch.randn(32)  # not a constant shift: LayerNorm would remove it
+    with torch.inference_mode():
+        a, b = layer(tgt, memory, mask, None), layer(tgt2, memory, mask, None)
+    torch.testing.assert_close(a[0, 14], b[0, 14])  # vertex 0 unaffected
+    assert not torch.allclose(a[0, 0], b[0, 0])  # a joint token sees it
+
+
 def test_upsampling_matches_levels(sphere_levels, tiny_landmark_config) -> None:
     model = build_model(tiny_landmark_config, sphere_levels)
     up_cm = torch.as_tensor(sphere_levels.up_coarse_to_mid)
@@ -128,14 +146,3 @@ def test_paper_parameter_count(smpl_sized_levels) -> None:
     transformer = n - sum(p.numel() for p in model.frontend.backbone.parameters())
     transformer -= sum(p.numel() for p in model.frontend.disentangle_block.parameters())
     assert abs(transformer - 25.68e6) < 0.01e6, transformer  # FastMETRO-L part: 25.68 M
-
-
-def test_sparse_vertex_attention_equals_dense_mask(sphere_levels, tiny_landmark_config) -> None:
-    model = build_model(tiny_landmark_config.replace(dropout=0.0), sphere_levels).eval()
-    tok = torch.randn(3, 33, 32)
-    with torch.inference_mode():
-        sparse = model.head(tok)
-        model.sparse_attention = False
-        dense = model.head(tok)
-    torch.testing.assert_close(sparse.verts_full, dense.verts_full, atol=1e-5, rtol=1e-5)
-    torch.testing.assert_close(sparse.cam_wp, dense.cam_wp, atol=1e-5, rtol=1e-5)

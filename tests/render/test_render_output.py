@@ -118,8 +118,8 @@ def test_orbit_changes_the_view(renderer: OffscreenRenderer, make_sphere) -> Non
 
 
 def test_view_size_can_change_per_call(renderer: OffscreenRenderer) -> None:
-    rgb = renderer.render_view_rgb(OrbitCamera(), size_wh=(200, 150))
-    assert rgb.shape == (150, 200, 3)
+    rgb = renderer.render_view_rgb(OrbitCamera(), size_wh=(201, 151))  # odd row length
+    assert rgb.shape == (151, 201, 3)
     assert _differs_from_background(rgb).any()  # the grid is drawn even with nothing on it
 
 

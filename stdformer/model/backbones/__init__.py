@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+
+import torch
 from torch import nn
 
 from stdformer.model.backbones.hrnet import HRNetCls
@@ -30,4 +33,43 @@ def count_parameters(module: nn.Module) -> int:
     return sum(p.numel() for p in module.parameters() if p.requires_grad)
 
 
-__all__ = ["BACKBONE_NAMES", "HRNetCls", "ResNet50", "build_backbone", "count_parameters"]
+# ImageNet heads present in released backbone weights but not built here (explicitly dropped).
+IMAGENET_HEAD_KEYS = ("classifier.weight", "classifier.bias", "fc.weight", "fc.bias")
+
+
+def load_imagenet_weights(backbone: nn.Module, path: str | os.PathLike[str]) -> list[str]:
+    """Load ImageNet weights saved from the public HRNet / torchvision layouts, strictly.
+
+    Reads with `torch.load(weights_only=True)`; only the classifier keys in
+    `IMAGENET_HEAD_KEYS` are dropped (returned), anything else missing or extra raises.
+    """
+    from stdformer.paths import BadFileError, MissingFileError
+
+    if not os.path.isfile(path):
+        raise MissingFileError(
+            f"backbone weights not found: {path}. Use the ImageNet checkpoint of the same "
+            "backbone (hrnetv2_w64/w32 from HRNet-Image-Classification, resnet50 from torchvision)."
+        )
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # any unpickling failure means an unusable file
+        raise BadFileError(f"{path}: not a weights-only PyTorch state dict ({exc})") from exc
+    if not isinstance(state, dict):
+        raise BadFileError(f"{path}: expected a {{name: tensor}} state dict")
+    dropped = sorted(k for k in state if k in IMAGENET_HEAD_KEYS)
+    kept = {k: v for k, v in state.items() if k not in IMAGENET_HEAD_KEYS}
+    try:
+        backbone.load_state_dict(kept, strict=True)
+    except RuntimeError as exc:
+        raise BadFileError(f"{path}: weights do not fit this backbone: {exc}") from exc
+    return dropped
+
+
+__all__ = [
+    "BACKBONE_NAMES",
+    "HRNetCls",
+    "ResNet50",
+    "build_backbone",
+    "count_parameters",
+    "load_imagenet_weights",
+]
