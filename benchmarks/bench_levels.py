@@ -3,10 +3,11 @@
     python benchmarks/bench_levels.py [--threads 1] [--repeats 20] [--body PATH]
 
 One-off (once per body, then cached): `compute_mesh_levels` on the given body (default: the
-embedded default body) and on a 6,890-vertex SMPL-sized sphere, loading levels from the disk
-cache, and building the regressors. Per frame (median ms, CPU): down-sampling full -> mid ->
-coarse, up-sampling mid -> full (the vertex head's fixed last step; dense as stored, and the
-same matrix as torch sparse CSR) and regressing the 33 landmarks, for batch 1 and 16.
+embedded default body) and on the synthetic SMPL-layout model (6,890 vertices), loading levels
+from the disk cache, and building the regressors. Per frame (median ms, CPU): down-sampling
+full -> mid -> coarse, up-sampling mid -> full (the vertex head's fixed last step; dense as
+stored, and the same matrix as torch sparse CSR) and regressing the 33 landmarks, for batch 1
+and 16.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from stdformer.body.mesh_levels import (  # noqa: E402
     mesh_levels_for_body,
 )
 from stdformer.body.model import load_body_model  # noqa: E402
+from stdformer.body.synthetic_smpl import make_synthetic_smpl  # noqa: E402
 
 
 def time_ms(fn: Callable[[], object], repeats: int) -> float:
@@ -42,25 +44,6 @@ def time_ms(fn: Callable[[], object], repeats: int) -> float:
         fn()
         times.append((time.perf_counter() - t0) * 1000)
     return statistics.median(times)
-
-
-def smpl_sized_sphere(rings: int = 84, segments: int = 82) -> tuple[np.ndarray, np.ndarray]:
-    """A closed UV sphere with SMPL's counts (6,890 vertices, 13,776 faces), 1.7 m tall."""
-    theta = np.linspace(0, np.pi, rings + 2)[1:-1]
-    phi = np.linspace(0, 2 * np.pi, segments, endpoint=False)
-    t, p = np.meshgrid(theta, phi, indexing="ij")
-    ring = np.stack([np.sin(t) * np.cos(p), np.cos(t), np.sin(t) * np.sin(p)], -1).reshape(-1, 3)
-    verts = np.concatenate([[[0.0, 1.0, 0.0]], ring, [[0.0, -1.0, 0.0]]]) * [0.3, 0.85, 0.15]
-    idx = lambda r, s: 1 + r * segments + (s % segments)  # noqa: E731
-    faces = []
-    for s in range(segments):
-        faces += [[0, idx(0, s + 1), idx(0, s)], [len(verts) - 1, idx(rings - 1, s),
-                                                  idx(rings - 1, s + 1)]]  # fmt: skip
-    for r in range(rings - 1):
-        for s in range(segments):
-            a, b, c, d = idx(r, s), idx(r, s + 1), idx(r + 1, s), idx(r + 1, s + 1)
-            faces += [[a, b, c], [b, d, c]]
-    return verts, np.asarray(faces, np.int64)
 
 
 def main() -> None:
@@ -76,10 +59,12 @@ def main() -> None:
     t0 = time.perf_counter()
     compute_mesh_levels(body.v_template, body.faces)
     print(f"compute_mesh_levels (V={body.num_vertices}): {time.perf_counter() - t0:.2f} s")
-    sphere_v, sphere_f = smpl_sized_sphere()
+    synthetic = make_synthetic_smpl()
+    sphere_v, sphere_f = synthetic["v_template"], synthetic["f"].astype(np.int64)
     t0 = time.perf_counter()
     compute_mesh_levels(sphere_v, sphere_f)
-    print(f"compute_mesh_levels (V={len(sphere_v)}, SMPL-sized): {time.perf_counter() - t0:.2f} s")
+    print(f"compute_mesh_levels (V={len(sphere_v)}, synthetic SMPL layout): "
+          f"{time.perf_counter() - t0:.2f} s")  # fmt: skip
     with tempfile.TemporaryDirectory() as cache:
         load_or_compute_mesh_levels(sphere_v, sphere_f, cache)
         t0 = time.perf_counter()

@@ -79,18 +79,21 @@ def probe_gl_platform(platform: str, timeout_s: float = PROBE_TIMEOUT_S) -> tupl
     return False, lines[-1] if lines else f"exit code {proc.returncode}"
 
 
+GL_SETUP_ADVICE = (
+    "Fix one of: "
+    "(1) EGL (GPU or Mesa's CPU renderer): `sudo apt-get install -y libegl1 libgl1 "
+    "libegl-mesa0 libgl1-mesa-dri` (with an NVIDIA driver libegl1 libgl1 suffice), then run "
+    "with PYOPENGL_PLATFORM=egl; "
+    "(2) OSMesa (pure CPU): `sudo apt-get install -y libosmesa6` and "
+    "`pip install PyOpenGL==3.1.10` (pyrender pins 3.1.0, which cannot load OSMesa; ignore "
+    "pip's pin warning), then run with PYOPENGL_PLATFORM=osmesa. "
+    "Setting PYOPENGL_PLATFORM yourself skips the automatic choice."
+)
+
+
 def _no_platform_message(failures: dict[str, str]) -> str:
     tried = "; ".join(f"{name}: {detail}" for name, detail in failures.items())
-    return (
-        "No working OpenGL platform for offscreen rendering "
-        f"(tried {tried}). Fix one of: "
-        "(1) EGL (GPU or Mesa llvmpipe): `sudo apt-get install -y libegl1 libgl1 libgles2` "
-        "(plus `libegl-mesa0` without an NVIDIA driver), then run with PYOPENGL_PLATFORM=egl; "
-        "(2) OSMesa (pure CPU): `sudo apt-get install -y libosmesa6` and "
-        "`pip install PyOpenGL==3.1.10` (pyrender pins 3.1.0, which cannot load OSMesa; ignore "
-        "pip's pin warning), then run with PYOPENGL_PLATFORM=osmesa. "
-        "Setting PYOPENGL_PLATFORM yourself skips this automatic choice."
-    )
+    return f"No working OpenGL platform for offscreen rendering (tried {tried}). {GL_SETUP_ADVICE}"
 
 
 def choose_gl_platform(

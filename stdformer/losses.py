@@ -82,8 +82,11 @@ def edge_self_loss(pred: torch.Tensor, edges: torch.Tensor) -> torch.Tensor:
     return ((pred[..., edges[:, 0], :] - pred[..., edges[:, 1], :]) ** 2).sum(-1).mean()
 
 
-def normal_consistency_loss(pred: torch.Tensor, gt: torch.Tensor, faces: torch.Tensor) -> torch.Tensor:
+def normal_consistency_loss(
+    pred: torch.Tensor, gt: torch.Tensor, faces: torch.Tensor
+) -> torch.Tensor:
     """Mean |cos| between each predicted face's edges and the target face normal."""
+
     def tri(v: torch.Tensor, i: int) -> torch.Tensor:
         return v[..., faces[:, i], :]
 
@@ -109,12 +112,15 @@ class STDFormerLoss(nn.Module):
         super().__init__()
         self.weights = weights or LossWeights()
         self.pelvis = pelvis
-        self.register_buffer("down_fm", torch.as_tensor(levels.down_full_to_mid), persistent=False)
-        self.register_buffer("down_mc", torch.as_tensor(levels.down_mid_to_coarse), persistent=False)
+        down_fm, down_mc = levels.down_full_to_mid, levels.down_mid_to_coarse
+        self.register_buffer("down_fm", torch.as_tensor(down_fm), persistent=False)  # (Vm, Vf)
+        self.register_buffer("down_mc", torch.as_tensor(down_mc), persistent=False)  # (Vc, Vm)
         mid_faces = torch.as_tensor(levels.mid_faces, dtype=torch.long)
         self.register_buffer("mid_faces", mid_faces, persistent=False)
         self.register_buffer("mid_edges", mesh_edges(mid_faces), persistent=False)
-        reg = None if joint_regressor is None else torch.as_tensor(joint_regressor, dtype=torch.float32)
+        reg = None
+        if joint_regressor is not None:
+            reg = torch.as_tensor(joint_regressor, dtype=torch.float32)  # (J, Vf)
         self.register_buffer("regressor", reg, persistent=False)
 
     def forward(self, out: ModelOutput, tgt: Targets) -> dict[str, torch.Tensor]:

@@ -20,7 +20,8 @@ def _t(x: ArrayLike) -> torch.Tensor:
 
 def _check(pred: torch.Tensor, gt: torch.Tensor) -> None:
     if pred.shape != gt.shape or pred.ndim < 2:
-        raise ValueError(f"need matching (..., P, D) shapes, got {tuple(pred.shape)} and {tuple(gt.shape)}")
+        shapes = f"{tuple(pred.shape)} and {tuple(gt.shape)}"
+        raise ValueError(f"need matching (..., P, D) shapes, got {shapes}")
 
 
 def root_relative(points: ArrayLike, root: int | tuple[int, ...]) -> torch.Tensor:

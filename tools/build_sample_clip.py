@@ -85,7 +85,9 @@ def motion_channels(t: float) -> dict[str, float]:
     """Joint angles (degrees) of the choreography at time t seconds.
 
     0-2.2 s walk in place with arm swing; 2.4-3.8 s both arms raised sideways overhead;
-    4.0-5.6 s a squat with arms forward; 5.4-6.8 s torso twist; 6.4-8 s a body turn and steps.
+    4.0-5.6 s a squat with arms forward; 5.4-6.8 s torso twist; 6.4-8 s steps with a body turn
+    and back. The angles at t = 8 s equal those at t = 0 (7 whole step cycles, all other
+    channels at rest), so the clip loops without a jump.
     """
     ch = dict.fromkeys(
         [
@@ -95,7 +97,7 @@ def motion_channels(t: float) -> dict[str, float]:
         0.0,
     )  # fmt: skip
     walk = _window(t, 0.0, 2.0, 0.3) + _window(t, 6.8, 8.5, 0.4)
-    phase = 2 * math.pi * 0.9 * t
+    phase = 2 * math.pi * 0.875 * t  # 7 step cycles in 8 s
     step_l, step_r = max(0.0, math.sin(phase)), max(0.0, -math.sin(phase))
     ch["hip_l"] += walk * 40 * step_l
     ch["hip_r"] += walk * 40 * step_r
@@ -130,7 +132,7 @@ def motion_channels(t: float) -> dict[str, float]:
     ch["elbow_l"] += twist_w * 60
     ch["elbow_r"] += twist_w * 60
 
-    ch["yaw"] = 30.0 * _window(t, 7.2, 9.0, 0.8) - 12.0 * _window(t, 0.6, 1.4, 0.5)
+    ch["yaw"] = 30.0 * _window(t, 6.9, 7.2, 0.45) - 12.0 * _window(t, 0.6, 1.4, 0.5)
     for side in ("l", "r"):
         ch[f"abd_{side}"] += 12.0  # arms hang slightly away from the body
         ch[f"elbow_{side}"] += 10.0

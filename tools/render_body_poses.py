@@ -34,8 +34,9 @@ def _pose(**joint_rotvecs: tuple[float, float, float]) -> torch.Tensor:
     return body_pose
 
 
-# SMPL conventions: +X is the body's left, Y up, +Z forward. Positive rotation about +X bends a
-# hip forward (flexion raises the leg to the front) and a knee backwards is about +X too.
+# SMPL conventions: +X is the body's left, Y up, +Z forward. Hip flexion (thigh forward) is a
+# negative rotation about X, knee flexion (shin backward) a positive one; from the T-pose, the left
+# arm comes down with a negative rotation about Z and swings forward with a negative one about Y.
 POSES: dict[str, torch.Tensor] = {
     "tpose": torch.zeros(1, 69),
     "walking": _pose(

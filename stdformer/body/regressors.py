@@ -99,17 +99,17 @@ def body_regressors(body: BodyModel) -> BodyRegressors:
 
 def landmark_regressor(body: BodyModel) -> torch.Tensor:
     """(33, V) float32: MediaPipe pose landmarks (POSE_LANDMARK_NAMES order)."""
-    return torch.from_numpy(body_regressors(body).landmarks)
+    return torch.tensor(body_regressors(body).landmarks)  # a copy: the cache stays intact
 
 
 def eval_joint_regressor(body: BodyModel) -> torch.Tensor:
     """(14, V) float32: evaluation joints in EVAL_JOINT_NAMES (LSP/H36M-14) order."""
-    return torch.from_numpy(body_regressors(body).eval_joints)
+    return torch.tensor(body_regressors(body).eval_joints)  # a copy: the cache stays intact
 
 
 def coco_regressor(body: BodyModel) -> torch.Tensor:
     """(17, V) float32: COCO-17 keypoints in COCO_NAMES order."""
-    return torch.from_numpy(body_regressors(body).coco)
+    return torch.tensor(body_regressors(body).coco)  # a copy: the cache stays intact
 
 
 def regress(reg: torch.Tensor, vertices: torch.Tensor) -> torch.Tensor:

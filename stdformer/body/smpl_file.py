@@ -27,58 +27,15 @@ NUM_JOINTS = 24
 NUM_POSE_BASIS = (NUM_JOINTS - 1) * 9  # 207: smplx requires exactly this many pose blend shapes
 
 SMPL_JOINT_NAMES: tuple[str, ...] = (
-    "pelvis",
-    "left_hip",
-    "right_hip",
-    "spine1",
-    "left_knee",
-    "right_knee",
-    "spine2",
-    "left_ankle",
-    "right_ankle",
-    "spine3",
-    "left_foot",
-    "right_foot",
-    "neck",
-    "left_collar",
-    "right_collar",
-    "head",
-    "left_shoulder",
-    "right_shoulder",
-    "left_elbow",
-    "right_elbow",
-    "left_wrist",
-    "right_wrist",
-    "left_hand",
-    "right_hand",
-)
+    "pelvis", "left_hip", "right_hip", "spine1", "left_knee", "right_knee", "spine2",
+    "left_ankle", "right_ankle", "spine3", "left_foot", "right_foot", "neck",
+    "left_collar", "right_collar", "head", "left_shoulder", "right_shoulder",
+    "left_elbow", "right_elbow", "left_wrist", "right_wrist", "left_hand", "right_hand",
+)  # fmt: skip
 
 SMPL_PARENTS: tuple[int, ...] = (
-    -1,
-    0,
-    0,
-    0,
-    1,
-    2,
-    3,
-    4,
-    5,
-    6,
-    7,
-    8,
-    9,
-    9,
-    9,
-    12,
-    13,
-    14,
-    16,
-    17,
-    18,
-    19,
-    20,
-    21,
-)
+    -1, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 9, 9, 12, 13, 14, 16, 17, 18, 19, 20, 21,
+)  # fmt: skip
 
 HOW_TO_GET_SMPL = (
     "SMPL files come from a free registration at https://smpl.is.tue.mpg.de (download "
@@ -332,7 +289,8 @@ def validate_smpl_dict(raw: dict[str, Any], path: Path) -> SmplArrays:
     _check(
         jreg.shape == (NUM_JOINTS, n),
         path,
-        f"J_regressor must be ({NUM_JOINTS}, {n}), got {jreg.shape}",
+        f"J_regressor must be ({NUM_JOINTS}, {n}), got {jreg.shape}"
+        + (" (an SMPL-H/SMPL-X/MANO file? only SMPL is supported)" if jreg.ndim == 2 else ""),
     )
     w = _field(raw, "weights", path)
     _check(w.shape == (n, NUM_JOINTS), path, f"weights must be ({n}, {NUM_JOINTS}), got {w.shape}")

@@ -105,3 +105,72 @@ def one_hot(index: int, n_vertices: int) -> np.ndarray:
     row = np.zeros(n_vertices)
     row[index] = 1.0
     return row
+
+
+def closest_barycentric_pairs(
+    points: np.ndarray,  # (P, 3)
+    pair_point: np.ndarray,  # (K,) candidate pairs: point index ...
+    pair_face: np.ndarray,  # (K,) ... and face index
+    vertices: np.ndarray,  # (V, 3)
+    faces: np.ndarray,  # (F, 3)
+) -> tuple[np.ndarray, np.ndarray]:
+    """For each point, the closest of its candidate triangles: (face (P,), barycentric (P, 3)).
+
+    Candidates are given as (point, face) pairs; weights are >= 0 and sum to 1.
+    """
+    import trimesh
+
+    # Prune: a triangle whose bounding sphere is farther than the nearest candidate corner
+    # cannot hold the closest point.
+    corners = vertices[faces]  # (F, 3, 3)
+    centre = corners.mean(axis=1)
+    radius = np.linalg.norm(corners - centre[:, None], axis=2).max(axis=1)
+    to_corner = np.linalg.norm(corners[pair_face] - points[pair_point][:, None], axis=2).min(1)
+    order = np.argsort(pair_point, kind="stable")
+    pair_point, pair_face, to_corner = pair_point[order], pair_face[order], to_corner[order]
+    starts = np.flatnonzero(np.r_[True, pair_point[1:] != pair_point[:-1]])
+    upper = np.full(points.shape[0], np.inf)
+    upper[pair_point[starts]] = np.minimum.reduceat(to_corner, starts)
+    lower = np.linalg.norm(points[pair_point] - centre[pair_face], axis=1) - radius[pair_face]
+    keep = lower <= upper[pair_point] + 1e-12
+    pair_point, pair_face = pair_point[keep], pair_face[keep]
+
+    tris = corners[pair_face]  # (K, 3, 3)
+    closest = trimesh.triangles.closest_point(tris, points[pair_point])
+    d2 = ((closest - points[pair_point]) ** 2).sum(axis=1)
+    order = np.lexsort((pair_face, d2, pair_point))  # per point: nearest, then lowest face id
+    first = order[np.r_[True, pair_point[order][1:] != pair_point[order][:-1]]]
+    if first.shape[0] != points.shape[0] or not np.array_equal(
+        pair_point[first], np.arange(points.shape[0])
+    ):
+        raise ValueError("some points have no candidate triangle")
+    tri = tris[first]
+    # Barycentric coordinates by least squares on the triangle's edge vectors (robust for
+    # slivers), then clipped into the triangle: the closest point lies in it anyway.
+    e1, e2 = tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0]
+    rhs = closest[first] - tri[:, 0]
+    gram = np.stack([np.stack([(e1 * e1).sum(1), (e1 * e2).sum(1)], -1),
+                     np.stack([(e1 * e2).sum(1), (e2 * e2).sum(1)], -1)], 1)  # fmt: skip
+    gram += np.eye(2) * 1e-18
+    uv = np.linalg.solve(gram, np.stack([(e1 * rhs).sum(1), (e2 * rhs).sum(1)], -1)[..., None])
+    bary = np.concatenate([1.0 - uv[:, :1, 0] - uv[:, 1:, 0], uv[:, :, 0]], axis=1)
+    bary = np.clip(bary, 0.0, None)
+    bary /= bary.sum(axis=1, keepdims=True)
+    return pair_face[first], bary
+
+
+def face_normals(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
+    """(F, 3) unit normals (zero for degenerate triangles)."""
+    tri = vertices[faces]
+    n = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])
+    return n / np.maximum(np.linalg.norm(n, axis=1, keepdims=True), 1e-18)
+
+
+def vertex_normals(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
+    """(V, 3) area-weighted unit vertex normals."""
+    tri = vertices[faces]
+    n = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])  # length = 2 * area
+    out = np.zeros_like(vertices)
+    for j in range(3):
+        np.add.at(out, faces[:, j], n)
+    return out / np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-18)

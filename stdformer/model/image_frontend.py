@@ -65,8 +65,10 @@ def crop_and_normalize(
     image_bgr (H, W, 3) uint8 -> (3, size, size) float32 RGB tensor. Parts of the crop outside
     the image are black (zero before normalisation). Bilinear sampling, no anti-aliasing.
     """
-    if image_bgr.ndim != 3 or image_bgr.shape[2] != 3:
-        raise ValueError(f"expected a (H, W, 3) BGR image, got shape {image_bgr.shape}")
+    if image_bgr.ndim != 3 or image_bgr.shape[2] != 3 or image_bgr.dtype != np.uint8:
+        raise ValueError(
+            f"expected a (H, W, 3) uint8 BGR image, got {image_bgr.dtype} {image_bgr.shape}"
+        )
     # Warp the uint8 image (converting a full HD frame to float first would cost more than the
     # warp); plain bilinear like the authors' crop + resize, so released weights see the same.
     crop = cv2.warpAffine(

@@ -160,7 +160,12 @@ def test_committed_default_levels_match_the_default_body(monkeypatch):
     from stdformer.body.model import load_body_model
 
     body = load_body_model()
-    monkeypatch.setattr(ml, "compute_mesh_levels", lambda *a, **k: pytest.fail("stale levels"))
+
+    def stale(*a, **k):
+        pytest.fail("assets/default_body_levels.npz was built from another default body: "
+                    "rerun `python tools/build_mesh_levels.py`")  # fmt: skip
+
+    monkeypatch.setattr(ml, "compute_mesh_levels", stale)
     lv = ml.mesh_levels_for_body(body)
     assert lv.sizes == (431, 1723, body.num_vertices)
     err_mid, err_coarse = _round_trip_mm(lv, body.v_template.astype(np.float64))

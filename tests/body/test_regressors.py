@@ -186,3 +186,41 @@ def test_regress_shapes_and_errors(default_body):
     assert R.regress(reg, torch.zeros(2, 3, v, 3)).shape == (2, 3, 17, 3)
     with pytest.raises(ValueError, match="vertices"):
         R.regress(reg, torch.zeros(1, 6890, 3))
+
+
+def test_surface_points_on_a_sphere():
+    """Golden values for the ray / closest-point helpers the regressors are built from."""
+    import trimesh
+
+    from stdformer.body import surface as sf
+
+    sphere = trimesh.creation.icosphere(subdivisions=4, radius=1.0)
+    v, f = np.asarray(sphere.vertices), np.asarray(sphere.faces, np.int64)
+    hit = sf.ray_hit_row(v, f, np.array([0.1, 0.2, 5.0]), np.array([0.0, 0.0, -1.0]))
+    assert hit is not None and abs(hit.sum() - 1) < 1e-12 and (hit >= 0).all()
+    p = hit @ v
+    np.testing.assert_allclose(p[:2], [0.1, 0.2], atol=1e-9)  # on the ray
+    assert 0.99 < np.linalg.norm(p) <= 1.0 + 1e-9 and p[2] > 0  # first (front) hit
+    assert sf.ray_hit_row(v, f, np.array([3.0, 0, 5]), np.array([0.0, 0, -1])) is None
+    near = sf.closest_point_row(v, f, np.array([0.0, 2.0, 0.0])) @ v
+    np.testing.assert_allclose(near, [0, 1, 0], atol=0.01)
+    middle = sf.through_midpoint_row(v, f, np.array([0.3, 0.0, 0.1]), np.array([0, 1.0, 0]))
+    np.testing.assert_allclose(middle @ v, [0.3, 0.0, 0.1], atol=0.01)
+    assert np.count_nonzero(middle) <= 6
+
+
+def test_geometric_rules_do_not_depend_on_the_mesh_resolution(default_body):
+    """Rebuilt on a 5,000-vertex decimation of the default body, landmarks stay put (< 2.5 cm)."""
+    from stdformer.body.mesh_levels import decimate
+
+    v = default_body.v_template.astype(np.float64)
+    pts, faces, cluster = decimate(v, default_body.faces, 5000)
+    # Carry skinning weights (nearest member of each cluster) and the joint regressor over.
+    rep = np.array([np.flatnonzero(cluster == k)[0] for k in range(len(pts))])
+    jreg = np.zeros((24, len(pts)))
+    np.add.at(jreg.T, cluster[cluster >= 0], default_body.J_regressor.T[cluster >= 0])
+    small = R.build_regressors(pts, faces, jreg, default_body.lbs_weights[rep])
+    assert small.topology == "geometric"
+    full = R.body_regressors(default_body)
+    dist = np.linalg.norm(full.landmarks @ v - small.landmarks @ pts, axis=1)
+    assert dist.max() < 0.025, dict(zip(POSE_LANDMARK_NAMES, dist.round(3), strict=True))

@@ -48,6 +48,7 @@ def test_missing_file_names_path_and_source(tmp_path) -> None:
         ("posedirs", np.zeros((6890 * 3, 200)), r"posedirs must be \(6890\*3, 207\), got"),
         ("weights", np.zeros((6890, 23)), r"weights must be \(6890, 24\)"),
         ("J_regressor", np.zeros((24, 100)), r"J_regressor must be \(24, 6890\)"),
+        ("J_regressor", np.zeros((52, 6890)), r"got \(52, 6890\) \(an SMPL-H"),
         ("f", np.full((10, 3), 7000), "f indexes vertices outside"),
         ("v_template", None, "field 'v_template' is missing"),
         ("shapedirs", np.full((6890, 3, 10), np.nan), "shapedirs contains NaN"),

@@ -109,7 +109,7 @@ def _seed() -> None:
 
 
 @pytest.fixture
-def observation_factory():  # noqa: ANN201 - returns make_observation
+def observation_factory():
     """`make_observation(index, rng, image_size_wh)` for tests that need custom streams."""
     return make_observation
 

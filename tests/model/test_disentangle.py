@@ -162,3 +162,17 @@ def test_td_is_ema_on_the_regrouped_clip() -> None:
         reference = channel_groups_to_frames(td.ema(frames_to_channel_groups(x)), 4)
         torch.testing.assert_close(td(x), reference, rtol=1e-5, atol=1e-6)
     assert td.ema.groups == 32 and td.ema.group_channels == 4
+
+
+def test_channels_last_fast_path_matches_default_layout(monkeypatch: pytest.MonkeyPatch) -> None:
+    import stdformer.model.ema as ema_module
+
+    torch.manual_seed(6)
+    ema = EMA(32, groups=4)
+    _randomise(ema)
+    x = torch.randn(2, 32, 16, 20)  # 320 positions: above the channels-last threshold
+    with torch.no_grad():
+        fast = ema(x)
+        monkeypatch.setattr(ema_module, "_CHANNELS_LAST_MIN_HW", 10**9)
+        plain = ema(x)
+    torch.testing.assert_close(fast, plain, rtol=1e-5, atol=1e-6)

@@ -141,6 +141,8 @@ def test_crop_outside_image_is_black_and_non_square_box_is_extended() -> None:
     assert np.allclose(crop[168, 56], 200, atol=1)  # inside the image (x 75, y 25)
     assert np.allclose(crop[168, 168], 0, atol=1)  # right of the image
     assert np.allclose(crop[20, 56], 0, atol=1)  # above the image
+    with pytest.raises(ValueError, match="uint8"):
+        crop_and_normalize(img.astype(np.float32), box)
     tall = np.array([40.0, 0.0, 60.0, 100.0])  # 20 x 100 -> square of side 100 around (50, 50)
     np.testing.assert_allclose(crop_affine(tall), crop_affine([0.0, 0.0, 100.0, 100.0]))
 

@@ -146,3 +146,17 @@ def test_paper_parameter_count(smpl_sized_levels) -> None:
     transformer = n - sum(p.numel() for p in model.frontend.backbone.parameters())
     transformer -= sum(p.numel() for p in model.frontend.disentangle_block.parameters())
     assert abs(transformer - 25.68e6) < 0.01e6, transformer  # FastMETRO-L part: 25.68 M
+
+
+def test_cached_query_attention_matches_autograd_path(sphere_levels, tiny_landmark_config) -> None:
+    model = build_model(tiny_landmark_config, sphere_levels).eval()
+    tok = torch.randn(2, 33, 32)
+    with torch.no_grad():
+        cached = model.head(tok).verts_full
+    reference = model.head(tok).verts_full.detach()  # grad enabled: no cache
+    torch.testing.assert_close(cached, reference)
+    with torch.no_grad():  # an in-place weight change invalidates the cache
+        model.vertex_token_embed.weight.mul_(2.0)
+        changed = model.head(tok).verts_full
+    torch.testing.assert_close(changed, model.head(tok).verts_full.detach())
+    assert not torch.allclose(changed, cached)

@@ -72,7 +72,7 @@ def test_causal_output_ignores_future_frames(model, observations, observation_fa
 
 def test_lookahead_output_uses_the_future(model, observations, observation_factory) -> None:
     """With look-ahead 2, frame i's mesh depends on frame i+2 (that is what the latency buys)."""
-    alt = observations[:5] + [observation_factory(5, np.random.default_rng(7))]
+    alt = [*observations[:5], observation_factory(5, np.random.default_rng(7))]
     a = Predictor(model, PredictorConfig(lookahead=2, device="cpu"))
     b = Predictor(model, PredictorConfig(lookahead=2, device="cpu"))
     ra = [a.push(o) for o in observations[:6]][-1]
@@ -159,3 +159,32 @@ def test_cuda_streaming_matches_cpu(sphere_levels, tiny_landmark_config, observa
     b = Predictor(cuda_model, PredictorConfig(device="cuda"))
     for o in observations:
         np.testing.assert_allclose(a.push(o).vertices_cam, b.push(o).vertices_cam, atol=1e-4)
+
+
+def test_image_frontend_streaming_equals_clip_mode(sphere_levels, observations) -> None:
+    """The image path (crop -> ResNet-50 layer1 cache -> SD/TD -> rest) streams exactly too."""
+    from stdformer.model.config import image_config
+    from stdformer.model.image_frontend import crop_and_normalize
+
+    cfg = image_config("S", "resnet50", T=2, d_model=(32, 16), ffn_dim=(64, 32), n_heads=(4, 4))
+    model = build_model(cfg, sphere_levels).eval()
+    rng = np.random.default_rng(5)
+    images = [rng.integers(0, 255, (480, 640, 3), dtype=np.uint8) for _ in range(3)]
+    pred = Predictor(model, PredictorConfig(device="cpu"))
+    results = [pred.push(o, im) for o, im in zip(observations[:3], images, strict=True)]
+    crops = torch.stack(
+        [
+            crop_and_normalize(im, o.crop_xyxy)
+            for o, im in zip(observations[:3], images, strict=True)
+        ]
+    )  # (3, 3, 224, 224)
+    with torch.inference_mode():
+        out = model(crops[[1, 2]][None])  # window of frame 2
+    obs = observations[2]
+    f = focal_length_px(obs.image_size_wh, None)
+    transl = weak_to_full_translation(out.cam_wp[0, 1].numpy(), obs.crop_xyxy, obs.image_size_wh, f)
+    np.testing.assert_allclose(
+        results[2].vertices_cam, out.verts_full[0, 1].numpy() + transl, atol=1e-5, rtol=1e-5
+    )
+    with pytest.raises(ValueError, match="image"):
+        pred.push(observations[3])  # the image front-end cannot run without the frame

@@ -147,3 +147,32 @@ def test_bad_inputs_raise_value_error(renderer: OffscreenRenderer, make_sphere) 
         renderer.render_view_rgb(OrbitCamera(), vertices_world=verts)
     with pytest.raises(ValueError, match="colours"):
         renderer.render_view_rgb(OrbitCamera(), verts, faces, vertex_colors=np.ones((3, 3)))
+
+
+def test_renderer_created_used_and_closed_in_a_worker_thread(
+    renderer: OffscreenRenderer, standing_landmarks: np.ndarray
+) -> None:
+    # The GUI's pattern: the GL context lives entirely in its render worker thread.
+    results: list[object] = []
+
+    def work() -> None:
+        try:
+            with OffscreenRenderer(320, 240) as r:
+                results.append(
+                    r.render_view_rgb(
+                        OrbitCamera(), skeleton_world=yup_from_opencv(standing_landmarks)
+                    )
+                )
+        except Exception as exc:  # reported to the main thread below
+            results.append(exc)
+
+    t = threading.Thread(target=work)
+    t.start()
+    t.join()
+    assert isinstance(results[0], np.ndarray), results[0]
+    assert results[0].shape == (240, 320, 3) and _differs_from_background(results[0]).sum() > 500
+    # Closing that renderer must not break another one alive in the process (shared EGL display).
+    again = renderer.render_view_rgb(
+        OrbitCamera(), skeleton_world=yup_from_opencv(standing_landmarks)
+    )
+    assert _differs_from_background(again).sum() > 500

@@ -1,4 +1,4 @@
-"""Faster framebuffer handling for one pyrender 0.1.45 `Renderer` instance.
+"""Instance-level fixes for one pyrender 0.1.45 `OffscreenRenderer`: speed, OSMesa, EGL teardown.
 
 pyrender always draws into a 4x multisampled framebuffer and, with every colour image, reads
 the depth buffer back and converts it to metres in numpy. On CPU OpenGL (Mesa llvmpipe, the
@@ -6,7 +6,9 @@ usual case here) the multisampling roughly doubles the frame time, and we never 
 `install` replaces the two methods on a single renderer instance (never on the class, so other
 pyrender users are unaffected) with versions that take a sample count and read colour only.
 It also routes OSMesa through the same framebuffer path (pyrender otherwise renders OSMesa into
-the window buffer, which has no alpha channel, so overlays could not be blended).
+the window buffer, which has no alpha channel, so overlays could not be blended), and stops
+EGL teardown from calling eglTerminate: the EGL display is shared by every renderer in the
+process, so terminating it when one renderer closes destroyed the others' contexts.
 Written against pyrender 0.1.45 (pinned); the attributes used are checked on install.
 """
 
@@ -30,6 +32,8 @@ def install(offscreen: Any, samples: int) -> None:
         raise RuntimeError(f"unexpected pyrender version: Renderer lacks {missing or '_platform'}")
     # Every GL 3.3 core context (EGL, OSMesa) supports framebuffer objects.
     platform.supports_framebuffers = lambda: True
+    if hasattr(platform, "_egl_display") and hasattr(platform, "_egl_context"):
+        platform.delete_context = types.MethodType(_delete_egl_context, platform)
     gl_renderer._stdformer_samples = int(samples)
     gl_renderer._configure_main_framebuffer = types.MethodType(_configure, gl_renderer)
     gl_renderer._read_main_framebuffer = types.MethodType(_read_color, gl_renderer)
@@ -100,3 +104,16 @@ def _read_color(self: Any, scene: Any, flags: int) -> tuple[np.ndarray, None]:
     buf = gl.glReadPixels(0, 0, w, h, fmt, gl.GL_UNSIGNED_BYTE)
     color = np.frombuffer(buf, dtype=np.uint8).reshape(h, w, channels)
     return np.ascontiguousarray(color[::-1]), None
+
+
+def _delete_egl_context(self: Any) -> None:
+    """Destroy this renderer's EGL context but leave the shared display initialised."""
+    from OpenGL import EGL
+
+    if self._egl_display is not None and self._egl_context is not None:
+        EGL.eglMakeCurrent(
+            self._egl_display, EGL.EGL_NO_SURFACE, EGL.EGL_NO_SURFACE, EGL.EGL_NO_CONTEXT
+        )
+        EGL.eglDestroyContext(self._egl_display, self._egl_context)
+    self._egl_context = None
+    self._egl_display = None
