@@ -16,6 +16,7 @@ import sys
 
 from stdformer.config import AppConfig
 from stdformer.live.localize import LocalizerConfig
+from stdformer.live.pipeline import PipelineConfig
 from stdformer.paths import BadFileError, MissingFileError, resolve_file
 
 log = logging.getLogger("stdformer")
@@ -36,6 +37,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--weights", metavar="PATH", help="STDFormer checkpoint (default: shipped)")
     p.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda[:N]")
     p.add_argument(
+        "--lookahead",
+        type=int,
+        default=0,
+        metavar="K",
+        help="frames of future context for the mesh (smoother, K frames more latency)",
+    )
+    p.add_argument(
         "--max-people",
         type=int,
         default=2,
@@ -54,14 +62,17 @@ def config_from_args(args: argparse.Namespace) -> AppConfig:
     return AppConfig(
         source=args.source,
         loop=not args.no_loop,
-        localizer=LocalizerConfig(
-            pose_model=args.pose_model,
-            max_people=args.max_people,
-            segmentation=args.segmentation,
+        pipeline=PipelineConfig(
+            localizer=LocalizerConfig(
+                pose_model=args.pose_model,
+                max_people=args.max_people,
+                segmentation=args.segmentation,
+            ),
+            body_model=args.body_model,
+            weights=args.weights,
+            device=args.device,
+            lookahead=args.lookahead,
         ),
-        body_model=args.body_model,
-        weights=args.weights,
-        device=args.device,
         quit_after_s=args.quit_after,
         stats_json=args.stats_json,
     )
@@ -75,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     config = config_from_args(args)
     try:  # check the files this run needs before opening any window
-        resolve_file("pose_model", config.localizer.pose_model)
+        resolve_file("pose_model", config.pipeline.localizer.pose_model)
     except (MissingFileError, BadFileError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -38,6 +38,7 @@ class MainWindow(QMainWindow):
         self.processing: ProcessingThread | None = None
         self.render_thread: RenderThread | None = None
         self.last_error: str | None = None
+        self.mesh_text = ""
         self.setWindowTitle("STDFormer live — 3D motion capture")
         self.resize(1280, 600)
 
@@ -103,10 +104,9 @@ class MainWindow(QMainWindow):
         self.view3d.reset_requested.connect(self.render_thread.reset_view)
         self.view3d.resized.connect(self.render_thread.resize)
         self.render_thread.resize(self.view3d.width(), self.view3d.height())
-        self.processing = ProcessingThread(
-            spec, self.config.loop, self.config.localizer, self.stats
-        )
-        self.processing.on_observation = self.render_thread.submit
+        self.processing = ProcessingThread(spec, self.config.loop, self.config.pipeline, self.stats)
+        self.processing.on_result = self.render_thread.submit
+        self.processing.mesh_status.connect(self._mesh_status)
         self.processing.frame_processed.connect(self._show_frame)
         self.processing.status_changed.connect(self.state_label.setText)
         self.processing.failed.connect(self._show_error)
@@ -136,12 +136,21 @@ class MainWindow(QMainWindow):
             self.source_box.setCurrentIndex(0)
         self.start()
 
+    def _mesh_status(self, text: str) -> None:
+        self.mesh_text = text
+        if self.processing is not None and self.render_thread is not None:
+            self.render_thread.set_faces(self.processing.faces)
+
     def _show_frame(self, result: ProcessedFrame) -> None:
         self.video.set_frame(result.image, result.observation)
         if result.observation is None:
             self.view3d.set_message("No person in view — step into the frame")
+        elif result.mesh is not None:
+            self.view3d.set_message(f"{self.mesh_text} (drag: orbit, wheel: zoom)")
         else:
-            self.view3d.set_message("MediaPipe world landmarks (drag: orbit, wheel: zoom)")
+            self.view3d.set_message(
+                f"MediaPipe world landmarks — {self.mesh_text} (drag: orbit, wheel: zoom)"
+            )
 
     def _show_error(self, message: str) -> None:
         self.last_error = message

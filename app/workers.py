@@ -13,17 +13,18 @@ import threading
 import time
 from dataclasses import dataclass
 
+import numpy as np
 from PyQt6.QtCore import QThread, pyqtSignal
 from PyQt6.QtGui import QImage
 
 from app.video_view import bgr_to_qimage, rgb_to_qimage
 from stdformer.live.capture import CaptureStatus, CaptureThread
-from stdformer.live.localize import LocalizerConfig, PersonLocalizer
+from stdformer.live.pipeline import LivePipeline, PipelineConfig
 from stdformer.live.sources import SourceError, open_source
 from stdformer.live.stats import RunStats
 from stdformer.paths import BadFileError, MissingFileError
 from stdformer.render import OffscreenRenderer, OrbitCamera, yup_from_opencv
-from stdformer.types import Observation
+from stdformer.types import MeshResult, Observation
 
 log = logging.getLogger(__name__)
 USER_ERRORS = (SourceError, MissingFileError, BadFileError, OSError, RuntimeError)
@@ -35,24 +36,27 @@ class ProcessedFrame:
 
     image: QImage  # owned copy, safe to paint in the GUI thread
     observation: Observation | None
+    mesh: MeshResult | None
     index: int
     latency_ms: float  # capture -> processed
 
 
 class ProcessingThread(QThread):
-    """Opens the source and the localizer in this thread, then processes the newest frames."""
+    """Opens the pipeline and the source in this thread, then processes the newest frames."""
 
     frame_processed = pyqtSignal(object)  # ProcessedFrame
     status_changed = pyqtSignal(str)  # capture state messages (retrying camera, end of file)
+    mesh_status = pyqtSignal(str)  # whether/how the body mesh is produced
     failed = pyqtSignal(str)  # a user-facing error; the thread has stopped
 
     def __init__(
-        self, source_spec: str, loop: bool, localizer: LocalizerConfig, stats: RunStats
+        self, source_spec: str, loop: bool, pipeline: PipelineConfig, stats: RunStats
     ) -> None:
         super().__init__()
-        self._spec, self._loop, self._loc_cfg, self.stats = source_spec, loop, localizer, stats
+        self._spec, self._loop, self._cfg, self.stats = source_spec, loop, pipeline, stats
         self._stop = threading.Event()
-        self.on_observation = None  # optional callable(Observation | None), e.g. render thread
+        self.on_result = None  # optional callable(ProcessedFrame), e.g. the render thread
+        self.faces: np.ndarray | None = None  # (F, 3) of the body mesh, set once loaded
         self.capture_status: CaptureStatus | None = None  # latest snapshot, read by the GUI
 
     def stop(self) -> None:
@@ -60,14 +64,16 @@ class ProcessingThread(QThread):
 
     def run(self) -> None:
         try:
-            localizer = PersonLocalizer(self._loc_cfg)
+            pipeline = LivePipeline(self._cfg)
         except USER_ERRORS as e:
             self.failed.emit(str(e))
             return
+        self.faces = pipeline.faces
+        self.mesh_status.emit(pipeline.mesh_status)
         try:
             capture = CaptureThread(open_source(self._spec, loop=self._loop))
         except USER_ERRORS as e:
-            localizer.close()
+            pipeline.close()
             self.failed.emit(str(e))
             return
         capture.start()
@@ -83,23 +89,28 @@ class ProcessingThread(QThread):
                     if status.state in ("ended", "error"):
                         break
                     continue
-                t0 = time.perf_counter()
-                obs = localizer.process(frame)
-                loc_ms = (time.perf_counter() - t0) * 1e3
+                result = pipeline.process(frame)
                 latency_ms = (time.perf_counter_ns() - frame.wall_ns) / 1e6
-                self.stats.add_time("localize", loc_ms)
+                for stage, ms in result.timings_ms.items():
+                    self.stats.add_time(stage, ms)
                 self.stats.add_time("latency", latency_ms)
-                self.stats.count_frame(obs is not None)
-                if self.on_observation is not None:
-                    self.on_observation(obs)
-                image = bgr_to_qimage(frame.image_bgr)
-                self.frame_processed.emit(ProcessedFrame(image, obs, frame.index, latency_ms))
+                self.stats.count_frame(result.observation is not None)
+                processed = ProcessedFrame(
+                    bgr_to_qimage(frame.image_bgr),
+                    result.observation,
+                    result.mesh,
+                    frame.index,
+                    latency_ms,
+                )
+                if self.on_result is not None:
+                    self.on_result(processed)
+                self.frame_processed.emit(processed)
         except USER_ERRORS as e:
             log.exception("processing stopped")
             self.failed.emit(f"Processing stopped: {e}")
         finally:
             capture.stop()
-            localizer.close()
+            pipeline.close()
 
 
 class RenderThread(QThread):
@@ -112,18 +123,25 @@ class RenderThread(QThread):
         super().__init__()
         self.stats = stats
         self._cond = threading.Condition()
-        self._obs: Observation | None = None
+        self._latest: ProcessedFrame | None = None
+        self._faces: np.ndarray | None = None
         self._dirty = True
         self._stop = False
         self._size = size_wh
         self._orbit = OrbitCamera()
 
     # --- called from other threads -------------------------------------------------------
-    def submit(self, obs: Observation | None) -> None:
+    def submit(self, result: ProcessedFrame) -> None:
+        """Newest result; a frame without a person keeps the last pose on screen."""
         with self._cond:
-            self._obs = obs if obs is not None else self._obs  # keep the last pose on a miss
-            self._dirty = True
-            self._cond.notify()
+            if result.observation is not None:
+                self._latest = result
+                self._dirty = True
+                self._cond.notify()
+
+    def set_faces(self, faces: np.ndarray | None) -> None:
+        with self._cond:
+            self._faces = faces
 
     def orbit(self, d_azimuth_deg: float, d_elevation_deg: float) -> None:
         self._change(lambda o: o.orbit(d_azimuth_deg, d_elevation_deg))
@@ -161,15 +179,12 @@ class RenderThread(QThread):
                         self._cond.wait(0.5)
                     if self._stop:
                         break
-                    obs, orbit, size, self._dirty = self._obs, self._orbit, self._size, False
+                    latest, orbit, size, self._dirty = self._latest, self._orbit, self._size, False
+                    faces = self._faces
                 if renderer is None:
                     renderer = OffscreenRenderer(*size)
                 t0 = time.perf_counter()
-                skeleton = None if obs is None else yup_from_opencv(obs.world_landmarks)
-                visibility = None if obs is None else obs.visibility
-                rgb = renderer.render_view_rgb(
-                    orbit, skeleton_world=skeleton, visibility=visibility, size_wh=size
-                )
+                rgb = render_result(renderer, orbit, size, latest, faces)
                 self.stats.add_time("render", (time.perf_counter() - t0) * 1e3)
                 self.image_ready.emit(rgb_to_qimage(rgb))
         except USER_ERRORS as e:
@@ -177,3 +192,27 @@ class RenderThread(QThread):
         finally:
             if renderer is not None:
                 renderer.close()
+
+
+def render_result(
+    renderer: OffscreenRenderer,
+    orbit: OrbitCamera,
+    size_wh: tuple[int, int],
+    result: ProcessedFrame | None,
+    faces: np.ndarray | None,
+) -> np.ndarray:  # (H, W, 3) uint8 RGB
+    """The body mesh when there is one, else the MediaPipe world skeleton, root at the origin."""
+    if result is not None and result.mesh is not None and faces is not None:
+        mesh = result.mesh
+        vertices = yup_from_opencv(mesh.vertices_cam - mesh.joints_cam[0])  # pelvis-centred
+        return renderer.render_view_rgb(orbit, vertices, faces, size_wh=size_wh)
+    obs = None if result is None else result.observation
+    if obs is None:
+        return renderer.render_view_rgb(orbit, size_wh=size_wh)
+    return renderer.render_view_rgb(
+        orbit,
+        skeleton_world=yup_from_opencv(obs.world_landmarks),
+        visibility=obs.visibility,
+        min_visibility=0.5,
+        size_wh=size_wh,
+    )

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import pytest
 
-# Tests run without a display: Qt renders offscreen; pyrender uses EGL unless told otherwise.
+# Tests run without a display: Qt renders offscreen. pyrender's GL platform is picked by
+# `stdformer.compat` (EGL, then OSMesa) unless PYOPENGL_PLATFORM is set.
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 
@@ -27,3 +29,24 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(
                 pytest.mark.skip(reason="licensed SMPL files not given (set STDFORMER_SMPL_DIR)")
             )
+
+
+@pytest.fixture(scope="session")
+def landmark_weights(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A checkpoint of the landmark network for the default body.
+
+    Untrained (seeded): it exercises the loading and mesh plumbing, not accuracy.
+    """
+    import torch
+
+    from stdformer.body.mesh_levels import mesh_levels_for_body
+    from stdformer.body.model import load_body_model
+    from stdformer.model.checkpoint import save_checkpoint
+    from stdformer.model.config import landmark_config
+    from stdformer.model.stdformer import build_model
+
+    torch.manual_seed(0)
+    levels = mesh_levels_for_body(load_body_model())
+    path = tmp_path_factory.mktemp("weights") / "landmarks.pt"
+    save_checkpoint(path, build_model(landmark_config(), levels))
+    return path

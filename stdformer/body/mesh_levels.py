@@ -45,6 +45,7 @@ log = logging.getLogger(__name__)
 ALGORITHM_VERSION = 2
 DEFAULT_LEVELS_FILE = ASSETS_DIR / "default_body_levels.npz"
 CACHE_ENV_VAR = "STDFORMER_CACHE_DIR"
+KNN_HANDICAP_M = 0.004  # see _up_matrix
 
 
 def compute_mesh_levels(
@@ -340,9 +341,10 @@ def _up_matrix(
     """(Vf, Vc) barycentric interpolation from the closest coarse triangle near each vertex.
 
     Candidates: triangles within two edges of the fine vertex's cell vertex on the coarse mesh,
-    plus the 8 nearest triangles (by centre) that face the same way as the surface at the
-    vertex. Neither can be a triangle across a gap (between the legs: it faces the other way);
-    the second catches the long triangles decimation leaves on flat skin.
+    plus, handicapped by KNN_HANDICAP_M, the 8 nearest triangles (by centre) that face the same
+    way as the surface at the vertex. Neither can be a triangle across a gap (between the legs
+    it faces the other way); the second catches long triangles that decimation leaves on flat
+    skin out of the ring's reach.
     """
     from scipy.spatial import cKDTree
 
@@ -361,10 +363,12 @@ def _up_matrix(
     facing = (vertex_normals(fine_vertices, fine_faces)[:, None, :]
               * face_normals(coarse_vertices, coarse_faces)[knn]).sum(-1) > 0.5  # fmt: skip
     knn_vert = np.repeat(np.arange(len(fine_vertices)), k)[facing.reshape(-1)]
-    pairs = np.unique(np.stack([np.r_[ring_vert, knn_vert],
-                                np.r_[ring_face, knn.reshape(-1)[facing.reshape(-1)]]], 1),
-                      axis=0)  # fmt: skip
+    knn_face = knn.reshape(-1)[facing.reshape(-1)]
+    # Ring candidates are preferred: a nearest-by-centre triangle wins only when it is closer
+    # by more than KNN_HANDICAP_M (it may be a long triangle that stretches when posed).
+    penalty = np.r_[np.zeros(len(ring_vert)), np.full(len(knn_vert), KNN_HANDICAP_M)]
     face, bary = closest_barycentric_pairs(
-        fine_vertices, pairs[:, 0], pairs[:, 1], coarse_vertices, coarse_faces
-    )
+        fine_vertices, np.r_[ring_vert, knn_vert], np.r_[ring_face, knn_face],
+        coarse_vertices, coarse_faces, penalty,
+    )  # fmt: skip
     return _scatter_rows(coarse_faces, face, bary, n_coarse)

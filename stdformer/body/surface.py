@@ -113,10 +113,12 @@ def closest_barycentric_pairs(
     pair_face: np.ndarray,  # (K,) ... and face index
     vertices: np.ndarray,  # (V, 3)
     faces: np.ndarray,  # (F, 3)
+    pair_penalty: np.ndarray | None = None,  # (K,) metres added to a candidate's distance
 ) -> tuple[np.ndarray, np.ndarray]:
     """For each point, the closest of its candidate triangles: (face (P,), barycentric (P, 3)).
 
-    Candidates are given as (point, face) pairs; weights are >= 0 and sum to 1.
+    Candidates are given as (point, face) pairs, optionally handicapped by `pair_penalty`;
+    weights are >= 0 and sum to 1.
     """
     import trimesh
 
@@ -125,20 +127,22 @@ def closest_barycentric_pairs(
     corners = vertices[faces]  # (F, 3, 3)
     centre = corners.mean(axis=1)
     radius = np.linalg.norm(corners - centre[:, None], axis=2).max(axis=1)
+    penalty = np.zeros(len(pair_point)) if pair_penalty is None else pair_penalty
     to_corner = np.linalg.norm(corners[pair_face] - points[pair_point][:, None], axis=2).min(1)
     order = np.argsort(pair_point, kind="stable")
-    pair_point, pair_face, to_corner = pair_point[order], pair_face[order], to_corner[order]
+    pair_point, pair_face, penalty = pair_point[order], pair_face[order], penalty[order]
+    upper_pair = to_corner[order] + penalty
     starts = np.flatnonzero(np.r_[True, pair_point[1:] != pair_point[:-1]])
     upper = np.full(points.shape[0], np.inf)
-    upper[pair_point[starts]] = np.minimum.reduceat(to_corner, starts)
+    upper[pair_point[starts]] = np.minimum.reduceat(upper_pair, starts)
     lower = np.linalg.norm(points[pair_point] - centre[pair_face], axis=1) - radius[pair_face]
-    keep = lower <= upper[pair_point] + 1e-12
-    pair_point, pair_face = pair_point[keep], pair_face[keep]
+    keep = lower + penalty <= upper[pair_point] + 1e-12
+    pair_point, pair_face, penalty = pair_point[keep], pair_face[keep], penalty[keep]
 
     tris = corners[pair_face]  # (K, 3, 3)
     closest = trimesh.triangles.closest_point(tris, points[pair_point])
-    d2 = ((closest - points[pair_point]) ** 2).sum(axis=1)
-    order = np.lexsort((pair_face, d2, pair_point))  # per point: nearest, then lowest face id
+    cost = np.linalg.norm(closest - points[pair_point], axis=1) + penalty
+    order = np.lexsort((pair_face, cost, pair_point))  # per point: cheapest, then lowest face
     first = order[np.r_[True, pair_point[order][1:] != pair_point[order][:-1]]]
     if first.shape[0] != points.shape[0] or not np.array_equal(
         pair_point[first], np.arange(points.shape[0])

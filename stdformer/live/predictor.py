@@ -110,7 +110,10 @@ class Predictor:
     """Frame-by-frame mesh recovery with a rolling buffer (see module docstring).
 
     `joint_regressor` (J, Vf), when given, defines `MeshResult.joints_cam` as regressed from the
-    full mesh (body-model joint order); otherwise the network's own joint tokens are returned.
+    full mesh (body-model joint order); otherwise the network's own joint tokens are returned
+    (`config.n_joints` of them, in the order the network was trained with: H36M-14 for the paper).
+    The model is moved to the device once here; per frame only the input goes to the device and
+    the result comes back.
     """
 
     def __init__(
@@ -145,7 +148,10 @@ class Predictor:
         return self.config.lookahead
 
     def reset(self) -> None:
-        """Drop the buffer and pending frames (the subject was lost or the source changed)."""
+        """Drop the buffer and pending frames (the subject was lost or the source changed).
+
+        With look-ahead, call `flush()` first to still get the meshes of the pending frames.
+        """
         self.buffer.reset()
         self._pending.clear()
 
@@ -187,10 +193,11 @@ class Predictor:
         observation = self._pending.popleft()
         t1 = time.perf_counter()
         position = self.model.T - 1 - self.lookahead  # the output frame's slot in the window
-        with torch.inference_mode(), self._autocast():
-            window = self.buffer.window()[None]  # (1, T, *feat)
-            fused = self.model.frontend.disentangle(window)[:, position]  # (1, *feat)
-            out = self.model.head(self.model.frontend.tokens(fused))
+        with torch.inference_mode():
+            with self._autocast():
+                window = self.buffer.window()[None]  # (1, T, *feat)
+                fused = self.model.frontend.disentangle(window)[:, position]  # (1, *feat)
+                out = self.model.head(self.model.frontend.tokens(fused))
             verts = out.verts_full[0].float()  # (Vf, 3)
             joints = out.joints[0].float() if self._regressor is None else self._regressor @ verts
             verts_np, joints_np = verts.cpu().numpy(), joints.cpu().numpy()

@@ -37,33 +37,49 @@ def crop_box_from_center_scale(center_xy: np.ndarray, scale: float) -> np.ndarra
     return np.array([cx - half, cy - half, cx + half, cy + half], np.float32)
 
 
-def crop_affine(crop_xyxy: np.ndarray, size: int = CROP_SIZE) -> np.ndarray:
+def crop_affine(
+    crop_xyxy: np.ndarray,
+    size: int = CROP_SIZE,
+    rotation_deg: float = 0.0,
+    flip: bool = False,
+) -> np.ndarray:
     """(2, 3) affine from image pixel indices to crop pixel indices for cv2.warpAffine.
 
     Boxes are in continuous pixel coordinates (pixel i covers [i, i+1)). The crop is the square
     of side max(box width, box height) centred on the box centre, so a non-square box is
     extended, never distorted. The box centre lands on the crop centre (size/2 in the same
     continuous coordinates), and a point p maps to (p - corner) * size / side.
+    Training augmentation: `rotation_deg` turns the content counter-clockwise on screen about
+    the box centre, `flip` mirrors the crop left-right (applied after the rotation).
     """
     x0, y0, x1, y1 = (float(v) for v in crop_xyxy)
     side = max(x1 - x0, y1 - y0)
     if not side > 0:
         raise ValueError(f"crop box {list(crop_xyxy)} has no positive size")
     k = size / side
-    cx, cy = 0.5 * (x0 + x1), 0.5 * (y0 + y1)
-    # Continuous: q = k*(p - c) + size/2. Index form (p = i + 0.5, q = u + 0.5) gives the shift.
-    tx = k * (0.5 - cx) + 0.5 * size - 0.5
-    ty = k * (0.5 - cy) + 0.5 * size - 0.5
-    return np.array([[k, 0.0, tx], [0.0, k, ty]], np.float64)
+    c = np.array([0.5 * (x0 + x1), 0.5 * (y0 + y1)])
+    th = np.deg2rad(rotation_deg)
+    # Counter-clockwise on screen with y pointing down.
+    a = k * np.array([[np.cos(th), np.sin(th)], [-np.sin(th), np.cos(th)]])
+    if flip:
+        a[0] *= -1.0
+    # Continuous: q = A (p - c) + size/2. Index form (p = i + 0.5, q = u + 0.5) adds the shift.
+    b = -a @ c + 0.5 * size + a @ np.array([0.5, 0.5]) - 0.5
+    return np.concatenate([a, b[:, None]], axis=1)
 
 
 def crop_and_normalize(
-    image_bgr: np.ndarray, crop_xyxy: np.ndarray, size: int = CROP_SIZE
+    image_bgr: np.ndarray,
+    crop_xyxy: np.ndarray,
+    size: int = CROP_SIZE,
+    rotation_deg: float = 0.0,
+    flip: bool = False,
 ) -> torch.Tensor:
     """Cut the square crop around `crop_xyxy`, resize to size x size, ImageNet-normalise.
 
     image_bgr (H, W, 3) uint8 -> (3, size, size) float32 RGB tensor. Parts of the crop outside
     the image are black (zero before normalisation). Bilinear sampling, no anti-aliasing.
+    `rotation_deg` / `flip`: training augmentation, see `crop_affine`.
     """
     if image_bgr.ndim != 3 or image_bgr.shape[2] != 3 or image_bgr.dtype != np.uint8:
         raise ValueError(
@@ -73,7 +89,7 @@ def crop_and_normalize(
     # warp); plain bilinear like the authors' crop + resize, so released weights see the same.
     crop = cv2.warpAffine(
         image_bgr,
-        crop_affine(crop_xyxy, size),
+        crop_affine(crop_xyxy, size, rotation_deg, flip),
         (size, size),
         flags=cv2.INTER_LINEAR,
         borderMode=cv2.BORDER_CONSTANT,

@@ -147,6 +147,25 @@ def test_crop_outside_image_is_black_and_non_square_box_is_extended() -> None:
     np.testing.assert_allclose(crop_affine(tall), crop_affine([0.0, 0.0, 100.0, 100.0]))
 
 
+def test_crop_rotation_and_flip_augmentation() -> None:
+    box = np.array([100.0, 40.0, 212.0, 152.0])  # centre (156, 96), zoom x2
+
+    def to_crop(m: np.ndarray, p: tuple[float, float]) -> np.ndarray:
+        """Continuous image point -> continuous crop point (index form is continuous - 0.5)."""
+        return m @ np.array([p[0] - 0.5, p[1] - 0.5, 1.0]) + 0.5
+
+    rot = crop_affine(box, rotation_deg=90.0)
+    # 90 deg counter-clockwise on screen: a point right of the centre ends up above it.
+    np.testing.assert_allclose(to_crop(rot, (166.0, 96.0)), [112.0, 92.0], atol=1e-9)
+    np.testing.assert_allclose(to_crop(rot, (156.0, 96.0)), [112.0, 112.0], atol=1e-9)
+    flip = crop_affine(box, flip=True)
+    np.testing.assert_allclose(to_crop(flip, (166.0, 100.0)), [92.0, 120.0], atol=1e-9)
+    img = _gradient_image()
+    plain = _unnormalize(crop_and_normalize(img, box.astype(np.float32)))
+    mirrored = _unnormalize(crop_and_normalize(img, box.astype(np.float32), flip=True))
+    np.testing.assert_allclose(mirrored, plain[:, ::-1], atol=1.01)
+
+
 def test_center_scale_box_and_prepare(frontend: ImageFrontEnd) -> None:
     box = crop_box_from_center_scale(np.array([320.0, 240.0]), 1.5)
     np.testing.assert_allclose(box, [170.0, 90.0, 470.0, 390.0])
@@ -186,3 +205,41 @@ def test_imagenet_weights_load_strictly_dropping_only_the_classifier(tmp_path) -
         load_imagenet_weights(dst, tmp_path / "partial.pth")
     with pytest.raises(MissingFileError):
         load_imagenet_weights(dst, tmp_path / "missing.pth")
+
+
+@pytest.mark.slow
+def test_image_streaming_equals_clip_mode(sphere_levels, observations) -> None:
+    """The predictor's cached-feature path with the image front-end == clip mode on crops."""
+    from stdformer.live.predictor import (
+        Predictor,
+        PredictorConfig,
+        focal_length_px,
+        weak_to_full_translation,
+    )
+    from stdformer.model.stdformer import build_model
+
+    cfg = image_config(
+        "S", "resnet50", T=3, d_model=(32, 16), ffn_dim=(64, 32), n_heads=(4, 2), dropout=0.0
+    )
+    model = build_model(cfg, sphere_levels).eval()
+    rng = np.random.default_rng(3)
+    obs = observations[:3]
+    images = [rng.integers(0, 256, (480, 640, 3), dtype=np.uint8) for _ in obs]
+    crops = torch.stack(
+        [crop_and_normalize(im, o.crop_xyxy) for im, o in zip(images, obs, strict=True)]
+    )
+    pred = Predictor(model, PredictorConfig(lookahead=1, device="cpu"))
+    results = [pred.push(o, im) for o, im in zip(obs, images, strict=True)]
+    assert results[0] is None
+    for i in range(1, len(obs)):
+        window = crops[[max(j, 0) for j in range(i - 2, i + 1)]]  # warm-up pads with frame 0
+        with torch.inference_mode():
+            out = model(window[None])
+        frame, slot = i - 1, 1  # look-ahead 1: the middle of the 3-frame window
+        o = obs[frame]
+        f = focal_length_px(o.image_size_wh, None)
+        transl = weak_to_full_translation(
+            out.cam_wp[0, slot].numpy(), o.crop_xyxy, o.image_size_wh, f
+        )
+        expected = out.verts_full[0, slot].numpy() + transl
+        np.testing.assert_allclose(results[i].vertices_cam, expected, rtol=1e-4, atol=1e-4)

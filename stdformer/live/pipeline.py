@@ -1,0 +1,108 @@
+"""Frame in -> person + body mesh out: the one pipeline the GUI and the headless CLI drive.
+
+`LivePipeline.process(frame)` localizes the main subject and, when network weights are
+available, pushes the observation through the streaming `Predictor` to get the body mesh in
+camera coordinates. Without weights (none given and none shipped yet) it runs localization only
+and says so in `mesh_status`; it never runs a network with random weights.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from stdformer.live.localize import LocalizerConfig, PersonLocalizer
+from stdformer.paths import MissingFileError, resolve_file
+from stdformer.types import Frame, MeshResult, Observation
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class PipelineConfig:
+    localizer: LocalizerConfig = field(default_factory=LocalizerConfig)
+    body_model: str | None = None  # None: $STDFORMER_BODY_MODEL, then the embedded body
+    weights: str | None = None  # None: $STDFORMER_WEIGHTS, then the shipped weights if present
+    device: str = "auto"
+    lookahead: int = 0  # frames of future context (latency) for the mesh
+
+
+@dataclass(frozen=True)
+class PipelineResult:
+    frame: Frame
+    observation: Observation | None
+    mesh: MeshResult | None  # None without weights, without a person, or while look-ahead fills
+    timings_ms: dict[str, float]
+
+
+class LivePipeline:
+    """Owns the localizer and (optionally) the body model + predictor; one thread at a time."""
+
+    def __init__(self, config: PipelineConfig | None = None) -> None:
+        self.config = config or PipelineConfig()
+        self.localizer = PersonLocalizer(self.config.localizer)
+        self.predictor = None
+        self.faces: np.ndarray | None = None  # (F, 3) int64 of the body the mesh uses
+        self.mesh_status = ""
+        try:
+            self._load_mesh_stage()
+        except BaseException:
+            self.localizer.close()
+            raise
+
+    def _load_mesh_stage(self) -> None:
+        explicit = self.config.weights or None
+        try:
+            weights = resolve_file("weights", explicit)
+        except MissingFileError:
+            if explicit is not None:
+                raise  # the user asked for this file: tell them it is missing
+            self.mesh_status = "no trained weights found: showing landmarks only"
+            log.info("%s (pass --weights PATH to enable the body mesh)", self.mesh_status)
+            return
+        # Heavy imports only when the mesh stage is used.
+        from stdformer.body.mesh_levels import mesh_levels_for_body
+        from stdformer.body.model import load_body_model
+        from stdformer.live.predictor import Predictor, PredictorConfig
+        from stdformer.model.checkpoint import load_model
+
+        body = load_body_model(self.config.body_model)
+        model = load_model(mesh_levels_for_body(body), weights)
+        self.predictor = Predictor(
+            model,
+            PredictorConfig(lookahead=self.config.lookahead, device=self.config.device),
+            joint_regressor=np.asarray(body.J_regressor, dtype=np.float32),  # (24, V)
+        )
+        self.faces = np.asarray(body.faces, dtype=np.int64)
+        self.mesh_status = f"body mesh from {weights.name} on {self.predictor.device}"
+
+    def process(self, frame: Frame) -> PipelineResult:
+        t0 = time.perf_counter()
+        obs = self.localizer.process(frame)
+        timings = {"localize": (time.perf_counter() - t0) * 1e3}
+        mesh = None
+        if self.predictor is not None:
+            if obs is None:
+                self.predictor.reset()  # subject lost: do not mix old frames into a new track
+            else:
+                t1 = time.perf_counter()
+                mesh = self.predictor.push(obs, frame.image_bgr)
+                timings["mesh"] = (time.perf_counter() - t1) * 1e3
+        return PipelineResult(frame, obs, mesh, timings)
+
+    def reset(self) -> None:
+        self.localizer.reset()
+        if self.predictor is not None:
+            self.predictor.reset()
+
+    def close(self) -> None:
+        self.localizer.close()
+
+    def __enter__(self) -> LivePipeline:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

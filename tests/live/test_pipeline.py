@@ -1,0 +1,48 @@
+"""The live pipeline: localization always, the body mesh only with real weights on disk."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from stdformer.live.pipeline import LivePipeline, PipelineConfig
+from stdformer.live.sources import open_source
+from stdformer.paths import ASSETS, MissingFileError
+
+
+def _frames(n: int) -> list:
+    with open_source("sample") as src:
+        return [f for f, _ in zip(src, range(n), strict=False)]
+
+
+def test_without_weights_runs_localization_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("STDFORMER_WEIGHTS", raising=False)
+    monkeypatch.setitem(ASSETS, "weights", replace(ASSETS["weights"], default="absent.pt"))
+    with LivePipeline(PipelineConfig()) as pipe:
+        assert pipe.predictor is None and "no trained weights" in pipe.mesh_status
+        result = pipe.process(_frames(1)[0])
+    assert result.observation is not None and result.mesh is None
+    assert result.timings_ms["localize"] > 0
+
+
+def test_explicit_missing_weights_is_an_error(tmp_path: Path) -> None:
+    with pytest.raises(MissingFileError, match=r"missing\.pt"):
+        LivePipeline(PipelineConfig(weights=str(tmp_path / "missing.pt")))
+
+
+def test_mesh_in_camera_frame_with_weights(landmark_weights: Path) -> None:
+    with LivePipeline(PipelineConfig(weights=str(landmark_weights), device="cpu")) as pipe:
+        assert pipe.predictor is not None and pipe.faces is not None
+        results = [pipe.process(f) for f in _frames(4)]
+    meshes = [r.mesh for r in results]
+    assert all(m is not None for m in meshes)
+    n_vertices = int(pipe.faces.max()) + 1
+    for m, r in zip(meshes, results, strict=True):
+        assert m.vertices_cam.shape == (n_vertices, 3) and np.isfinite(m.vertices_cam).all()
+        assert m.joints_cam.shape == (24, 3)
+        assert m.index == r.frame.index and m.observation is r.observation
+        assert (m.vertices_cam[:, 2] > 0).all()  # in front of the camera
+        assert "mesh" in r.timings_ms
