@@ -82,25 +82,28 @@ class FrontEnd(nn.Module, abc.ABC):
         return tok.reshape(b, t, *tok.shape[1:])
 
 
-def sine_position_encoding(h: int, w: int, d: int, temperature: float = 10000.0) -> torch.Tensor:
-    """Fixed 2-D sine positional encoding (DETR's normalised variant) -> (h * w, d).
+def _sine_1d(pos: torch.Tensor, d: int, temperature: float) -> torch.Tensor:
+    """(...,) angles in (0, 2*pi] -> (..., d) interleaved sin/cos at d/2 frequencies."""
+    i = torch.arange(d, dtype=torch.float64)
+    dim_t = temperature ** (2 * torch.div(i, 2, rounding_mode="floor") / d)  # (d,)
+    angles = pos[..., None] / dim_t  # (..., d)
+    return torch.stack((angles[..., 0::2].sin(), angles[..., 1::2].cos()), dim=-1).flatten(-2)
 
-    The first d/2 features encode the row (y), the last d/2 the column (x); positions are
-    normalised to (0, 2*pi] so the encoding does not depend on the grid size. Tokens are ordered
-    row-major, like `feature_map.flatten(2)`.
+
+def sine_position_encoding(h: int, w: int, d: int, temperature: float = 10000.0) -> torch.Tensor:
+    """Fixed sine positional encoding (DETR's normalised variant) of an h x w grid -> (h * w, d).
+
+    2-D grid: the first d/2 features encode the row (y), the last d/2 the column (x). A single
+    column (w == 1, e.g. the 33 landmark tokens) uses all d features for the row instead of
+    spending half of them on a constant. Positions are normalised to (0, 2*pi] so the encoding
+    does not depend on the grid size. Tokens are ordered row-major, like `feature_map.flatten(2)`.
     """
     if d % 4 != 0:
         raise ValueError(f"positional encoding width must be a multiple of 4, got {d}")
-    half = d // 2
     eps = 1e-6
-    y = torch.arange(1, h + 1, dtype=torch.float64)[:, None].expand(h, w)  # (h, w)
-    x = torch.arange(1, w + 1, dtype=torch.float64)[None, :].expand(h, w)  # (h, w)
-    y = y / (h + eps) * 2 * math.pi
-    x = x / (w + eps) * 2 * math.pi
-    i = torch.arange(half, dtype=torch.float64)
-    dim_t = temperature ** (2 * torch.div(i, 2, rounding_mode="floor") / half)  # (half,)
-    pos_x = x[..., None] / dim_t  # (h, w, half)
-    pos_y = y[..., None] / dim_t
-    pos_x = torch.stack((pos_x[..., 0::2].sin(), pos_x[..., 1::2].cos()), dim=-1).flatten(-2)
-    pos_y = torch.stack((pos_y[..., 0::2].sin(), pos_y[..., 1::2].cos()), dim=-1).flatten(-2)
+    y = torch.arange(1, h + 1, dtype=torch.float64)[:, None].expand(h, w) / (h + eps) * 2 * math.pi
+    x = torch.arange(1, w + 1, dtype=torch.float64)[None, :].expand(h, w) / (w + eps) * 2 * math.pi
+    if w == 1:
+        return _sine_1d(y.reshape(h), d, temperature).float()  # (h, d)
+    pos_y, pos_x = _sine_1d(y, d // 2, temperature), _sine_1d(x, d // 2, temperature)
     return torch.cat((pos_y, pos_x), dim=-1).reshape(h * w, d).float()  # (h*w, d)

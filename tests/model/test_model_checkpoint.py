@@ -84,3 +84,17 @@ def test_unsafe_pickle_is_not_executed(tmp_path, sphere_levels) -> None:
     torch.save({"format": "stdformer-checkpoint", "x": Evil()}, path)
     with pytest.raises(BadFileError, match="not a loadable"):
         load_model(sphere_levels, path)
+
+
+def test_config_dict_round_trip_and_validation() -> None:
+    from stdformer.model.config import ModelConfig, image_config, landmark_config
+
+    for cfg in (image_config("M", "hrnet_w32"), landmark_config("L", T=4)):
+        assert ModelConfig.from_dict(cfg.to_dict()) == cfg
+    with pytest.raises(ValueError, match="unknown model-config fields"):
+        ModelConfig.from_dict({"preset": "S", "colour": "red"})
+    with pytest.raises(ValueError, match="preset"):
+        ModelConfig(preset="XL")
+    with pytest.raises(ValueError, match="backbone"):
+        image_config("S", "vgg16")
+    assert image_config("L").n_layers == 3 and landmark_config("S").n_layers == 1

@@ -160,3 +160,20 @@ def test_cached_query_attention_matches_autograd_path(sphere_levels, tiny_landma
         changed = model.head(tok).verts_full
     torch.testing.assert_close(changed, model.head(tok).verts_full.detach())
     assert not torch.allclose(changed, cached)
+
+
+def test_sine_position_encoding_golden() -> None:
+    from stdformer.model.frontend import sine_position_encoding
+
+    pe = sine_position_encoding(7, 7, 8)  # (49, 8): 4 row features, 4 column features
+    assert pe.shape == (49, 8)
+    y1 = 1 / (7 + 1e-6) * 2 * np.pi  # first row, normalised angle
+    # row features of token 0: sin(y), cos(y), sin(y / 100), cos(y / 100) (dim_t = 10000^(2k/4))
+    np.testing.assert_allclose(
+        pe[0, :4], [np.sin(y1), np.cos(y1), np.sin(y1 / 100), np.cos(y1 / 100)], atol=1e-6
+    )
+    torch.testing.assert_close(pe[0, :4], pe[6, :4])  # same row, same row features
+    torch.testing.assert_close(pe[0, 4:], pe[7, 4:])  # same column, same column features
+    column = sine_position_encoding(33, 1, 16)  # landmarks: all 16 features vary with the row
+    assert column.shape == (33, 16)
+    assert bool((column.std(dim=0) > 0).all())
