@@ -27,23 +27,28 @@ from stdformer.model.config import BACKBONES, image_config  # noqa: E402
 from stdformer.model.image_frontend import ImageFrontEnd  # noqa: E402
 
 
-def time_ms(fn: Callable[[], torch.Tensor], repeats: int, device: torch.device) -> float:
-    """Best wall time of `fn` in ms after one warm-up call (synchronising on CUDA).
+def best_times_ms(
+    fns: dict[str, Callable[[], torch.Tensor]], repeats: int, device: torch.device
+) -> dict[str, float]:
+    """Best wall time in ms of each function after one warm-up call (synchronising on CUDA).
 
-    The minimum, not the median: on a shared machine the other processes only ever add time,
-    so the best run is the closest estimate of the cost itself.
+    The calls are interleaved (a, b, c, a, b, c, ...) and the minimum is kept: on a shared
+    machine other processes only ever add time, in bursts, so interleaving spreads the bursts
+    over all steps and the best run is the closest estimate of the cost itself.
     """
-    fn()
-    times = []
-    for _ in range(repeats):
-        if device.type == "cuda":
-            torch.cuda.synchronize(device)
-        t0 = time.perf_counter()
+    times: dict[str, list[float]] = {k: [] for k in fns}
+    for fn in fns.values():
         fn()
-        if device.type == "cuda":
-            torch.cuda.synchronize(device)
-        times.append((time.perf_counter() - t0) * 1e3)
-    return min(times)
+    for _ in range(repeats):
+        for key, fn in fns.items():
+            if device.type == "cuda":
+                torch.cuda.synchronize(device)
+            t0 = time.perf_counter()
+            fn()
+            if device.type == "cuda":
+                torch.cuda.synchronize(device)
+            times[key].append((time.perf_counter() - t0) * 1e3)
+    return {k: min(v) for k, v in times.items()}
 
 
 def bench(name: str, T: int, repeats: int, device: torch.device) -> dict[str, float]:
@@ -51,19 +56,22 @@ def bench(name: str, T: int, repeats: int, device: torch.device) -> dict[str, fl
     x = torch.randn(1, 3, 224, 224, device=device)
     feats = torch.randn(1, T, 256, 56, 56, device=device)
     with torch.inference_mode():
-        enc = time_ms(lambda: fe.encode_frame(x), repeats, device)
-        dis = time_ms(lambda: fe.disentangle(feats), repeats, device)
-        dis1 = time_ms(lambda: fe.disentangle_frame(feats, T - 1), repeats, device)
-        tok = time_ms(lambda: fe.tokens(feats[:, -1]), repeats, device)
+        ms = best_times_ms(
+            {
+                "encode_frame_ms": lambda: fe.encode_frame(x),
+                "disentangle_ms": lambda: fe.disentangle(feats),
+                "disentangle_frame_ms": lambda: fe.disentangle_frame(feats, T - 1),
+                "tokens_ms": lambda: fe.tokens(feats[:, -1]),
+            },
+            repeats,
+            device,
+        )
     return {
         "backbone_params": count_parameters(fe.backbone),
         "sd_td_params": count_parameters(fe.disentangle_block),
         "conv_1x1_params": count_parameters(fe.conv_1x1),
-        "encode_frame_ms": enc,
-        "disentangle_ms": dis,
-        "disentangle_frame_ms": dis1,
-        "tokens_ms": tok,
-        "new_frame_ms": enc + dis1 + tok,
+        **ms,
+        "new_frame_ms": ms["encode_frame_ms"] + ms["disentangle_frame_ms"] + ms["tokens_ms"],
     }
 
 

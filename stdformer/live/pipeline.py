@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from stdformer.body.model import load_body_model
 from stdformer.live.localize import LocalizerConfig, PersonLocalizer
 from stdformer.paths import MissingFileError, resolve_file
 from stdformer.types import Frame, MeshResult, Observation
@@ -62,10 +63,10 @@ class LivePipeline:
                 raise  # the user asked for this file: tell them it is missing
             self.mesh_status = "no trained weights found: showing landmarks only"
             log.info("%s (pass --weights PATH to enable the body mesh)", self.mesh_status)
+            if self.config.body_model:  # still check the file the user named
+                load_body_model(self.config.body_model)
             return
-        # Heavy imports only when the mesh stage is used.
         from stdformer.body.mesh_levels import mesh_levels_for_body
-        from stdformer.body.model import load_body_model
         from stdformer.live.predictor import Predictor, PredictorConfig
         from stdformer.model.checkpoint import load_model
 

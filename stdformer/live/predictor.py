@@ -50,12 +50,16 @@ class PredictorConfig:
 
     `precision`: "fp32", or "fp16"/"bf16" autocast (CUDA only; ignored on the CPU with a log
     line). `fov_deg`: field of view across the image's long side; None means f = max(W, H).
+    `cpu_threads`: torch intra-op threads to use when running on the CPU (process-wide
+    `torch.set_num_threads`, applied when the predictor is built); None leaves torch's setting.
+    The landmark model's matrices are small: 1 thread avoids spin-waiting on a busy machine.
     """
 
     lookahead: int = 0
     device: str = "auto"
     precision: str = "fp32"
     fov_deg: float | None = None
+    cpu_threads: int | None = None
 
 
 def resolve_device(name: str) -> torch.device:
@@ -130,6 +134,8 @@ class Predictor:
         if self.config.precision not in ("fp32", "fp16", "bf16"):
             raise ValueError(f"precision must be fp32, fp16 or bf16, got {self.config.precision!r}")
         self.device = resolve_device(self.config.device)
+        if self.device.type == "cpu" and self.config.cpu_threads is not None:
+            torch.set_num_threads(max(1, self.config.cpu_threads))
         self.model = model.to(self.device).eval()
         self.buffer = FeatureBuffer(model.T)
         self._pending: deque[Observation] = deque()  # frames awaiting their look-ahead

@@ -10,7 +10,7 @@ import pytest
 
 from stdformer.live.pipeline import LivePipeline, PipelineConfig
 from stdformer.live.sources import open_source
-from stdformer.paths import ASSETS, MissingFileError
+from stdformer.paths import ASSETS, BadFileError, MissingFileError
 
 
 def _frames(n: int) -> list:
@@ -46,3 +46,14 @@ def test_mesh_in_camera_frame_with_weights(landmark_weights: Path) -> None:
         assert m.index == r.frame.index and m.observation is r.observation
         assert (m.vertices_cam[:, 2] > 0).all()  # in front of the camera
         assert "mesh" in r.timings_ms
+
+
+def test_named_body_model_is_checked_even_without_weights(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("STDFORMER_WEIGHTS", raising=False)
+    monkeypatch.setitem(ASSETS, "weights", replace(ASSETS["weights"], default="absent.pt"))
+    broken = tmp_path / "SMPL_NEUTRAL.npz"
+    broken.write_bytes(b"not a body model")
+    with pytest.raises(BadFileError, match="SMPL_NEUTRAL"):
+        LivePipeline(PipelineConfig(body_model=str(broken)))
