@@ -29,6 +29,7 @@ class PipelineConfig:
     weights: str | None = None  # None: $STDFORMER_WEIGHTS, then the shipped weights if present
     device: str = "auto"
     lookahead: int = 0  # frames of future context (latency) for the mesh
+    cpu_threads: int | None = 1  # torch threads on the CPU: leave cores to MediaPipe + renderer
 
 
 @dataclass(frozen=True)
@@ -74,7 +75,11 @@ class LivePipeline:
         model = load_model(mesh_levels_for_body(body), weights)
         self.predictor = Predictor(
             model,
-            PredictorConfig(lookahead=self.config.lookahead, device=self.config.device),
+            PredictorConfig(
+                lookahead=self.config.lookahead,
+                device=self.config.device,
+                cpu_threads=self.config.cpu_threads,
+            ),
             joint_regressor=np.asarray(body.J_regressor, dtype=np.float32),  # (24, V)
         )
         self.faces = np.asarray(body.faces, dtype=np.int64)

@@ -14,6 +14,9 @@ STDFormer inserts SD/TD between `stem_layer1` and `rest`. The ImageNet classifie
 not built: only the 7x7 map is used. Module names follow the public HRNet layout (`conv1`,
 `layer1`, `transition1`, `stage2.0.branches.1.3.conv2`, `stage2.0.fuse_layers.1.0.0.0`,
 `incre_modules`, `downsamp_modules`, `final_layer`) so released weights load key for key.
+
+Parameters: W64 126,010,944 (with the 2,049,000 of the unbuilt classifier 128,059,944, the
+"128.06 M" of the authors' log), W32 39,183,680 (41,232,680 with the classifier).
 """
 
 from __future__ import annotations
