@@ -35,6 +35,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--body-model", metavar="PATH", help="SMPL .pkl/.npz (default: embedded body)")
     p.add_argument("--weights", metavar="PATH", help="STDFormer checkpoint (default: shipped)")
+    p.add_argument(
+        "--mesh-levels",
+        metavar="PATH",
+        help="mesh levels the weights were trained with (official weights: METRO's)",
+    )
     p.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda[:N]")
     p.add_argument(
         "--lookahead",
@@ -70,6 +75,7 @@ def config_from_args(args: argparse.Namespace) -> AppConfig:
             ),
             body_model=args.body_model,
             weights=args.weights,
+            mesh_levels=args.mesh_levels,
             device=args.device,
             lookahead=args.lookahead,
         ),

@@ -50,8 +50,18 @@ ASSETS: dict[str, AssetKind] = {
         "STDFormer network weights",
         "STDFORMER_WEIGHTS",
         "stdformer_landmarks.pt",
-        "Rebuild the shipped weights with `python tools/train_default.py`, or pass a checkpoint "
-        "converted with `python tools/convert_official.py state_dict.bin`.",
+        "Pass a checkpoint trained with this project, or the authors' release converted with "
+        "`python tools/convert_official.py state_dict.bin --metro-mesh mesh_downsampling.npz "
+        "--mid-faces smpl_1723_faces.npy --save-levels smpl_metro_levels.npz --out "
+        "stdformer_official.pt` (then run with --body-model SMPL_NEUTRAL.pkl --mesh-levels "
+        "smpl_metro_levels.npz).",
+    ),
+    "mesh_levels": AssetKind(
+        "mesh-levels file",
+        "STDFORMER_MESH_LEVELS",
+        None,  # normally computed from the body model (and cached); a file only for official
+        "Write one with `python tools/convert_official.py ... --save-levels FILE`, or leave it "
+        "out to use levels computed from the body model.",
     ),
     "sample_clip": AssetKind(
         "embedded sample clip",
@@ -86,3 +96,13 @@ def resolve_file(kind: str, explicit: str | os.PathLike[str] | None = None) -> P
             f"command-line option. {spec.how_to_get}"
         )
     return path
+
+
+def resolve_optional_file(kind: str, explicit: str | os.PathLike[str] | None = None) -> Path | None:
+    """Like `resolve_file`, but None when neither an argument nor the variable names a file and
+    nothing ships for `kind` (the caller then derives what it needs)."""
+    spec = ASSETS[kind]
+    given = (explicit is not None and str(explicit) != "") or bool(os.environ.get(spec.env_var))
+    if not given and spec.default is None:
+        return None
+    return resolve_file(kind, explicit)

@@ -14,9 +14,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from stdformer.body.levels import MeshLevels
 from stdformer.body.model import load_body_model
 from stdformer.live.localize import LocalizerConfig, PersonLocalizer
-from stdformer.paths import MissingFileError, resolve_file
+from stdformer.paths import MissingFileError, resolve_file, resolve_optional_file
 from stdformer.types import Frame, MeshResult, Observation
 
 log = logging.getLogger(__name__)
@@ -27,6 +28,7 @@ class PipelineConfig:
     localizer: LocalizerConfig = field(default_factory=LocalizerConfig)
     body_model: str | None = None  # None: $STDFORMER_BODY_MODEL, then the embedded body
     weights: str | None = None  # None: $STDFORMER_WEIGHTS, then the shipped weights if present
+    mesh_levels: str | None = None  # None: computed from the body (official weights need METRO's)
     device: str = "auto"
     lookahead: int = 0  # frames of future context (latency) for the mesh
     cpu_threads: int | None = 1  # torch threads on the CPU: leave cores to MediaPipe + renderer
@@ -72,7 +74,9 @@ class LivePipeline:
         from stdformer.model.checkpoint import load_model
 
         body = load_body_model(self.config.body_model)
-        model = load_model(mesh_levels_for_body(body), weights)
+        levels_file = resolve_optional_file("mesh_levels", self.config.mesh_levels)
+        levels = MeshLevels.load(levels_file) if levels_file else mesh_levels_for_body(body)
+        model = load_model(levels, weights)
         self.predictor = Predictor(
             model,
             PredictorConfig(

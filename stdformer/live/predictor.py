@@ -202,7 +202,7 @@ class Predictor:
         with torch.inference_mode():
             with self._autocast():
                 window = self.buffer.window()[None]  # (1, T, *feat)
-                fused = self.model.frontend.disentangle(window)[:, position]  # (1, *feat)
+                fused = self.model.frontend.disentangle_frame(window, position)  # (1, *feat)
                 out = self.model.head(self.model.frontend.tokens(fused))
             verts = out.verts_full[0].float()  # (Vf, 3)
             joints = out.joints[0].float() if self._regressor is None else self._regressor @ verts

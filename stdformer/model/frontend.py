@@ -36,6 +36,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from stdformer.model.disentangle import DisentangleBlock
 from stdformer.types import Observation
 
 
@@ -61,9 +62,19 @@ class FrontEnd(nn.Module, abc.ABC):
     def encode_frame(self, x: torch.Tensor) -> torch.Tensor:
         """Per-frame features, (N, *in) -> (N, *feat); cached by the streaming buffer."""
 
-    @abc.abstractmethod
+    disentangle_block: DisentangleBlock  # set by subclasses: SD + TD + fusion on their features
+
     def disentangle(self, feats: torch.Tensor) -> torch.Tensor:
         """SD + TD + fusion over a clip, (B, T, *feat) -> (B, T, *feat)."""
+        return self.disentangle_block(feats)
+
+    def disentangle_frame(self, feats: torch.Tensor, t: int) -> torch.Tensor:
+        """Fused features of frame `t` only, (B, T, *feat) -> (B, *feat).
+
+        Same values as `disentangle(feats)[:, t]`; streaming needs one frame, so SD runs on that
+        frame alone (TD still reads all T frames).
+        """
+        return self.disentangle_block.frame(feats, t)
 
     @abc.abstractmethod
     def tokens(self, fused: torch.Tensor) -> torch.Tensor:

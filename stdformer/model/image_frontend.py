@@ -124,18 +124,6 @@ class ImageFrontEnd(FrontEnd):
         """(N, 3, 224, 224) normalised crops -> (N, 256, 56, 56) layer1 features."""
         return self.backbone.stem_layer1(x)
 
-    def disentangle(self, feats: torch.Tensor) -> torch.Tensor:
-        """(B, T, 256, 56, 56) -> (B, T, 256, 56, 56): SD + TD + sigmoid fusion."""
-        return self.disentangle_block(feats)
-
-    def disentangle_frame(self, feats: torch.Tensor, t: int) -> torch.Tensor:
-        """Fused features of frame `t` only, (B, T, 256, 56, 56) -> (B, 256, 56, 56).
-
-        Same values as `disentangle(feats)[:, t]`; for streaming, where only one frame's tokens
-        are needed, it skips SD on the other T-1 frames (about half of the SD/TD cost).
-        """
-        return self.disentangle_block.frame(feats, t)
-
     def feature_map(self, fused: torch.Tensor) -> torch.Tensor:
         """(N, 256, 56, 56) fused features -> (N, 2048, 7, 7) through the rest of the backbone."""
         return self.backbone.rest(fused)

@@ -98,10 +98,6 @@ class LandmarkFrontEnd(FrontEnd):
         h = self.point_mlp(x) + self.landmark_embed  # (N, 33, C)
         return h.transpose(1, 2).unsqueeze(-1)
 
-    def disentangle(self, feats: torch.Tensor) -> torch.Tensor:
-        """(B, T, C, 33, 1) -> (B, T, C, 33, 1)."""
-        return self.disentangle_block(feats)
-
     def tokens(self, fused: torch.Tensor) -> torch.Tensor:
         """(N, C, 33, 1) -> (N, 33, d_model)."""
         h = fused.squeeze(-1).transpose(1, 2)  # (N, 33, C)

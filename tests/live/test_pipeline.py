@@ -57,3 +57,21 @@ def test_named_body_model_is_checked_even_without_weights(
     broken.write_bytes(b"not a body model")
     with pytest.raises(BadFileError, match="SMPL_NEUTRAL"):
         LivePipeline(PipelineConfig(body_model=str(broken)))
+
+
+def test_mesh_levels_file_must_match_the_weights(landmark_weights: Path, tmp_path: Path) -> None:
+    from stdformer.body.mesh_levels import compute_mesh_levels, mesh_levels_for_body
+    from stdformer.body.model import load_body_model
+
+    body = load_body_model()
+    same = tmp_path / "same_levels.npz"
+    mesh_levels_for_body(body).save(same)
+    cfg = PipelineConfig(weights=str(landmark_weights), mesh_levels=str(same), device="cpu")
+    with LivePipeline(cfg) as pipe:
+        assert pipe.predictor is not None
+
+    other = tmp_path / "other_levels.npz"  # same body, other level sizes: other topology
+    compute_mesh_levels(body.v_template, body.faces, n_coarse=300, n_mid=1200).save(other)
+    cfg = PipelineConfig(weights=str(landmark_weights), mesh_levels=str(other), device="cpu")
+    with pytest.raises(BadFileError, match="another body topology"):
+        LivePipeline(cfg)
