@@ -32,7 +32,8 @@ from dataclasses import dataclass, field
 
 import torch
 
-from stdformer.paths import BadFileError, MissingFileError
+from stdformer.model.state_dict_io import read_state_dict
+from stdformer.paths import BadFileError
 
 log = logging.getLogger(__name__)
 
@@ -249,28 +250,12 @@ def load_official_state_dict(path: str | os.PathLike[str]) -> dict[str, torch.Te
 
     Accepts a plain {name: tensor} dict or one wrapped as {"model"|"state_dict": {...}}.
     """
-    path = os.fspath(path)
-    if not os.path.isfile(path):
-        raise MissingFileError(
-            f"official checkpoint not found: {path}. Download the authors' 3DPW `state_dict.bin` "
-            "(see the STDFormer project page) and pass its path."
-        )
-    try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # any unpickling/format failure means an unusable file
-        raise BadFileError(
-            f"{path} is not a plain PyTorch state dict loadable with weights_only=True: {exc}"
-        ) from exc
-    if isinstance(obj, dict):
-        for wrapper in ("state_dict", "model"):
-            if wrapper in obj and isinstance(obj[wrapper], dict):
-                obj = obj[wrapper]
-                break
-    if not isinstance(obj, dict) or not all(
-        isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in obj.items()
-    ):
-        raise BadFileError(f"{path} does not contain a {{name: tensor}} state dict")
-    return obj
+    return read_state_dict(
+        path,
+        "official checkpoint",
+        "Download the authors' 3DPW `state_dict.bin` (see the STDFormer project page) and pass "
+        "its path.",
+    )
 
 
 def apply_conversion(

@@ -6,6 +6,7 @@ from collections.abc import Callable, Iterator
 
 import numpy as np
 import pytest
+import trimesh
 
 from stdformer.render import OffscreenRenderer
 
@@ -21,17 +22,9 @@ def _uv_sphere(
     center: tuple[float, float, float], radius: float, rings: int = 16, segments: int = 24
 ) -> tuple[np.ndarray, np.ndarray]:
     """A closed sphere mesh: vertices (V, 3) float32, faces (F, 3) int32."""
-    theta = np.linspace(0.0, np.pi, rings + 1)
-    phi = np.linspace(0.0, 2.0 * np.pi, segments, endpoint=False)
-    t, p = np.meshgrid(theta, phi, indexing="ij")
-    pts = np.stack([np.sin(t) * np.cos(p), np.cos(t), np.sin(t) * np.sin(p)], -1).reshape(-1, 3)
-    faces = []
-    for r in range(rings):
-        for s in range(segments):
-            a, b = r * segments + s, r * segments + (s + 1) % segments
-            faces += [(a, a + segments, b), (b, a + segments, b + segments)]
-    verts = np.asarray(center, np.float32) + radius * pts.astype(np.float32)
-    return verts, np.asarray(faces, np.int32)
+    sphere = trimesh.creation.uv_sphere(radius=radius, count=[rings, segments])
+    verts = np.asarray(center, np.float32) + sphere.vertices.astype(np.float32)
+    return verts, sphere.faces.astype(np.int32)
 
 
 def _standing_landmarks() -> np.ndarray:

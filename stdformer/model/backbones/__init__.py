@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 
-import torch
 from torch import nn
 
 from stdformer.model.backbones.hrnet import HRNetCls
@@ -43,19 +42,15 @@ def load_imagenet_weights(backbone: nn.Module, path: str | os.PathLike[str]) -> 
     Reads with `torch.load(weights_only=True)`; only the classifier keys in
     `IMAGENET_HEAD_KEYS` are dropped (returned), anything else missing or extra raises.
     """
-    from stdformer.paths import BadFileError, MissingFileError
+    from stdformer.model.state_dict_io import read_state_dict
+    from stdformer.paths import BadFileError
 
-    if not os.path.isfile(path):
-        raise MissingFileError(
-            f"backbone weights not found: {path}. Use the ImageNet checkpoint of the same "
-            "backbone (hrnetv2_w64/w32 from HRNet-Image-Classification, resnet50 from torchvision)."
-        )
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # any unpickling failure means an unusable file
-        raise BadFileError(f"{path}: not a weights-only PyTorch state dict ({exc})") from exc
-    if not isinstance(state, dict):
-        raise BadFileError(f"{path}: expected a {{name: tensor}} state dict")
+    state = read_state_dict(
+        path,
+        "backbone weights",
+        "Use the ImageNet checkpoint of the same backbone (hrnetv2_w64/w32 from "
+        "HRNet-Image-Classification, resnet50 from torchvision).",
+    )
     dropped = sorted(k for k in state if k in IMAGENET_HEAD_KEYS)
     kept = {k: v for k, v in state.items() if k not in IMAGENET_HEAD_KEYS}
     try:
