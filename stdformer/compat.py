@@ -28,9 +28,8 @@ PROBE_TIMEOUT_S = 30.0
 # A tiny offscreen render in a child process: a platform that crashes or hangs cannot take the
 # caller with it, and the caller's own OpenGL import stays free to pick the winner.
 _PROBE_CODE = """
-import numpy as np
-if not hasattr(np, "infty"):
-    np.infty = np.inf
+from stdformer.compat import apply_numpy_shim
+apply_numpy_shim()
 import pyrender
 r = pyrender.OffscreenRenderer(8, 8)
 s = pyrender.Scene()
@@ -61,7 +60,9 @@ def probe_gl_platform(platform: str, timeout_s: float = PROBE_TIMEOUT_S) -> tupl
 
     Returns (works, detail) where detail is the last line of the child's error output.
     """
-    env = dict(os.environ, PYOPENGL_PLATFORM=platform)
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # imports stdformer
+    path = os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH", "")) if p)
+    env = dict(os.environ, PYOPENGL_PLATFORM=platform, PYTHONPATH=path)
     try:
         proc = subprocess.run(
             [sys.executable, "-c", _PROBE_CODE],

@@ -11,7 +11,6 @@ Each PNG shows a front view and a side view side by side.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 
@@ -23,6 +22,7 @@ sys.path.insert(0, str(REPO))
 
 from stdformer.body.model import BodyModel, load_body_model  # noqa: E402
 from stdformer.body.smpl_file import SMPL_JOINT_NAMES  # noqa: E402
+from stdformer.render import OffscreenRenderer, OrbitCamera  # noqa: E402
 
 
 def _pose(**joint_rotvecs: tuple[float, float, float]) -> torch.Tensor:
@@ -55,34 +55,19 @@ POSES: dict[str, torch.Tensor] = {
 
 
 def render_views(
-    model: BodyModel, body_pose: torch.Tensor, size: int = 512
-) -> np.ndarray:  # (size, 2*size, 3) uint8
-    os.environ.setdefault("PYOPENGL_PLATFORM", "egl")
-    if not hasattr(np, "infty"):
-        np.infty = np.inf  # pyrender 0.1.45 still uses np.infty
-    import pyrender
-    import trimesh
-
+    renderer: OffscreenRenderer, model: BodyModel, body_pose: torch.Tensor
+) -> np.ndarray:  # (H, 2*W, 3) uint8 RGB
+    """Front and side view of the posed body with the project's renderer."""
     with torch.no_grad():
-        verts = model(body_pose=body_pose).vertices[0].numpy()
-    mesh = trimesh.Trimesh(verts, model.faces, process=False)
-    material = pyrender.MetallicRoughnessMaterial(baseColorFactor=(0.75, 0.6, 0.5, 1.0))
-    renderer = pyrender.OffscreenRenderer(size, size)
+        verts = model(body_pose=body_pose).vertices[0].numpy()  # (V, 3) Y-up world
     center = 0.5 * (verts.min(0) + verts.max(0))
-    images = []
-    for yaw in (0.0, np.pi / 2):
-        scene = pyrender.Scene(ambient_light=(0.35, 0.35, 0.35), bg_color=(1.0, 1.0, 1.0))
-        scene.add(pyrender.Mesh.from_trimesh(mesh, material=material, smooth=True))
-        cam_pose = np.eye(4)
-        rot = np.array([[np.cos(yaw), 0, np.sin(yaw)], [0, 1, 0], [-np.sin(yaw), 0, np.cos(yaw)]])
-        cam_pose[:3, :3] = rot
-        cam_pose[:3, 3] = center + rot @ np.array([0.0, 0.0, 4.0])
-        scene.add(pyrender.PerspectiveCamera(yfov=np.deg2rad(30)), pose=cam_pose)
-        scene.add(pyrender.DirectionalLight(intensity=3.0), pose=cam_pose)
-        color, _ = renderer.render(scene)
-        images.append(color)
-    renderer.delete()
-    return np.concatenate(images, axis=1)
+    views = [
+        renderer.render_view_rgb(
+            OrbitCamera(azimuth, 0.0, 4.0, center, yfov_deg=30.0), verts, model.faces
+        )
+        for azimuth in (0.0, 90.0)
+    ]
+    return np.concatenate(views, axis=1)
 
 
 def main() -> None:
@@ -94,10 +79,11 @@ def main() -> None:
 
     model = load_body_model(args.body_model)
     args.out.mkdir(parents=True, exist_ok=True)
-    for name, pose in POSES.items():
-        path = args.out / f"{model.kind}_{name}.png"
-        Image.fromarray(render_views(model, pose)).save(path)
-        print(path)
+    with OffscreenRenderer(512, 512) as renderer:
+        for name, pose in POSES.items():
+            path = args.out / f"{model.kind}_{name}.png"
+            Image.fromarray(render_views(renderer, model, pose)).save(path)
+            print(path)
 
 
 if __name__ == "__main__":
