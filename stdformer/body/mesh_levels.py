@@ -1,8 +1,10 @@
 """Compute the coarse/middle/full mesh levels of a body (like METRO/FastMETRO's 431/1723/6890).
 
-The middle level is a quadric-error edge-collapse decimation of the full rest mesh and the
-coarse level a decimation of the middle one (fast-simplification, a wrapper of
-Fast-Quadric-Mesh-Simplification). Between neighbouring levels:
+The middle level is an edge-collapse decimation of the full rest mesh and the coarse level a
+decimation of the middle one. The collapses spread the vertices evenly over the surface (see
+`even_decimation`): plain quadric decimation keeps the densely modelled face, hands and feet
+(62 % of the coarse vertices on the default body) and strips the limbs and trunk, which the
+network's vertex tokens must cover. Between neighbouring levels:
 
 - down-sampling: each coarser vertex is the point of the finer surface closest to its
   decimated position, i.e. a barycentric average of the 3 finer vertices of that triangle
@@ -32,6 +34,7 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.sparse.csgraph import connected_components, dijkstra
 
+from stdformer.body.even_decimation import even_decimate
 from stdformer.body.levels import MeshLevels
 from stdformer.body.surface import closest_barycentric_pairs, face_normals, vertex_normals
 from stdformer.paths import ASSETS_DIR
@@ -42,7 +45,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 # Bump when the algorithm changes so stale caches are not reused.
-ALGORITHM_VERSION = 2
+ALGORITHM_VERSION = 3
 DEFAULT_LEVELS_FILE = ASSETS_DIR / "default_body_levels.npz"
 CACHE_ENV_VAR = "STDFORMER_CACHE_DIR"
 KNN_HANDICAP_M = 0.004  # see _up_matrix
@@ -57,7 +60,7 @@ def compute_mesh_levels(
     """Build the three mesh levels of a rest mesh and the matrices between them.
 
     The middle level has `n_mid` vertices and the coarse level `n_coarse` (the defaults are
-    the paper's sizes). Takes ~0.5 s for a 6,890-vertex mesh, ~2 s for 13,718, on one core.
+    the paper's sizes). Takes ~1.5 s for a 6,890-vertex mesh, ~3.5 s for 13,718, on one core.
     """
     vertices, faces = _check_mesh(vertices, faces)
     n_full = vertices.shape[0]
@@ -88,41 +91,13 @@ def decimate(
     faces: np.ndarray,  # (F, 3)
     n_target: int,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Quadric edge-collapse decimation to `n_target` vertices (exactly, when reachable).
+    """Even edge-collapse decimation to `n_target` vertices (exactly, when reachable).
 
-    Returns (points (n, 3) at the quadric-optimal positions, faces (F', 3) int64,
-    cluster (V,) int64: the decimated vertex each input vertex was collapsed into, -1 for
-    vertices in no triangle).
+    Returns (points (n, 3) near the surface, faces (F', 3) int64, cluster (V,) int64: the
+    decimated vertex each input vertex was collapsed into, -1 for vertices in no triangle).
     """
-    import fast_simplification  # compiled extension: imported only when levels are computed
-
-    verts64 = np.ascontiguousarray(vertices, dtype=np.float64)
-    faces32 = np.ascontiguousarray(faces, dtype=np.int32)
-    # Ask for fewer faces than a closed mesh of n_target vertices has, so that the collapse
-    # history runs past the target; it is cut to the right length below.
-    target_faces = max(4, 2 * n_target - 40)
-    _, _, collapses = fast_simplification.simplify(
-        verts64, faces32, target_count=target_faces, return_collapses=True
-    )
-
-    def replay(n_collapses: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        return fast_simplification.replay_simplification(
-            verts64, faces32, np.ascontiguousarray(collapses[:n_collapses])
-        )
-
-    # A collapse can also fold a small piece away, so the vertex count may drop by more than
-    # one per collapse: binary-search the longest history prefix leaving >= n_target vertices.
-    lo, hi = 0, collapses.shape[0]
-    while lo < hi:
-        mid = (lo + hi + 1) // 2
-        if replay(mid)[0].shape[0] >= n_target:
-            lo = mid
-        else:
-            hi = mid - 1
-    points, dec_faces, cluster = replay(lo)
-    if points.shape[0] != n_target:
-        log.warning("decimation reached %d vertices instead of %d", points.shape[0], n_target)
-    return points.astype(np.float64), _clean_faces(dec_faces.astype(np.int64)), cluster
+    points, dec_faces, cluster = even_decimate(vertices, faces, n_target)
+    return points, _clean_faces(dec_faces), cluster
 
 
 def adjacency_from_faces(faces: np.ndarray, n_vertices: int) -> np.ndarray:
@@ -192,7 +167,7 @@ def load_or_compute_mesh_levels(
     """Mesh levels of a body: the committed default-body file, else the disk cache, else compute.
 
     The committed `assets/default_body_levels.npz` is used when it was built from this very
-    mesh; any other body (a user's SMPL file) is computed once (~0.5 s) and cached under
+    mesh; any other body (a user's SMPL file) is computed once (~1.5 s) and cached under
     `cache_dir` (default: `default_cache_dir()`). An unreadable cache file is recomputed.
     """
     key = mesh_levels_key(body_vertices, faces, n_coarse, n_mid)
