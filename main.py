@@ -13,13 +13,43 @@ import argparse
 import logging
 import os
 import sys
+from collections.abc import Callable
+from pathlib import Path
 
 from stdformer.config import AppConfig
-from stdformer.live.localize import LocalizerConfig
+from stdformer.live.localize import LocalizerConfig, validate_task_file
 from stdformer.live.pipeline import PipelineConfig
-from stdformer.paths import BadFileError, MissingFileError, resolve_file
+from stdformer.live.sources import SourceError, open_source
+from stdformer.paths import (
+    ASSETS,
+    BadFileError,
+    MissingFileError,
+    resolve_file,
+    resolve_optional_file,
+)
 
 log = logging.getLogger("stdformer")
+CAMERA_OR_CLIP = ("sample", "auto")  # sources not opened by check_inputs
+
+
+def _int_at_least(minimum: int) -> Callable[[str], int]:
+    """argparse type: an integer >= minimum (a usage error names the option otherwise)."""
+
+    def parse(text: str) -> int:
+        value = int(text)
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be >= {minimum}, got {value}")
+        return value
+
+    parse.__name__ = "integer"  # argparse names the type in "invalid integer value"
+    return parse
+
+
+def _positive_float(text: str) -> float:
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
+    return value
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -43,20 +73,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda[:N]")
     p.add_argument(
         "--lookahead",
-        type=int,
+        type=_int_at_least(0),
         default=0,
         metavar="K",
         help="frames of future context for the mesh (smoother, K frames more latency)",
     )
     p.add_argument(
         "--max-people",
-        type=int,
+        type=_int_at_least(1),
         default=2,
         help="people MediaPipe looks for; the main subject is followed (1 is fastest)",
     )
     p.add_argument("--segmentation", action="store_true", help="also compute the person mask")
     p.add_argument(
-        "--quit-after", type=float, metavar="SECONDS", help="close the app after this long"
+        "--quit-after",
+        type=_positive_float,
+        metavar="SECONDS",
+        help="close the app after this long (sooner at the end of a --no-loop file or on an "
+        "error, then with exit code 1)",
     )
     p.add_argument("--stats-json", metavar="PATH", help="write run statistics here on exit")
     p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
@@ -84,16 +118,40 @@ def config_from_args(args: argparse.Namespace) -> AppConfig:
     )
 
 
+def check_inputs(config: AppConfig) -> None:
+    """Fail before any window opens on what is cheap to check: named files exist, the pose model
+    is a .task bundle, a file/folder source opens and has a frame, --stats-json can be written.
+
+    Raises MissingFileError, BadFileError or SourceError with the message for the user. Loading
+    the body model and the weights is left to the app (it takes seconds); it reports failures.
+    """
+    pipe = config.pipeline
+    validate_task_file(resolve_file("pose_model", pipe.localizer.pose_model))
+    if pipe.weights or os.environ.get(ASSETS["weights"].env_var):  # none at all: landmarks only
+        resolve_file("weights", pipe.weights)
+    resolve_file("body_model", pipe.body_model)
+    resolve_optional_file("mesh_levels", pipe.mesh_levels)
+    spec = (config.source or "").strip()
+    if spec and not spec.isdigit() and spec.lower() not in CAMERA_OR_CLIP:
+        open_source(spec).close()  # a camera index is not probed here: opening one is slow
+    if config.stats_json and not Path(config.stats_json).expanduser().parent.is_dir():
+        raise MissingFileError(
+            f"--stats-json {config.stats_json}: folder {Path(config.stats_json).parent} does not "
+            "exist. Create it or write the statistics elsewhere."
+        )
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    logging.getLogger("OpenGL").setLevel(logging.WARNING)  # "no OpenGL_accelerate" is not news
     config = config_from_args(args)
-    try:  # check the files this run needs before opening any window
-        resolve_file("pose_model", config.pipeline.localizer.pose_model)
-    except (MissingFileError, BadFileError) as e:
+    try:
+        check_inputs(config)
+    except (MissingFileError, BadFileError, SourceError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     if not any(os.environ.get(v) for v in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")):

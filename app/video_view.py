@@ -65,7 +65,8 @@ class VideoView(QWidget):
         p.fillRect(self.rect(), QColor(24, 24, 28))
         if self._image is None:
             p.setPen(QColor(200, 200, 200))
-            p.drawText(self.rect(), Qt.AlignmentFlag.AlignCenter, self._message)
+            flags = Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap
+            p.drawText(self.rect().adjusted(16, 16, -16, -16), flags, self._message)
             return
         img = self._image
         target = letterbox_rect(img.width(), img.height(), self.width(), self.height())

@@ -49,7 +49,7 @@ class View3D(QWidget):
             p.setPen(QColor(220, 220, 220))
             p.drawText(
                 self.rect().adjusted(8, 8, -8, -8),
-                Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft,
+                Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft | Qt.TextFlag.TextWordWrap,
                 self._message,
             )
 
@@ -77,6 +77,10 @@ class View3D(QWidget):
         if notches:
             self.zoom_requested.emit(ZOOM_PER_NOTCH**notches)
 
-    def resizeEvent(self, event: object) -> None:
+    def device_size(self) -> tuple[int, int]:
+        """(width, height) in device pixels: the size the render worker should draw."""
         ratio = self.devicePixelRatioF()
-        self.resized.emit(int(self.width() * ratio), int(self.height() * ratio))
+        return int(self.width() * ratio), int(self.height() * ratio)
+
+    def resizeEvent(self, event: object) -> None:
+        self.resized.emit(*self.device_size())

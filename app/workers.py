@@ -47,6 +47,7 @@ class ProcessingThread(QThread):
     frame_processed = pyqtSignal(object)  # ProcessedFrame
     status_changed = pyqtSignal(str)  # capture state messages (retrying camera, end of file)
     mesh_status = pyqtSignal(str)  # whether/how the body mesh is produced
+    ended = pyqtSignal(str)  # a file/folder without loop reached its end; the thread has stopped
     failed = pyqtSignal(str)  # a user-facing error; the thread has stopped
 
     def __init__(
@@ -63,10 +64,25 @@ class ProcessingThread(QThread):
         self._stop.set()
 
     def run(self) -> None:
+        # An exception escaping QThread.run would abort the whole process (PyQt calls qFatal):
+        # everything unexpected is logged and shown to the user like any other failure.
+        try:
+            self._run()
+        except Exception as e:
+            log.exception("processing thread failed")
+            self.failed.emit(f"Processing stopped by an internal error ({type(e).__name__}: {e}).")
+
+    def _run(self) -> None:
         try:
             pipeline = LivePipeline(self._cfg)
         except USER_ERRORS as e:
             self.failed.emit(str(e))
+            return
+        except ValueError as e:  # a setting out of range (e.g. --lookahead): say which
+            self.failed.emit(f"Invalid setting: {e}")
+            return
+        if self._stop.is_set():  # stopped while the models were loading
+            pipeline.close()
             return
         self.faces = pipeline.faces
         self.mesh_status.emit(pipeline.mesh_status)
@@ -86,7 +102,11 @@ class ProcessingThread(QThread):
                     last_state = status.message
                     self.status_changed.emit(status.message)
                 if frame is None:
-                    if status.state in ("ended", "error"):
+                    if status.state == "ended":
+                        self.ended.emit(f"Finished: {status.message}. Press Start to replay.")
+                        break
+                    if status.state == "error":
+                        self.failed.emit(f"Reading {status.source} failed: {status.message}")
                         break
                     continue
                 result = pipeline.process(frame)
@@ -119,7 +139,12 @@ class RenderThread(QThread):
     image_ready = pyqtSignal(QImage)
     failed = pyqtSignal(str)
 
-    def __init__(self, stats: RunStats, size_wh: tuple[int, int] = (480, 480)) -> None:
+    def __init__(
+        self,
+        stats: RunStats,
+        size_wh: tuple[int, int] = (480, 480),
+        orbit: OrbitCamera | None = None,
+    ) -> None:
         super().__init__()
         self.stats = stats
         self._cond = threading.Condition()
@@ -128,7 +153,13 @@ class RenderThread(QThread):
         self._dirty = True
         self._stop = False
         self._size = size_wh
-        self._orbit = OrbitCamera()
+        self._orbit = orbit or OrbitCamera()
+
+    @property
+    def orbit_camera(self) -> OrbitCamera:
+        """The current view, e.g. to keep it when the source is restarted."""
+        with self._cond:
+            return self._orbit
 
     # --- called from other threads -------------------------------------------------------
     def submit(self, result: ProcessedFrame) -> None:
@@ -187,7 +218,10 @@ class RenderThread(QThread):
                 rgb = render_result(renderer, orbit, size, latest, faces)
                 self.stats.add_time("render", (time.perf_counter() - t0) * 1e3)
                 self.image_ready.emit(rgb_to_qimage(rgb))
-        except USER_ERRORS as e:
+        except USER_ERRORS as e:  # e.g. no working OpenGL: the message says what to install
+            self.failed.emit(f"3D view unavailable: {e}")
+        except Exception as e:  # escaping QThread.run would abort the process (qFatal)
+            log.exception("3D rendering failed")
             self.failed.emit(f"3D view unavailable: {e}")
         finally:
             if renderer is not None:

@@ -9,6 +9,7 @@ and says so in `mesh_status`; it never runs a network with random weights.
 from __future__ import annotations
 
 import logging
+import os
 import time
 from dataclasses import dataclass, field
 
@@ -17,7 +18,7 @@ import numpy as np
 from stdformer.body.levels import MeshLevels
 from stdformer.body.model import load_body_model
 from stdformer.live.localize import LocalizerConfig, PersonLocalizer
-from stdformer.paths import MissingFileError, resolve_file, resolve_optional_file
+from stdformer.paths import ASSETS, MissingFileError, resolve_file, resolve_optional_file
 from stdformer.types import Frame, MeshResult, Observation
 
 log = logging.getLogger(__name__)
@@ -62,8 +63,8 @@ class LivePipeline:
         try:
             weights = resolve_file("weights", explicit)
         except MissingFileError:
-            if explicit is not None:
-                raise  # the user asked for this file: tell them it is missing
+            if explicit is not None or os.environ.get(ASSETS["weights"].env_var):
+                raise  # the user named this file (option or variable): tell them it is missing
             self.mesh_status = "no trained weights found: showing landmarks only"
             log.info("%s (pass --weights PATH to enable the body mesh)", self.mesh_status)
             if self.config.body_model:  # still check the file the user named

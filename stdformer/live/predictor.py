@@ -68,7 +68,9 @@ def resolve_device(name: str) -> torch.device:
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     device = torch.device(name)
     if device.type == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError(f"device {name!r} requested but CUDA is not available here")
+        raise RuntimeError(
+            f"device {name!r} requested but CUDA is not available here; use --device cpu or auto"
+        )
     return device
 
 

@@ -13,6 +13,7 @@ backbone the caller asked for) matches, then `load_state_dict(strict=True)`. Eve
 
 from __future__ import annotations
 
+import logging
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,6 +25,8 @@ from stdformer.body.levels import MeshLevels
 from stdformer.model.config import ModelConfig
 from stdformer.model.stdformer import STDFormer, build_model
 from stdformer.paths import BadFileError, resolve_file
+
+log = logging.getLogger(__name__)
 
 FORMAT = "stdformer-checkpoint"
 VERSION = 1
@@ -64,13 +67,16 @@ def read_checkpoint(path: str | os.PathLike[str]) -> Checkpoint:
     """Read and validate the container (not the weights' fit to a network)."""
     path = Path(path)
     hint = (
-        "Expected a checkpoint written by stdformer (tools/train_default.py) or converted with "
-        "tools/convert_official.py."
+        "Expected a checkpoint saved by this program (stdformer.model.checkpoint) or converted "
+        "with tools/convert_official.py."
     )
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # any unpickling failure means the file is not ours
-        raise BadFileError(f"{path}: not a loadable PyTorch checkpoint ({exc}). {hint}") from exc
+        log.debug("torch.load(%s) failed: %s", path, exc)
+        raise BadFileError(
+            f"{path}: not a loadable PyTorch checkpoint ({type(exc).__name__}). {hint}"
+        ) from exc
     if not isinstance(obj, dict) or obj.get("format") != FORMAT:
         raise BadFileError(f"{path}: not an STDFormer checkpoint (no '{FORMAT}' marker). {hint}")
     if obj.get("version") != VERSION:

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 import os
 
 import torch
 
 from stdformer.paths import BadFileError, MissingFileError
+
+log = logging.getLogger(__name__)
 
 
 def read_state_dict(path: str | os.PathLike[str], what: str, how_to_get: str) -> dict:
@@ -21,8 +24,9 @@ def read_state_dict(path: str | os.PathLike[str], what: str, how_to_get: str) ->
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # any unpickling/format failure means an unusable file
+        log.debug("torch.load(%s) failed: %s", path, exc)
         raise BadFileError(
-            f"{path}: not a PyTorch state dict loadable with weights_only=True ({exc}). "
+            f"{path}: not a PyTorch state dict that loads safely ({type(exc).__name__}). "
             f"{how_to_get}"
         ) from exc
     if isinstance(obj, dict):

@@ -1,0 +1,102 @@
+"""main.py refuses bad input before any window opens: one line naming what is wrong."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from main import build_parser, check_inputs, config_from_args, main
+from stdformer.live.sources import SourceError
+from stdformer.paths import REPO_ROOT, BadFileError, MissingFileError
+
+
+def config_for(*argv: str):
+    return config_from_args(build_parser().parse_args(list(argv)))
+
+
+@pytest.mark.parametrize(
+    ("argv", "complaint"),
+    [
+        (["--max-people", "0"], "--max-people: must be >= 1"),
+        (["--lookahead", "-1"], "--lookahead: must be >= 0"),
+        (["--quit-after", "0"], "--quit-after: must be > 0"),
+        (["--max-people", "two"], "invalid integer value"),
+    ],
+)
+def test_out_of_range_options_are_usage_errors(argv, complaint, capsys) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        build_parser().parse_args(argv)
+    assert exit_info.value.code == 2
+    assert complaint in capsys.readouterr().err
+
+
+def test_defaults_pass_the_checks() -> None:
+    check_inputs(config_for("--source", "sample"))  # embedded files, no weights: fine
+
+
+def test_unreadable_video_file_is_refused(tmp_path: Path) -> None:
+    fake = tmp_path / "notes.mp4"
+    fake.write_text("this is not a video\n")
+    with pytest.raises(SourceError, match=r"notes\.mp4"):
+        check_inputs(config_for("--source", str(fake)))
+
+
+def test_missing_source_and_empty_folder_are_refused(tmp_path: Path) -> None:
+    with pytest.raises(SourceError, match="not found"):
+        check_inputs(config_for("--source", str(tmp_path / "nope.mp4")))
+    with pytest.raises(SourceError, match="No images"):
+        check_inputs(config_for("--source", str(tmp_path)))
+
+
+def test_named_weights_and_body_model_must_exist(tmp_path: Path) -> None:
+    with pytest.raises(MissingFileError, match=r"missing\.pt"):
+        check_inputs(config_for("--weights", str(tmp_path / "missing.pt")))
+    with pytest.raises(MissingFileError, match=r"missing\.pkl"):
+        check_inputs(config_for("--body-model", str(tmp_path / "missing.pkl")))
+
+
+def test_weights_variable_pointing_nowhere_is_refused(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("STDFORMER_WEIGHTS", str(tmp_path / "gone.pt"))
+    with pytest.raises(MissingFileError, match=r"gone\.pt"):
+        check_inputs(config_for())
+
+
+def test_garbage_pose_model_is_refused(tmp_path: Path) -> None:
+    garbage = tmp_path / "pose.task"
+    garbage.write_text("garbage")
+    with pytest.raises(BadFileError, match=r"not a MediaPipe \.task"):
+        check_inputs(config_for("--pose-model", str(garbage)))
+
+
+def test_stats_json_in_missing_folder_is_refused_before_the_run(tmp_path: Path, capsys) -> None:
+    target = tmp_path / "no_such_dir" / "run.json"
+    assert main(["--source", "sample", "--stats-json", str(target)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: --stats-json") and "no_such_dir" in err
+
+
+def test_headless_run_ends_on_an_error_with_exit_code_1(tmp_path: Path) -> None:
+    """No display, no --quit-after: nobody can click the error away, so the run ends (code 1)."""
+    garbage = tmp_path / "body.pkl"
+    garbage.write_text("garbage")
+    stats_path = tmp_path / "run.json"
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
+    env.pop("QT_QPA_PLATFORM", None)
+    argv = ["--source", "sample", "--body-model", str(garbage), "--stats-json", str(stats_path)]
+    proc = subprocess.run(
+        [sys.executable, "main.py", *argv],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 1, proc.stderr[-2000:]
+    assert "offscreen" in proc.stderr and "body.pkl" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert "body.pkl" in json.loads(stats_path.read_text())["error"]
