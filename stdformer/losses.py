@@ -7,11 +7,11 @@ L = 1000 * L3D + 100 * Lvert + 100 * Lmesh + 100 * L2D, where
 - Lvert: L1 + V on the coarse, middle and full meshes, weights 0.25 / 0.5 / 0.25 (coarse and
   middle targets are the full target down-sampled with the body's mesh levels);
 - Lmesh (middle mesh): 5 * edge-length L1 against the target + 1e-4 * edge self term (mean
-  squared predicted edge length, a shrink/smoothness prior: our reading of the release's
-  "self" edge loss) + 0.1 * normal consistency (|cos| between predicted face edges and target
+  predicted edge length, a shrink prior: FastMETRO's `EdgeLengthSelfLoss` over the unique
+  edges) + 0.1 * normal consistency (|cos| between predicted face edges and target
   face normals, as in I2L-MeshNet);
 - L2D: L1 of weak-perspective projected joints (both joint sets) against crop-normalised 2D
-  targets, weighted by per-joint confidence, plus V.
+  targets, weighted by per-joint confidence, plus V (steps weighted by both frames' confidence).
 
 V(P, G) = mean over t, points of || (P[t+1] - P[t]) - (G[t+1] - G[t]) ||_2 (zero for T = 1).
 Vertex targets are in the network's frame: root-relative metres, crop-camera axes.
@@ -52,12 +52,21 @@ class Targets:
     joints_2d_conf: torch.Tensor | None = None  # (B, T, J) in [0, 1]; None = all 1
 
 
-def velocity_loss(pred: torch.Tensor, gt: torch.Tensor) -> torch.Tensor:
-    """V(.) on (B, T, P, D) sequences; 0 when T < 2."""
+def velocity_loss(
+    pred: torch.Tensor, gt: torch.Tensor, conf: torch.Tensor | None = None
+) -> torch.Tensor:
+    """V(.) on (B, T, P, D) sequences; 0 when T < 2.
+
+    `conf` (B, T, P), optional: a step t -> t+1 of a point counts with weight
+    conf[t] * conf[t+1], so points without a label (conf 0) are not supervised.
+    """
     if pred.shape[1] < 2:
         return pred.new_zeros(())
     dp, dg = pred[:, 1:] - pred[:, :-1], gt[:, 1:] - gt[:, :-1]
-    return (dp - dg).norm(dim=-1).mean()
+    err = (dp - dg).norm(dim=-1)  # (B, T-1, P)
+    if conf is not None:
+        err = err * (conf[:, 1:] * conf[:, :-1])
+    return err.mean()
 
 
 def pelvis_centred(joints: torch.Tensor, pelvis: tuple[int, ...]) -> torch.Tensor:
@@ -78,8 +87,9 @@ def edge_length_loss(pred: torch.Tensor, gt: torch.Tensor, edges: torch.Tensor) 
 
 
 def edge_self_loss(pred: torch.Tensor, edges: torch.Tensor) -> torch.Tensor:
-    """Mean squared predicted edge length."""
-    return ((pred[..., edges[:, 0], :] - pred[..., edges[:, 1], :]) ** 2).sum(-1).mean()
+    """Mean predicted edge length (FastMETRO's self term; eps keeps the gradient finite at 0)."""
+    sq = ((pred[..., edges[:, 0], :] - pred[..., edges[:, 1], :]) ** 2).sum(-1)
+    return (sq + 1e-8).sqrt().mean()
 
 
 def normal_consistency_loss(
@@ -154,7 +164,7 @@ class STDFormerLoss(nn.Module):
             j3d = j3d + (pj - gt_j3d).abs().mean() + velocity_loss(pj, gt_j3d)
             p2d = project_weak_perspective(joints, out.cam_wp)  # (B, T, J, 2)
             j2d = j2d + ((p2d - tgt.joints_2d).abs() * conf[..., None]).mean()
-            j2d = j2d + velocity_loss(p2d, tgt.joints_2d)
+            j2d = j2d + velocity_loss(p2d, tgt.joints_2d, conf)
         terms["joints_3d"], terms["joints_2d"] = j3d, j2d
 
         edges, faces = self.mid_edges, self.mid_faces

@@ -39,8 +39,16 @@ class PipelineConfig:
 class PipelineResult:
     frame: Frame
     observation: Observation | None
-    mesh: MeshResult | None  # None without weights, without a person, or while look-ahead fills
+    # Meshes this frame completed, oldest first: usually one (for frame index - lookahead); none
+    # without weights or a person, or while the look-ahead fills; up to lookahead + 1 when the
+    # subject is lost and the frames still owed are flushed.
+    meshes: tuple[MeshResult, ...]
     timings_ms: dict[str, float]
+
+    @property
+    def mesh(self) -> MeshResult | None:
+        """The newest completed mesh, if any."""
+        return self.meshes[-1] if self.meshes else None
 
 
 class LivePipeline:
@@ -94,15 +102,19 @@ class LivePipeline:
         t0 = time.perf_counter()
         obs = self.localizer.process(frame)
         timings = {"localize": (time.perf_counter() - t0) * 1e3}
-        mesh = None
+        meshes: tuple[MeshResult, ...] = ()
         if self.predictor is not None:
+            t1 = time.perf_counter()
             if obs is None:
-                self.predictor.reset()  # subject lost: do not mix old frames into a new track
+                # Subject lost: emit what look-ahead still owes, then start a fresh track so old
+                # frames never mix into a new one.
+                meshes = tuple(self.predictor.flush())
+                self.predictor.reset()
             else:
-                t1 = time.perf_counter()
                 mesh = self.predictor.push(obs, frame.image_bgr)
+                meshes = () if mesh is None else (mesh,)
                 timings["mesh"] = (time.perf_counter() - t1) * 1e3
-        return PipelineResult(frame, obs, mesh, timings)
+        return PipelineResult(frame, obs, meshes, timings)
 
     def reset(self) -> None:
         self.localizer.reset()

@@ -190,10 +190,18 @@ class Predictor:
 
     def flush(self) -> list[MeshResult]:
         """End of stream: emit the frames still waiting for look-ahead (last frame repeated)."""
-        results = []
-        while self._pending and self.buffer.frames_pushed > 0:
+        results: list[MeshResult] = []
+        if not self._pending or self.buffer.frames_pushed == 0:
+            return results
+        # The oldest pending frame needs `lookahead` frames after it before it sits in its
+        # output slot; a stream shorter than the look-ahead has fewer, so pad those first.
+        missing = self.lookahead - len(self._pending)
+        while self._pending:
             with torch.inference_mode():
                 self.buffer.push(self.buffer.window()[-1])
+            if missing > 0:
+                missing -= 1
+                continue
             results.append(self._emit(0.0))
         return results
 

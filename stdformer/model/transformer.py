@@ -75,8 +75,10 @@ class DecoderLayer(nn.Module):
     def self_block(self, tgt: torch.Tensor, self_mask: torch.Tensor | None) -> torch.Tensor:
         """The residual masked self-attention block: tgt + SelfAttn(LN(tgt))."""
         h = self.norm1(tgt)
-        if self_mask is not None and self_mask.dtype != h.dtype:
-            self_mask = self_mask.to(h.dtype)  # additive masks must match q's dtype (autocast)
+        if self_mask is not None and self_mask.is_floating_point() and self_mask.dtype != h.dtype:
+            # additive masks must match q's dtype (autocast); a bool mask stays bool (a cast
+            # would turn "blocked" into an additive +1 that blocks nothing)
+            self_mask = self_mask.to(h.dtype)
         return tgt + self.drop1(self.self_attn(h, h, h, attn_mask=self_mask, need_weights=False)[0])
 
 
