@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -74,14 +76,23 @@ class MeshLevels:
 
     @classmethod
     def load(cls, path: str | Path) -> MeshLevels:
-        with np.load(path, allow_pickle=False) as z:
-            missing = [k for k in _FIELDS if k not in z.files]
-            if missing:
-                raise BadFileError(
-                    f"{path}: mesh-levels file lacks {missing}. Rebuild it with "
-                    "`python tools/build_mesh_levels.py`, or delete a stale cache file."
-                )
-            return cls(**{k: z[k] for k in _FIELDS})
+        try:
+            with np.load(path, allow_pickle=False) as z:
+                missing = [k for k in _FIELDS if k not in z.files]
+                if missing:
+                    raise BadFileError(
+                        f"{path}: mesh-levels file lacks {missing}. Rebuild it with "
+                        "`python tools/build_mesh_levels.py`, or delete a stale cache file."
+                    )
+                return cls(**{k: z[k] for k in _FIELDS})
+        except BadFileError:
+            raise
+        except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
+            raise BadFileError(
+                f"{path}: not a readable mesh-levels .npz ({type(exc).__name__}: {exc}). Rebuild "
+                "it with `python tools/build_mesh_levels.py` or write it with "
+                "`tools/convert_official.py --save-levels`."
+            ) from exc
 
 
 def _apply_rows(matrix: torch.Tensor, x: torch.Tensor) -> torch.Tensor:

@@ -27,6 +27,8 @@ import dataclasses
 import hashlib
 import logging
 import os
+import zipfile
+import zlib
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -202,15 +204,15 @@ def _level_fields() -> tuple[str, ...]:
 
 
 def _load_if_key_matches(path: Path, key: str) -> MeshLevels | None:
-    if not path.is_file():
-        return None
     try:
+        if not path.is_file():  # raises PermissionError for a folder we may not search
+            return None
         with np.load(path, allow_pickle=False) as z:
             stored = str(z["levels_key"]) if "levels_key" in z.files else None
         if stored != key:
             return None
         return MeshLevels.load(path)
-    except (OSError, ValueError, KeyError, EOFError) as exc:
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
         log.warning("ignoring unreadable mesh-levels file %s: %s", path, exc)
         return None
 

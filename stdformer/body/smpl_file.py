@@ -158,6 +158,7 @@ def _numpy_globals() -> dict[tuple[str, str], Any]:
     allowed[("_codecs", "encode")] = codecs.encode
     for mod in ("builtins", "__builtin__"):  # plain containers inside chumpy object state
         allowed[(mod, "object")] = object
+        allowed[(mod, "bytes")] = bytes  # protocol 2 spells an empty numpy buffer as bytes()
         allowed[(mod, "set")] = set
         allowed[(mod, "frozenset")] = frozenset
     return allowed
@@ -201,7 +202,16 @@ def _read_pickle(path: Path) -> dict[str, Any]:
         ) from exc
     if not isinstance(data, dict):
         raise BadFileError(f"{path}: pickle holds a {type(data).__name__}, expected a dict")
-    return {str(k): _plain(v) for k, v in data.items()}
+    out: dict[str, Any] = {}
+    for key, value in data.items():
+        try:
+            out[str(key)] = _plain(value)
+        except Exception as exc:  # a malformed chumpy/sparse value: name the field
+            raise BadFileError(
+                f"{path}: body-model field '{key}' is not a readable array ({exc}). "
+                f"{HOW_TO_GET_SMPL}"
+            ) from exc
+    return out
 
 
 class _PickledField:
@@ -268,6 +278,23 @@ def _check(ok: bool, path: Path, msg: str) -> None:
         raise BadFileError(f"{path}: {msg}. {HOW_TO_GET_SMPL}")
 
 
+def _indices(arr: np.ndarray, key: str, path: Path) -> np.ndarray:
+    """An index field (faces, kintree_table) as int64; refuses text and fractional values."""
+    ok = np.issubdtype(arr.dtype, np.integer) or (
+        np.issubdtype(arr.dtype, np.floating) and bool(np.all(np.mod(arr, 1) == 0))
+    )
+    _check(ok, path, f"{key} must hold integer indices (got dtype {arr.dtype})")
+    return arr.astype(np.int64)
+
+
+def _text(raw: dict[str, Any], key: str, default: str, path: Path) -> str:
+    """A one-string metadata field (stdformer_body_kind, gender)."""
+    value = np.asarray(raw.get(key, default))
+    _check(value.size == 1, path, f"{key} must be one string, got shape {value.shape}")
+    item = value.item()
+    return item.decode("latin1") if isinstance(item, bytes) else str(item)
+
+
 def validate_smpl_dict(raw: dict[str, Any], path: Path) -> SmplArrays:
     """Check shapes/values of an SMPL-layout dict and return dense float64/int64 arrays."""
     v = _field(raw, "v_template", path)
@@ -283,7 +310,7 @@ def validate_smpl_dict(raw: dict[str, Any], path: Path) -> SmplArrays:
         path,
         f"f (faces) must be (F, 3), got {f.shape}",
     )
-    f = f.astype(np.int64)
+    f = _indices(f, "f", path)
     _check(bool(f.min() >= 0 and f.max() < n), path, f"f indexes vertices outside 0..{n - 1}")
     jreg = _field(raw, "J_regressor", path)
     _check(
@@ -307,7 +334,7 @@ def validate_smpl_dict(raw: dict[str, Any], path: Path) -> SmplArrays:
         f"shapedirs must be ({n}, 3, num_betas), got {sd.shape}",
     )
     if "kintree_table" in raw:
-        kt = _field(raw, "kintree_table", path).astype(np.int64)
+        kt = _indices(_field(raw, "kintree_table", path), "kintree_table", path)
         _check(
             kt.shape == (2, NUM_JOINTS),
             path,
@@ -334,9 +361,9 @@ def validate_smpl_dict(raw: dict[str, Any], path: Path) -> SmplArrays:
         path,
         f"weights rows must sum to 1 (found {sums.min():.4f}..{sums.max():.4f})",
     )
-    kind = str(np.asarray(raw.get("stdformer_body_kind", "smpl")).item())
+    kind = _text(raw, "stdformer_body_kind", "smpl", path)
     _check(kind in ("default", "smpl"), path, f"stdformer_body_kind must be default|smpl: {kind}")
-    gender = str(np.asarray(raw.get("gender", _guess_gender(path))).item())
+    gender = _text(raw, "gender", _guess_gender(path), path)
     return SmplArrays(
         v_template=np.asarray(v, np.float64),
         f=f,

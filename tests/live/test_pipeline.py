@@ -89,3 +89,11 @@ def test_lookahead_meshes_are_flushed_when_the_subject_is_lost(landmark_weights:
     indices = [m.index for r in results for m in r.meshes]
     assert indices == [f.index for f in frames]  # every frame of the track got its mesh, in order
     assert results[-1].observation is None and results[-1].mesh.index == last.index
+
+
+def test_damaged_mesh_levels_file_is_a_clear_error(landmark_weights: Path, tmp_path: Path) -> None:
+    damaged = tmp_path / "levels.npz"
+    damaged.write_bytes(b"PK\x03\x04 truncated")
+    cfg = PipelineConfig(weights=str(landmark_weights), mesh_levels=str(damaged), device="cpu")
+    with pytest.raises(BadFileError, match="not a readable mesh-levels"):
+        LivePipeline(cfg)
