@@ -116,8 +116,12 @@ class Predictor:
     """Frame-by-frame mesh recovery with a rolling buffer (see module docstring).
 
     `joint_regressor` (J, Vf), when given, defines `MeshResult.joints_cam` as regressed from the
-    full mesh (body-model joint order); otherwise the network's own joint tokens are returned
-    (`config.n_joints` of them, in the order the network was trained with: H36M-14 for the paper).
+    full mesh (body-model joint order, row 0 = pelvis), and the mesh is first centred on that
+    regressed pelvis: like FastMETRO, whose losses and projection see pelvis-centred predictions,
+    so the raw network output may carry any global offset (converted official weights do). For
+    networks trained on pelvis-centred targets this is a no-op up to their error. Without a
+    regressor the network's own joint tokens are returned (`config.n_joints` of them, in the order
+    the network was trained with: H36M-14 for the paper) and coordinates are used as they are.
     The model is moved to the device once here; per frame only the input goes to the device and
     the result comes back.
     """
@@ -215,7 +219,12 @@ class Predictor:
                 fused = self.model.frontend.disentangle_frame(window, position)  # (1, *feat)
                 out = self.model.head(self.model.frontend.tokens(fused))
             verts = out.verts_full[0].float()  # (Vf, 3)
-            joints = out.joints[0].float() if self._regressor is None else self._regressor @ verts
+            if self._regressor is None:
+                joints = out.joints[0].float()  # (J, 3) token joints
+            else:
+                joints = self._regressor @ verts  # (J, 3), row 0 = pelvis
+                root = joints[:1]  # (1, 3): centre on the regressed pelvis (class docstring)
+                verts, joints = verts - root, joints - root
             verts_np, joints_np = verts.cpu().numpy(), joints.cpu().numpy()
             cam_np = out.cam_wp[0].float().cpu().numpy()
         t2 = time.perf_counter()
