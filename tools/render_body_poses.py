@@ -20,37 +20,26 @@ import torch
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from stdformer.body.model import BodyModel, load_body_model  # noqa: E402
-from stdformer.body.smpl_file import SMPL_JOINT_NAMES  # noqa: E402
+from stdformer.body.model import BodyModel, body_pose_from_rotvecs, load_body_model  # noqa: E402
 from stdformer.render import OffscreenRenderer, OrbitCamera  # noqa: E402
-
-
-def _pose(**joint_rotvecs: tuple[float, float, float]) -> torch.Tensor:
-    """(1, 69) body_pose from {joint_name: axis-angle}."""
-    body_pose = torch.zeros(1, 69)
-    for name, rv in joint_rotvecs.items():
-        j = SMPL_JOINT_NAMES.index(name) - 1
-        body_pose[0, 3 * j : 3 * j + 3] = torch.tensor(rv)
-    return body_pose
-
 
 # SMPL conventions: +X is the body's left, Y up, +Z forward. Hip flexion (thigh forward) is a
 # negative rotation about X, knee flexion (shin backward) a positive one; from the T-pose, the left
 # arm comes down with a negative rotation about Z and swings forward with a negative one about Y.
 POSES: dict[str, torch.Tensor] = {
     "tpose": torch.zeros(1, 69),
-    "walking": _pose(
+    "walking": body_pose_from_rotvecs(
         left_hip=(-0.5, 0, 0), right_hip=(0.4, 0, 0), left_knee=(0.3, 0, 0),
         right_knee=(0.6, 0, 0), left_shoulder=(0, 0, -1.3), right_shoulder=(0, 0, 1.3),
         left_elbow=(0, -0.3, 0), right_elbow=(0, 0.3, 0),
     ),
-    "arms_raised": _pose(left_shoulder=(0, 0, 1.2), right_shoulder=(0, 0, -1.2)),
-    "squat": _pose(
+    "arms_raised": body_pose_from_rotvecs(left_shoulder=(0, 0, 1.2), right_shoulder=(0, 0, -1.2)),
+    "squat": body_pose_from_rotvecs(
         left_hip=(-1.6, 0, 0), right_hip=(-1.6, 0, 0), left_knee=(2.0, 0, 0),
         right_knee=(2.0, 0, 0), left_ankle=(-0.4, 0, 0), right_ankle=(-0.4, 0, 0),
         spine1=(0.4, 0, 0), left_shoulder=(0, -0.9, 0), right_shoulder=(0, 0.9, 0),
     ),
-    "left_elbow_bent": _pose(left_elbow=(0, -1.8, 0)),
+    "left_elbow_bent": body_pose_from_rotvecs(left_elbow=(0, -1.8, 0)),
 }  # fmt: skip
 
 

@@ -255,6 +255,17 @@ class BodyModel(nn.Module):
         )
 
 
+def body_pose_from_rotvecs(**rotvecs: tuple[float, float, float]) -> torch.Tensor:
+    """(1, 69) `body_pose` from {SMPL joint name: axis-angle}, e.g. left_elbow=(0, -1.5, 0)."""
+    body_pose = torch.zeros(1, 69)
+    for name, rv in rotvecs.items():
+        j = SMPL_JOINT_NAMES.index(name) - 1  # body_pose starts after the pelvis
+        if j < 0:
+            raise ValueError("the pelvis rotation is global_orient, not part of body_pose")
+        body_pose[0, 3 * j : 3 * j + 3] = torch.tensor(rv)
+    return body_pose
+
+
 def load_body_model(
     path: str | os.PathLike[str] | None = None,
     *,

@@ -7,7 +7,7 @@ import pytest
 import torch
 from scipy.spatial import cKDTree
 
-from stdformer.body.model import BodyModel, load_body_model
+from stdformer.body.model import BodyModel, body_pose_from_rotvecs, load_body_model
 from stdformer.body.smpl_file import SMPL_JOINT_NAMES, SMPL_PARENTS
 
 
@@ -24,14 +24,6 @@ def _mirror_joint(name: str) -> int:
     elif name.startswith("right_"):
         name = "left_" + name[6:]
     return SMPL_JOINT_NAMES.index(name)
-
-
-def _pose(**rotvecs: tuple[float, float, float]) -> torch.Tensor:
-    body_pose = torch.zeros(1, 69)
-    for name, rv in rotvecs.items():
-        j = SMPL_JOINT_NAMES.index(name) - 1
-        body_pose[0, 3 * j : 3 * j + 3] = torch.tensor(rv)
-    return body_pose
 
 
 def test_layout_is_smpl(body: BodyModel) -> None:
@@ -80,7 +72,7 @@ def test_mesh_is_clean_and_closed(body: BodyModel) -> None:
 
 
 def test_left_elbow_bends_the_left_elbow(body: BodyModel) -> None:
-    out = body(body_pose=_pose(left_elbow=(0.0, -1.5, 0.0)))
+    out = body(body_pose=body_pose_from_rotvecs(left_elbow=(0.0, -1.5, 0.0)))
     moved = np.linalg.norm(out.vertices[0].numpy() - body.v_template, axis=1)
     w = body.lbs_weights
     elbow_chain = [SMPL_JOINT_NAMES.index(n) for n in ("left_elbow", "left_wrist", "left_hand")]
@@ -116,7 +108,7 @@ def test_shape_directions_are_smpl_scaled(body: BodyModel) -> None:
 
 
 def test_squat_keeps_limbs_attached(body: BodyModel) -> None:
-    pose = _pose(
+    pose = body_pose_from_rotvecs(
         left_hip=(-1.6, 0, 0), right_hip=(-1.6, 0, 0), left_knee=(2.0, 0, 0),
         right_knee=(2.0, 0, 0), left_shoulder=(0, 0, 1.2), right_shoulder=(0, 0, -1.2),
     )  # fmt: skip
