@@ -5,6 +5,10 @@ Usage:
   python main.py --source sample      the embedded sample clip
   python main.py --source 1           camera index 1
   python main.py --source clip.mp4    a video file (or a folder of images)
+
+Headless commands (each has its own --help):
+  python main.py train ...            train the embedded network
+  python main.py evaluate ...         metrics on held-out renders or any video
 """
 
 from __future__ import annotations
@@ -30,6 +34,11 @@ from stdformer.paths import (
 
 log = logging.getLogger("stdformer")
 CAMERA_OR_CLIP = ("sample", "auto")  # sources not opened by check_inputs
+# Headless sub-commands: name -> module with `main(argv: list[str]) -> int` (imported lazily).
+COMMANDS: dict[str, str] = {
+    "train": "stdformer.train.cli",
+    "evaluate": "stdformer.train.evaluate_cli",
+}
 
 
 def _int_at_least(minimum: int) -> Callable[[str], int]:
@@ -142,6 +151,11 @@ def check_inputs(config: AppConfig) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv and argv[0] in COMMANDS:
+        import importlib
+
+        return int(importlib.import_module(COMMANDS[argv[0]]).main(argv[1:]))
     args = build_parser().parse_args(argv)
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,
