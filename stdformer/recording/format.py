@@ -1,0 +1,196 @@
+"""The on-disk layout of a recording: a folder a user can read with `json` and numpy alone.
+
+```
+<name>.strec/
+  header.json    written once, before any frame: identity, sizes, the record layout
+  faces.npy      (F, 3) int32 triangles of the body mesh, written once
+  frames.bin     fixed-size little-endian records appended frame by frame (no file header)
+  source.mjpg    optional: the source video as concatenated JPEG images (offsets in the records)
+  end.json       written on a clean stop (frame count); absent after a crash or power loss
+```
+
+Why fixed records in an append-only file: a write either lands whole or leaves a torn tail, so
+after SIGKILL or power loss the readable part is a prefix of whole records, found from the file
+size and each record's CRC-32 (see `RECORD_CRC`). Nothing is ever rewritten in place. Records
+are numpy structured rows: `np.memmap(frames.bin, dtype=record_dtype(header))` gives every field
+as an array without loading the file (vertices of a 10-minute take are gigabytes).
+
+Coordinates: metres, OpenCV camera frame of the source image (x right, y down, z forward).
+"""
+
+from __future__ import annotations
+
+import json
+import zlib
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+FORMAT = "stdformer-recording"
+VERSION = 1
+SUFFIX = ".strec"
+HEADER_FILE, FACES_FILE, FRAMES_FILE = "header.json", "faces.npy", "frames.bin"
+SOURCE_FILE, END_FILE = "source.mjpg", "end.json"
+N_LANDMARKS = 33  # MediaPipe BlazePose
+RECORD_CRC = "crc32"  # last field: zlib.crc32 of all bytes of the record before it
+
+
+class RecordingError(OSError):
+    """A recording cannot be created, written or read; the message says what to do."""
+
+
+@dataclass(frozen=True)
+class RecordingInfo:
+    """What a recording says about itself once (stored in header.json).
+
+    `body_model` / `weights` name the files used (file name and SHA-256 prefix identify them);
+    `weights` is None when no network ran (landmarks only: `has_mesh` stays 0 in every record).
+    """
+
+    fps: float  # nominal frame rate of the source (timing truth is each record's t_ns)
+    source: str  # e.g. "camera 0", "file clip.mp4"
+    image_size_wh: tuple[int, int] | None = None
+    body_model: str = ""
+    body_model_sha256: str = ""
+    weights: str | None = None
+    weights_sha256: str = ""
+    lookahead: int = 0
+    software_version: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class FrameRecord:
+    """One frame as written. Arrays are owned copies; NaN where `has_mesh` / `tracked` is 0."""
+
+    index: int  # source frame index
+    t_ns: int  # capture (media) time stamp
+    tracked: bool  # the subject was seen in this frame
+    has_mesh: bool  # vertices / joints / K / transl are valid
+    vertices: np.ndarray  # (V, 3) float32 camera frame, metres
+    joints: np.ndarray  # (J, 3) float32, body-model joint order (SMPL-24)
+    K: np.ndarray  # (3, 3) float32 intrinsics of the source image
+    transl: np.ndarray  # (3,) float32 body root (pelvis, = joints[0]) in the camera frame
+    bbox_xyxy: np.ndarray  # (4,) float32 person box, pixels
+    landmarks_px: np.ndarray  # (33, 3) float32 MediaPipe landmarks (x, y pixels; z rel. depth)
+    landmark_visibility: np.ndarray  # (33,) float32 in [0, 1]
+    world_landmarks: np.ndarray  # (33, 3) float32 metres, hip-centred, camera-aligned
+    source_jpeg: bytes | None = None  # the source image, JPEG, when the video is recorded
+
+
+def record_fields(n_vertices: int, n_joints: int) -> list[tuple[str, str, tuple[int, ...]]]:
+    """(name, numpy dtype string, shape) of each record field, in file order."""
+    return [
+        ("index", "<i8", ()),
+        ("t_ns", "<i8", ()),
+        ("tracked", "u1", ()),
+        ("has_mesh", "u1", ()),
+        ("bbox_xyxy", "<f4", (4,)),
+        ("K", "<f4", (3, 3)),
+        ("transl", "<f4", (3,)),
+        ("joints", "<f4", (n_joints, 3)),
+        ("vertices", "<f4", (n_vertices, 3)),
+        ("landmarks_px", "<f4", (N_LANDMARKS, 3)),
+        ("landmark_visibility", "<f4", (N_LANDMARKS,)),
+        ("world_landmarks", "<f4", (N_LANDMARKS, 3)),
+        ("source_offset", "<i8", ()),  # byte offset of this frame's JPEG in source.mjpg, or -1
+        ("source_length", "<i8", ()),  # its length in bytes, 0 when not recorded
+        (RECORD_CRC, "<u4", ()),
+    ]
+
+
+def dtype_from_fields(fields: list[Any]) -> np.dtype:
+    """The packed structured dtype of a record (fields as stored in header.json)."""
+    return np.dtype([(str(n), str(t), tuple(s)) for n, t, s in fields])
+
+
+@dataclass(frozen=True)
+class Header:
+    """header.json as a typed object."""
+
+    info: RecordingInfo
+    n_vertices: int
+    n_joints: int
+    n_faces: int
+    fields: list[tuple[str, str, tuple[int, ...]]]
+    created_utc: str
+    has_source_video: bool
+
+    @property
+    def dtype(self) -> np.dtype:
+        return dtype_from_fields(self.fields)
+
+    def to_json(self) -> str:
+        info = asdict(self.info)
+        body = {
+            "format": FORMAT,
+            "version": VERSION,
+            "created_utc": self.created_utc,
+            "units": "metres; OpenCV camera frame (x right, y down, z forward); pixels for boxes",
+            "n_vertices": self.n_vertices,
+            "n_joints": self.n_joints,
+            "joint_order": "SMPL-24 (body-model joint order)",
+            "n_faces": self.n_faces,
+            "record_size": self.dtype.itemsize,
+            "record_fields": [[n, t, list(s)] for n, t, s in self.fields],
+            "files": {
+                "frames": FRAMES_FILE,
+                "faces": FACES_FILE,
+                "source_video": SOURCE_FILE if self.has_source_video else None,
+                "end": END_FILE,
+            },
+            **info,
+        }
+        return json.dumps(body, indent=1)
+
+    @classmethod
+    def from_json(cls, text: str, path: Path) -> Header:
+        """Parse header.json; BadHeader errors name the file and the problem."""
+        try:
+            d = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise RecordingError(f"{path}: header is not valid JSON ({exc})") from exc
+        if not isinstance(d, dict) or d.get("format") != FORMAT:
+            raise RecordingError(f"{path}: not a {FORMAT} header (no format marker)")
+        if d.get("version") != VERSION:
+            raise RecordingError(
+                f"{path}: recording format version {d.get('version')!r}; this program reads "
+                f"version {VERSION}. Open it with the version of the program that wrote it."
+            )
+        try:
+            size = d.get("image_size_wh")
+            info = RecordingInfo(
+                fps=float(d["fps"]),
+                source=str(d["source"]),
+                image_size_wh=tuple(size) if size else None,
+                body_model=str(d.get("body_model", "")),
+                body_model_sha256=str(d.get("body_model_sha256", "")),
+                weights=d.get("weights"),
+                weights_sha256=str(d.get("weights_sha256", "")),
+                lookahead=int(d.get("lookahead", 0)),
+                software_version=str(d.get("software_version", "")),
+                extra=dict(d.get("extra", {})),
+            )
+            fields = [(str(n), str(t), tuple(s)) for n, t, s in d["record_fields"]]
+            header = cls(
+                info=info,
+                n_vertices=int(d["n_vertices"]),
+                n_joints=int(d["n_joints"]),
+                n_faces=int(d["n_faces"]),
+                fields=fields,
+                created_utc=str(d.get("created_utc", "")),
+                has_source_video=bool(d["files"].get("source_video")),
+            )
+            itemsize = header.dtype.itemsize
+        except (KeyError, TypeError, ValueError) as exc:
+            raise RecordingError(f"{path}: malformed header ({exc!r})") from exc
+        if itemsize != int(d.get("record_size", itemsize)):
+            raise RecordingError(f"{path}: record_size does not match record_fields")
+        return header
+
+
+def record_crc(row_bytes: bytes | memoryview) -> int:
+    """CRC-32 of one record without its trailing 4-byte CRC field."""
+    return zlib.crc32(memoryview(row_bytes)[:-4]) & 0xFFFFFFFF

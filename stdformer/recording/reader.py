@@ -1,0 +1,179 @@
+"""Open a recording folder (complete, partial after a crash, or still being written).
+
+    rec = open_recording("takes/recording-20250101-120000.strec")
+    len(rec), rec.fps, rec.faces                  # frames readable, nominal fps, (F, 3) int32
+    rec.vertices[rec.has_mesh]                    # (N, V, 3) float32, memory-mapped
+    for frame in rec.frames(): ...                # FrameRecord per frame, in recording order
+    rec.source_image(i)                           # (H, W, 3) uint8 BGR when the video was kept
+
+The readable frames are the whole records at the start of frames.bin whose CRC holds: a torn
+last record (killed mid-write, power loss) is left out. Arrays are views of a read-only memory
+map, so opening a long take costs no memory; copy what you keep.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from stdformer.recording.format import (
+    END_FILE,
+    FACES_FILE,
+    FRAMES_FILE,
+    HEADER_FILE,
+    SOURCE_FILE,
+    FrameRecord,
+    Header,
+    RecordingError,
+    record_crc,
+)
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, eq=False)
+class Recording:
+    """A recording on disk: header, faces and the readable records (memory-mapped)."""
+
+    path: Path
+    header: Header
+    faces: np.ndarray  # (F, 3) int32
+    records: np.ndarray  # (N,) structured, fields as in format.record_fields
+    complete: bool  # end.json present: stopped cleanly (False after a crash or while recording)
+    dropped_tail_bytes: int  # bytes after the last whole, valid record (a torn write)
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+    @property
+    def fps(self) -> float:
+        return self.header.info.fps
+
+    @property
+    def n_vertices(self) -> int:
+        return self.header.n_vertices
+
+    # Field views, each (N, ...) over all readable frames.
+    @property
+    def vertices(self) -> np.ndarray:  # (N, V, 3) float32, NaN where has_mesh is False
+        return self.records["vertices"]
+
+    @property
+    def joints(self) -> np.ndarray:  # (N, J, 3) float32
+        return self.records["joints"]
+
+    @property
+    def frame_index(self) -> np.ndarray:  # (N,) int64
+        return self.records["index"]
+
+    @property
+    def t_ns(self) -> np.ndarray:  # (N,) int64
+        return self.records["t_ns"]
+
+    @property
+    def has_mesh(self) -> np.ndarray:  # (N,) bool
+        return self.records["has_mesh"].astype(bool)
+
+    @property
+    def tracked(self) -> np.ndarray:  # (N,) bool
+        return self.records["tracked"].astype(bool)
+
+    @property
+    def K(self) -> np.ndarray:  # (N, 3, 3) float32
+        return self.records["K"]
+
+    @property
+    def has_source_video(self) -> bool:
+        return self.header.has_source_video and bool((self.records["source_length"] > 0).any())
+
+    def frame(self, i: int) -> FrameRecord:
+        """Frame `i` (0-based position in the recording) as a FrameRecord of owned arrays."""
+        r = self.records[i]
+        return FrameRecord(
+            index=int(r["index"]),
+            t_ns=int(r["t_ns"]),
+            tracked=bool(r["tracked"]),
+            has_mesh=bool(r["has_mesh"]),
+            vertices=np.array(r["vertices"]),
+            joints=np.array(r["joints"]),
+            K=np.array(r["K"]),
+            transl=np.array(r["transl"]),
+            bbox_xyxy=np.array(r["bbox_xyxy"]),
+            landmarks_px=np.array(r["landmarks_px"]),
+            landmark_visibility=np.array(r["landmark_visibility"]),
+            world_landmarks=np.array(r["world_landmarks"]),
+        )
+
+    def frames(self, mesh_only: bool = False) -> Iterator[FrameRecord]:
+        """Every readable frame in order (only those with a mesh when `mesh_only`)."""
+        for i in range(len(self)):
+            if not mesh_only or self.records["has_mesh"][i]:
+                yield self.frame(i)
+
+    def source_jpeg(self, i: int) -> bytes | None:
+        offset = int(self.records["source_offset"][i])
+        length = int(self.records["source_length"][i])
+        if length <= 0:
+            return None
+        with open(self.path / SOURCE_FILE, "rb") as f:
+            f.seek(offset)
+            data = f.read(length)
+        return data if len(data) == length else None
+
+    def source_image(self, i: int) -> np.ndarray | None:  # (H, W, 3) uint8 BGR
+        """The source video frame of record `i`, or None when the video was not recorded."""
+        data = self.source_jpeg(i)
+        if data is None:
+            return None
+        import cv2
+
+        return cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+
+    def verify(self) -> list[int]:
+        """Positions of records whose CRC fails (reads the whole file; [] when all are intact)."""
+        raw = self.records.view(np.uint8).reshape(len(self), -1)
+        return [i for i in range(len(self)) if record_crc(raw[i].data) != self.records["crc32"][i]]
+
+
+def open_recording(path: str | os.PathLike[str]) -> Recording:
+    """Open the recording folder `path` (also a partial one); RecordingError if it is not one."""
+    path = Path(path).expanduser()
+    header_path = path / HEADER_FILE
+    if not path.is_dir():
+        raise RecordingError(f"{path}: no such recording folder (a recording is a *.strec folder)")
+    if not header_path.is_file():
+        raise RecordingError(
+            f"{path}: not a recording ({HEADER_FILE} missing); pick a folder written by the "
+            "recorder or `main.py process`"
+        )
+    header = Header.from_json(header_path.read_text(encoding="utf-8"), header_path)
+    try:
+        faces = np.load(path / FACES_FILE, allow_pickle=False).astype(np.int32, copy=False)
+    except (OSError, ValueError) as exc:
+        raise RecordingError(f"{path / FACES_FILE}: cannot read the faces ({exc})") from exc
+    records, dropped = _map_records(path / FRAMES_FILE, header.dtype)
+    if dropped:
+        log.warning("%s: ignoring %d bytes of a torn last write", path, dropped)
+    return Recording(path, header, faces, records, (path / END_FILE).is_file(), dropped)
+
+
+def _map_records(frames_path: Path, dtype: np.dtype) -> tuple[np.ndarray, int]:
+    """Memory-map the whole, CRC-valid records; returns (records, bytes dropped at the tail)."""
+    try:
+        size = frames_path.stat().st_size
+    except OSError as exc:
+        raise RecordingError(f"{frames_path}: cannot read the frames ({exc})") from exc
+    n = size // dtype.itemsize
+    if n == 0:
+        return np.empty(0, dtype), size
+    records = np.memmap(frames_path, dtype=dtype, mode="r", shape=(n,))
+    raw = records.view(np.uint8).reshape(n, dtype.itemsize)
+    # Only the tail can be torn (appends only): drop invalid records from the end.
+    while n > 0 and record_crc(raw[n - 1].data) != int(records["crc32"][n - 1]):
+        n -= 1
+    return records[:n], size - n * dtype.itemsize
