@@ -37,17 +37,24 @@ class CaptureStatus:
 
 
 class LatestSlot:
-    """A one-frame mailbox: `put` replaces, `get` waits for a frame it has not returned yet."""
+    """A one-frame mailbox: `put` replaces, `get` waits for a frame it has not returned yet.
 
-    def __init__(self) -> None:
+    With `drop_stale=False` (batch processing of a file) `put` instead waits until the previous
+    frame was taken, so every frame is processed.
+    """
+
+    def __init__(self, drop_stale: bool = True) -> None:
         self._cond = threading.Condition()
         self._frame: Frame | None = None
         self._fresh = False
         self._closed = False
+        self._drop_stale = drop_stale
         self.dropped = 0
 
     def put(self, frame: Frame) -> None:
         with self._cond:
+            if not self._drop_stale:
+                self._cond.wait_for(lambda: not self._fresh or self._closed)
             if self._fresh:
                 self.dropped += 1  # the previous frame was never consumed: stale, drop it
             self._frame, self._fresh = frame, True
@@ -60,6 +67,7 @@ class LatestSlot:
             if not self._fresh:
                 return None
             self._fresh = False
+            self._cond.notify_all()  # a waiting batch reader may put the next frame
             return self._frame
 
     def close(self) -> None:
@@ -74,7 +82,9 @@ class CaptureThread:
 
     `realtime` (default: True for files/folders, False for cameras) paces frames by their
     `t_ns`, so a file plays at its recorded speed. Set it False to read as fast as possible.
-    The thread owns the source and closes it on `stop()`.
+    `drop_stale=False` makes the reader wait for the consumer instead of dropping frames (batch
+    processing of a file: every frame is processed). The thread owns the source and closes it
+    on `stop()`.
     """
 
     def __init__(
@@ -84,12 +94,13 @@ class CaptureThread:
         realtime: bool | None = None,
         retry_delay_s: float = 0.5,
         max_retry_delay_s: float = 5.0,
+        drop_stale: bool = True,
     ) -> None:
         self.source = source
         self.realtime = (not source.is_live) if realtime is None else realtime
         self.retry_delay_s = retry_delay_s
         self.max_retry_delay_s = max_retry_delay_s
-        self._slot = LatestSlot()
+        self._slot = LatestSlot(drop_stale)
         self._stop = threading.Event()
         self._lock = threading.Lock()
         self._state, self._message = "starting", ""
