@@ -1,0 +1,75 @@
+"""`python main.py export REC --format {obj,ply,glb,mp4,npz} [--out PATH]`: convert a recording.
+
+Exit codes: 0 written, 2 bad input (no recording, output exists, no mesh frames), 1 failure
+while writing (disk, renderer). Errors are one `error:` line that says what to do.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import time
+
+from stdformer.compat import RenderError
+from stdformer.recording.export import FORMATS, default_output, export_length, export_recording
+from stdformer.recording.format import RecordingError
+from stdformer.recording.reader import open_recording
+
+log = logging.getLogger(__name__)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="main.py export",
+        description="Export a recording (a *.strec folder) to mesh files, an animated GLB, an "
+        "mp4 of the rendered mesh, or an .npz of arrays. Nothing existing is overwritten.",
+    )
+    p.add_argument("recording", metavar="REC", help="recording folder (*.strec)")
+    p.add_argument("--format", required=True, choices=FORMATS, help="output format")
+    p.add_argument(
+        "--out",
+        metavar="PATH",
+        help="output file (glb, mp4, npz) or new folder (obj, ply); default: beside REC",
+    )
+    p.add_argument("--first", type=int, metavar="N", help="first source frame index to export")
+    p.add_argument("--last", type=int, metavar="N", help="last source frame index to export")
+    p.add_argument(
+        "--no-normals", action="store_true", help="GLB: no normal deltas (half the size)"
+    )
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    return p
+
+
+def run_export(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    rec = open_recording(args.recording)
+    if not rec.complete:
+        print(f"note: {rec.path} was not closed cleanly; exporting its {len(rec)} readable frames")
+    out = args.out or default_output(rec, args.format)
+    total = export_length(rec, args.format, args.first, args.last)
+    t0 = time.perf_counter()
+    with tqdm(total=total, unit="frame", desc=f"export {args.format}", disable=args.quiet) as bar:
+        path = export_recording(
+            rec, args.format, out, args.first, args.last, not args.no_normals, bar.update
+        )
+    print(f"wrote {path} ({total} frames in {time.perf_counter() - t0:.1f} s)")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(sys.argv[1:] if argv is None else argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        return run_export(args)
+    except RecordingError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except (OSError, RenderError) as exc:
+        print(f"error: export failed: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,86 @@
+"""Export a recording as an mp4 of the rendered body mesh.
+
+Over the source video when the recording kept it (the mesh projected with each frame's K, as
+the live overlay), otherwise in the 3D view on the ground grid from a fixed camera that frames
+the whole take. Every recorded frame becomes one video frame at the recording's fps, so the
+video keeps the take's timing (frames without a mesh show the source or the empty grid).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from stdformer.recording.export_mesh import Progress, check_new_file, mesh_positions
+from stdformer.recording.format import RecordingError
+from stdformer.recording.reader import Recording
+from stdformer.render import OffscreenRenderer, OrbitCamera, yup_from_opencv
+
+DEFAULT_SIZE_WH = (640, 480)  # grid view size when no source video was recorded
+
+
+def take_view(rec: Recording, pos: np.ndarray) -> tuple[OrbitCamera, float]:
+    """A fixed 3D-view camera that sees the body in every exported frame, and the floor height.
+
+    Frames the union of up to 32 frames' vertices (a walk across the room stays in view), from
+    the front and slightly above; the grid lies under the lowest point of the take, fixed, so
+    it does not jump with the feet.
+    """
+    sample = pos[np.linspace(0, len(pos) - 1, min(len(pos), 32)).astype(int)]
+    pts = yup_from_opencv(np.asarray(rec.vertices[sample], np.float64).reshape(-1, 3))
+    return OrbitCamera.framing(pts, yfov_deg=45.0, elevation_deg=10.0), float(pts[:, 1].min())
+
+
+def export_mp4(
+    rec: Recording, out_path: str | os.PathLike[str], frames: np.ndarray | None = None,
+    size_wh: tuple[int, int] | None = None, progress: Progress | None = None,
+) -> Path:  # fmt: skip
+    """Render `rec` into a new mp4 (mp4v codec) at the recording's fps; returns its path.
+
+    `frames` (positions in the recording) selects a range; by default the recording from its
+    first to its last mesh frame. `size_wh` is the grid view's size (default 640x480); over the
+    source video the output has the source's size.
+    """
+    path = check_new_file(out_path)
+    pos = mesh_positions(rec, frames)
+    pos = np.arange(int(pos[0]), int(pos[-1]) + 1)  # every frame in between keeps the timing
+    has_mesh = rec.has_mesh
+    overlay = rec.has_source_video
+    if overlay:
+        first = rec.source_image(int(pos[0]))
+        if first is None:
+            raise RecordingError(f"{rec.path}: the source video of frame {pos[0]} is unreadable")
+        size_wh = (first.shape[1], first.shape[0])
+    size_wh = size_wh or DEFAULT_SIZE_WH
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), rec.fps, size_wh)
+    if not writer.isOpened():
+        raise RecordingError(f"cannot write {path}: OpenCV's mp4 writer did not open it")
+    renderer = OffscreenRenderer(*size_wh, msaa_samples=4)
+    try:
+        camera, floor_y = take_view(rec, pos[has_mesh[pos]])
+        last_image = np.zeros((size_wh[1], size_wh[0], 3), np.uint8)
+        for p in pos:
+            mesh = has_mesh[p]
+            vertices = np.asarray(rec.vertices[p], np.float32) if mesh else None
+            if overlay:
+                image = rec.source_image(int(p))
+                image = last_image if image is None else image  # a frame without its JPEG
+                last_image = image
+                if mesh:
+                    image = renderer.render_overlay_bgr(image, vertices, rec.faces, rec.K[p])
+            else:
+                world = None if vertices is None else yup_from_opencv(vertices)
+                rgb = renderer.render_view_rgb(
+                    camera, vertices_world=world, faces=rec.faces if mesh else None, floor_y=floor_y
+                )
+                image = cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)
+            writer.write(np.ascontiguousarray(image))
+            if progress:
+                progress(1)
+    finally:
+        renderer.close()
+        writer.release()
+    return path
