@@ -1,9 +1,15 @@
 """Person localization: MediaPipe PoseLandmarker (VIDEO mode) -> one `Observation` per frame.
 
-The localizer follows one main subject. MediaPipe may return several poses in any order, so the
-subject is chosen here: on first sight (or after it has been lost for a while) the pose with the
-largest, most central box wins; afterwards the pose whose box overlaps the previous subject's box
-most is kept. A frame without the subject gives `None`, never an exception.
+Per frame:
+1. MediaPipe finds up to `max_people` poses in the full frame (`mp_poses`).
+2. Implausible poses (landmarks on the background) are dropped (`pose_quality.implausibility`).
+3. `SubjectTracker` (`tracking`) matches the poses to people tracks and names the subject; it
+   never switches while the subject is visible, re-acquires it near where it was lost, and
+   picks a new one (most complete, largest, most central) only after a timeout. A click in the
+   GUI picks the subject: `request_subject_at(x, y)`.
+4. Subject missing, or nobody found: a second look on an upscaled crop around the predicted box,
+   or periodically on a tile of the frame (`redetect`). Costs nothing while the subject is found.
+A frame without the subject gives `None`, never an exception.
 
 Looking for several poses makes MediaPipe run its person detector on every frame (2-4x slower),
 so while only one person is in view the localizer switches to MediaPipe's one-pose tracking and
@@ -16,19 +22,34 @@ from `Frame.t_ns` and nudged forward when a source repeats or rewinds its timest
 from __future__ import annotations
 
 import logging
-import zipfile
-from dataclasses import dataclass
-from pathlib import Path
+from dataclasses import dataclass, field, replace
 
 import cv2
 import numpy as np
 
-from stdformer.paths import BadFileError, resolve_file
-from stdformer.types import NUM_POSE_LANDMARKS, Frame, Observation
+from stdformer.live.mp_poses import (
+    DetectedPose,
+    LandmarkerSettings,
+    create_landmarker,
+    drop_duplicates,
+    poses_from_result,
+    validate_task_file,
+)
+from stdformer.live.pose_quality import PoseQualityConfig, implausibility, torso_appearance
+from stdformer.live.redetect import RedetectConfig, Redetector
+from stdformer.live.tracking import SubjectTracker, TrackerConfig, box_iou
+from stdformer.paths import resolve_file
+from stdformer.types import Frame, Observation
 
 log = logging.getLogger(__name__)
 
-TASK_MEMBERS = ("pose_detector.tflite", "pose_landmarks_detector.tflite")
+__all__ = [
+    "LocalizerConfig",
+    "PersonLocalizer",
+    "box_iou",
+    "square_crop",
+    "validate_task_file",
+]
 
 
 @dataclass(frozen=True)
@@ -43,36 +64,10 @@ class LocalizerConfig:
     min_tracking_confidence: float = 0.5
     segmentation: bool = False  # also return the person mask (costs a few ms)
     crop_margin: float = 0.15  # added on every side of the crop, as a fraction of the box side
-    box_presence: float = 0.5  # landmarks below this presence do not shape bbox_xyxy
-    min_match_iou: float = 0.2  # a pose continues the subject if its box overlaps this much
-    lost_frames: int = 15  # frames without the subject before another person may be taken
-
-
-def validate_task_file(path: Path) -> None:
-    """Raise BadFileError unless `path` looks like a MediaPipe pose landmarker `.task` bundle."""
-    how = (
-        "Use an official pose_landmarker_{lite,full,heavy}.task or rebuild the embedded one with "
-        "`python tools/build_pose_task.py`."
-    )
-    if not zipfile.is_zipfile(path):
-        raise BadFileError(f"{path} is not a MediaPipe .task model (not a zip bundle). {how}")
-    with zipfile.ZipFile(path) as bundle:
-        names = set(bundle.namelist())
-    missing = [m for m in TASK_MEMBERS if m not in names]
-    if missing:
-        raise BadFileError(
-            f"{path} is not a pose landmarker .task: it lacks {', '.join(missing)} "
-            f"(has {', '.join(sorted(names)) or 'nothing'}). {how}"
-        )
-
-
-def box_iou(a: np.ndarray, b: np.ndarray) -> float:
-    """Intersection over union of two xyxy boxes."""
-    iw = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-    ih = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    inter = iw * ih
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return float(inter / union) if union > 0 else 0.0
+    box_presence: float = 0.5  # landmarks below this confidence do not shape bbox_xyxy
+    tracker: TrackerConfig = field(default_factory=TrackerConfig)
+    quality: PoseQualityConfig = field(default_factory=PoseQualityConfig)
+    redetect: RedetectConfig = field(default_factory=RedetectConfig)
 
 
 def square_crop(bbox_xyxy: np.ndarray, margin: float) -> np.ndarray:
@@ -86,29 +81,19 @@ def square_crop(bbox_xyxy: np.ndarray, margin: float) -> np.ndarray:
     return np.array([*(center - half), *(center + half)], dtype=np.float32)  # (4,)
 
 
-@dataclass(frozen=True)
-class _Pose:
-    """One pose MediaPipe returned, in pixels."""
-
-    landmarks_px: np.ndarray  # (33, 3) float32
-    visibility: np.ndarray  # (33,)
-    presence: np.ndarray  # (33,)
-    world_landmarks: np.ndarray  # (33, 3) metres
-    bbox_xyxy: np.ndarray  # (4,)
-    mp_index: int  # position in MediaPipe's result (for its segmentation mask)
-
-
 class PersonLocalizer:
-    """Localize the main subject in a stream of frames (one thread; not thread-safe).
+    """Localize the main subject in a stream of frames (one thread; not thread-safe, except
+    `request_subject_at`, which another thread such as the GUI may call).
 
     Usage::
 
         with PersonLocalizer(LocalizerConfig()) as loc:
             obs = loc.process(frame)  # Observation | None
 
-    Readable after each frame (e.g. for a status bar): `people_in_last_frame` and `mode`
-    ("multi": looking for up to max_people poses, "single": one-pose tracking).
-    Close it (or use `with`): MediaPipe's own finalizer is noisy at interpreter exit.
+    Readable after each frame (e.g. for a status bar): `people_in_last_frame`, `mode`
+    ("multi": looking for up to max_people poses, "single": one-pose tracking),
+    `rejected_in_last_frame` (implausible poses dropped) and `redetected` (the subject came from
+    a second look). Close it (or use `with`): MediaPipe's finalizer is noisy at interpreter exit.
     """
 
     def __init__(self, config: LocalizerConfig | None = None) -> None:
@@ -117,43 +102,36 @@ class PersonLocalizer:
             raise ValueError(f"max_people must be >= 1, got {self.config.max_people}")
         self.model_path = resolve_file("pose_model", self.config.pose_model)
         validate_task_file(self.model_path)
-        self._selector = SubjectSelector(self.config.min_match_iou, self.config.lost_frames)
+        cfg = self.config
+        self._settings = LandmarkerSettings(
+            self.model_path,
+            cfg.min_detection_confidence,
+            cfg.min_presence_confidence,
+            cfg.min_tracking_confidence,
+            cfg.segmentation,
+        )
+        self.tracker = SubjectTracker(cfg.tracker)
+        self.redetector = Redetector(replace(self._settings, segmentation=False), cfg.redetect)
         self._multi = None  # VIDEO landmarker for max_people poses (None when max_people == 1)
         self._single = None  # VIDEO landmarker for one pose: MediaPipe's fast tracking
         self._closed = False
         self.reset()
 
     # -- lifecycle ----------------------------------------------------------------------------
-    def _create(self, num_poses: int):  # -> vision.PoseLandmarker (lazy import: heavy)
-        from mediapipe.tasks.python import BaseOptions, vision
-
-        cfg = self.config
-        options = vision.PoseLandmarkerOptions(
-            base_options=BaseOptions(model_asset_path=str(self.model_path)),
-            running_mode=vision.RunningMode.VIDEO,
-            num_poses=num_poses,
-            min_pose_detection_confidence=cfg.min_detection_confidence,
-            min_pose_presence_confidence=cfg.min_presence_confidence,
-            min_tracking_confidence=cfg.min_tracking_confidence,
-            output_segmentation_masks=cfg.segmentation,
-        )
-        try:
-            return vision.PoseLandmarker.create_from_options(options)
-        except (RuntimeError, ValueError, OSError) as err:  # MediaPipe maps its status codes
-            raise BadFileError(
-                f"MediaPipe could not load the pose model {self.model_path}: {err}. Use an "
-                "official pose_landmarker_{lite,full,heavy}.task or rebuild the embedded one with "
-                "`python tools/build_pose_task.py`."
-            ) from err
+    def _create(self, num_poses: int):  # -> vision.PoseLandmarker
+        return create_landmarker(self._settings, num_poses, video=True)
 
     def reset(self) -> None:
         """Forget the subject and MediaPipe's tracking state (call when the source changes)."""
         self._release()
-        self._selector.reset()
+        self.tracker.reset()
+        self.redetector.reset()
         self._last_ts_ms = -1
         self._lone_frames = 0  # consecutive frames with at most one person (multi mode)
         self._frames_in_mode = 0
-        self.people_in_last_frame = 0  # poses MediaPipe found in the last processed frame
+        self.people_in_last_frame = 0  # plausible poses found in the last processed frame
+        self.rejected_in_last_frame = 0
+        self.redetected = False
         if self.config.max_people == 1:
             self._single, self.mode = self._create(1), "single"
         else:
@@ -169,6 +147,7 @@ class PersonLocalizer:
     def close(self) -> None:
         """Release MediaPipe's graphs; `process` refuses frames until `reset()`."""
         self._release()
+        self.redetector.close()
         self._closed = True
 
     def __enter__(self) -> PersonLocalizer:
@@ -176,6 +155,10 @@ class PersonLocalizer:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+    def request_subject_at(self, x_px: float, y_px: float) -> None:
+        """Follow the person under image pixel (x, y) from the next frame on (thread-safe)."""
+        self.tracker.request_subject_at(x_px, y_px)
 
     # -- per frame ----------------------------------------------------------------------------
     def _timestamp_ms(self, t_ns: int) -> int:
@@ -186,7 +169,7 @@ class PersonLocalizer:
         self._last_ts_ms = ts
         return ts
 
-    def _detect(self, image: object, ts_ms: int, w: int, h: int) -> tuple[object, list[_Pose]]:
+    def _detect(self, image: object, ts_ms: int, wh: tuple[int, int]) -> tuple[object, list]:
         """Run the landmarker of the current mode; switch modes as people come and go.
 
         Looking for N poses makes MediaPipe run its detector on every frame while fewer than N
@@ -197,7 +180,7 @@ class PersonLocalizer:
         cfg = self.config
         if self.mode == "multi":
             result = self._multi.detect_for_video(image, ts_ms)
-            poses = self._poses(result, w, h)
+            poses = self._poses(result, wh)
             self._lone_frames = self._lone_frames + 1 if len(poses) <= 1 else 0
             if 0 < cfg.recheck_every <= self._lone_frames:
                 if self._single is not None:
@@ -207,22 +190,35 @@ class PersonLocalizer:
                 log.debug("one person in view: switching to one-pose tracking")
             return result, poses
         result = self._single.detect_for_video(image, ts_ms)
-        poses = self._poses(result, w, h)
+        poses = self._poses(result, wh)
         self._frames_in_mode += 1
         if self._multi is not None and self._frames_in_mode % cfg.recheck_every == 0:
-            others = self._poses(self._multi.detect_for_video(image, ts_ms), w, h)
+            others = self._poses(self._multi.detect_for_video(image, ts_ms), wh)
             if len(others) > 1:
                 self.mode, self._lone_frames = "multi", 0
                 log.debug("%d people in view: switching to multi-pose tracking", len(others))
         return result, poses
 
-    def _poses(self, result: object, w: int, h: int) -> list[_Pose]:
-        return _drop_duplicates(
-            [
-                self._to_pose(i, lms, result.pose_world_landmarks[i], w, h)
-                for i, lms in enumerate(result.pose_landmarks)
-            ]
-        )
+    def _poses(self, result: object, wh: tuple[int, int]) -> list[DetectedPose]:
+        poses = poses_from_result(result, (0.0, 0.0), wh, wh, self.config.box_presence)
+        return drop_duplicates(poses)
+
+    def _plausible(self, poses: list[DetectedPose], image_bgr: np.ndarray) -> list[DetectedPose]:
+        """Drop implausible poses; attach the torso colour the tracker compares."""
+        kept = []
+        for pose in poses:
+            why = implausibility(
+                pose.landmarks_px, pose.world_landmarks, pose.confidence, self.config.quality
+            )
+            if why is not None:
+                log.debug("pose dropped: %s", why)
+                self.rejected_in_last_frame += 1
+                continue
+            colour = torso_appearance(
+                image_bgr, pose.landmarks_px, pose.confidence, self.config.box_presence
+            )
+            kept.append(replace(pose, appearance=colour))
+        return kept
 
     def process(self, frame: Frame) -> Observation | None:
         """Return the main subject's observation in `frame`, or None if it is not visible."""
@@ -235,15 +231,46 @@ class PersonLocalizer:
 
         rgb = cv2.cvtColor(image, cv2.COLOR_BGR2RGB)  # new contiguous array
         mp_image = mp.Image(image_format=mp.ImageFormat.SRGB, data=rgb)
-        w, h = frame.size_wh
-        result, poses = self._detect(mp_image, self._timestamp_ms(frame.t_ns), w, h)
+        wh = frame.size_wh
+        self.rejected_in_last_frame, self.redetected = 0, False
+        result, found = self._detect(mp_image, self._timestamp_ms(frame.t_ns), wh)
+        poses = self._plausible(found, image)
+        chosen = self.tracker.update([p.candidate() for p in poses], wh, frame.t_ns)
+        if chosen is None and self.config.redetect.enabled:
+            extra = self._second_look(rgb, image, poses)
+            if extra:
+                chosen = self.tracker.add_candidates([p.candidate() for p in extra], wh, frame.t_ns)
+                self.redetected = chosen is not None and chosen >= len(poses)
+                poses = poses + extra  # the tracker's indices run over both lists
         self.people_in_last_frame = len(poses)
-        chosen = self._selector.choose([p.bbox_xyxy for p in poses], (w, h))
         if chosen is None:
             return None
-        pose = poses[chosen]
+        return self._observation(poses[chosen], result, frame)
+
+    def _second_look(
+        self, rgb: np.ndarray, image_bgr: np.ndarray, poses: list[DetectedPose]
+    ) -> list[DetectedPose]:
+        """Poses from a crop around the lost subject, or from a tile when nobody was found."""
+        subject = self.tracker.subject
+        threshold = self.config.box_presence
+        if subject is not None and subject.frames_missing > 0:
+            found = self.redetector.around(rgb, subject.predicted_box(), threshold)
+        elif not poses:
+            found = self.redetector.next_tile(rgb, threshold)
+        else:
+            return []
+        # A person the full frame already found is not new.
+        fresh = [
+            p
+            for p in drop_duplicates(found)
+            if all(box_iou(p.bbox_xyxy, q.bbox_xyxy) <= 0.5 for q in poses)
+        ]
+        return self._plausible(fresh, image_bgr)
+
+    def _observation(self, pose: DetectedPose, result: object, frame: Frame) -> Observation:
+        w, h = frame.size_wh
         mask = None
-        if self.config.segmentation and result.segmentation_masks:
+        if self.config.segmentation and pose.mp_index >= 0 and result.segmentation_masks:
             mask = np.array(result.segmentation_masks[pose.mp_index].numpy_view(), np.float32)
             mask = mask.reshape(h, w)  # (H, W) owned copy
         return Observation(
@@ -258,92 +285,3 @@ class PersonLocalizer:
             index=frame.index,
             segmentation=mask,
         )
-
-    def _to_pose(self, i: int, lms: list, world: list, w: int, h: int) -> _Pose:
-        """Convert MediaPipe's normalized landmarks to pixels and build the tight box."""
-        norm = np.array(
-            [(p.x, p.y, p.z, p.visibility or 0.0, p.presence or 0.0) for p in lms], np.float32
-        )  # (33, 5)
-        if norm.shape[0] != NUM_POSE_LANDMARKS:
-            raise RuntimeError(f"pose model returned {norm.shape[0]} landmarks, expected 33")
-        # MediaPipe's z uses roughly the scale of x, so it goes to pixels with the width.
-        landmarks_px = norm[:, :3] * np.array([w, h, w], np.float32)  # (33, 3)
-        world_m = np.array([(p.x, p.y, p.z) for p in world], np.float32)  # (33, 3)
-        presence = norm[:, 4]
-        inside = presence >= self.config.box_presence
-        pts = landmarks_px[inside, :2] if inside.sum() >= 2 else landmarks_px[:, :2]  # (N, 2)
-        lo = np.clip(pts.min(axis=0), 0, [w, h])
-        hi = np.clip(pts.max(axis=0), 0, [w, h])
-        bbox = np.array([*lo, *hi], np.float32)  # (4,)
-        return _Pose(landmarks_px, norm[:, 3].copy(), presence.copy(), world_m, bbox, i)
-
-
-class SubjectSelector:
-    """Chooses the main subject among the person boxes of each frame and keeps following it.
-
-    First sight (or after `lost_frames` frames without the subject): the largest, most central
-    box. Afterwards: the box overlapping the subject's last box most (IoU >= `min_iou`), or a
-    lone box near it (a fast move). While the subject is missing for up to `lost_frames` frames
-    nobody is chosen, so a bystander is not picked up when the subject is briefly hidden.
-    """
-
-    def __init__(self, min_iou: float = 0.2, lost_frames: int = 15) -> None:
-        self.min_iou = min_iou
-        self.lost_frames = lost_frames
-        self.subject_xyxy: np.ndarray | None = None  # (4,) last box of the subject
-        self.frames_lost = 0
-
-    def reset(self) -> None:
-        self.subject_xyxy, self.frames_lost = None, 0
-
-    def choose(self, boxes_xyxy: list[np.ndarray], image_wh: tuple[int, int]) -> int | None:
-        """Index into `boxes_xyxy` of the subject in this frame, or None."""
-        prev = self.subject_xyxy
-        if prev is not None:
-            if boxes_xyxy:
-                ious = [box_iou(prev, b) for b in boxes_xyxy]
-                best = int(np.argmax(ious))
-                if ious[best] >= self.min_iou or (
-                    len(boxes_xyxy) == 1 and _near(prev, boxes_xyxy[0])
-                ):
-                    self.subject_xyxy, self.frames_lost = boxes_xyxy[best], 0
-                    return best
-            self.frames_lost += 1
-            if self.frames_lost <= self.lost_frames:
-                return None
-            log.debug("subject lost for %d frames; re-acquiring", self.frames_lost)
-            self.subject_xyxy = None
-        if not boxes_xyxy:
-            return None
-        w, h = image_wh
-        best = max(range(len(boxes_xyxy)), key=lambda i: _acquire_score(boxes_xyxy[i], w, h))
-        self.subject_xyxy, self.frames_lost = boxes_xyxy[best], 0
-        return best
-
-
-def _drop_duplicates(poses: list[_Pose], max_iou: float = 0.6) -> list[_Pose]:
-    """Remove poses whose box mostly repeats a more confident one.
-
-    MediaPipe can return the same person twice (a tracked region and a fresh detection).
-    """
-    ranked = sorted(poses, key=lambda p: -float(p.visibility.mean()))
-    kept: list[_Pose] = []
-    for pose in ranked:
-        if all(box_iou(pose.bbox_xyxy, k.bbox_xyxy) <= max_iou for k in kept):
-            kept.append(pose)
-    return sorted(kept, key=lambda p: p.mp_index)
-
-
-def _near(a: np.ndarray, b: np.ndarray) -> bool:
-    """Box centres closer than the longer side of box `a`."""
-    side = max(float(a[2] - a[0]), float(a[3] - a[1]), 1.0)
-    da = 0.5 * (a[:2] + a[2:]) - 0.5 * (b[:2] + b[2:])
-    return float(np.hypot(*da)) < side
-
-
-def _acquire_score(bbox_xyxy: np.ndarray, w: int, h: int) -> float:
-    """Prefer large and central people: area fraction, down-weighted up to half off-centre."""
-    area = float((bbox_xyxy[2] - bbox_xyxy[0]) * (bbox_xyxy[3] - bbox_xyxy[1])) / (w * h)
-    center = 0.5 * (bbox_xyxy[:2] + bbox_xyxy[2:])
-    dist = float(np.hypot(center[0] - w / 2, center[1] - h / 2) / np.hypot(w / 2, h / 2))
-    return area * (1.0 - 0.5 * dist)

@@ -1,0 +1,337 @@
+"""Follow one main subject among the people found in each frame.
+
+Every person the localizer reports becomes a `Candidate`. `SubjectTracker` keeps a short-lived
+track per person (box, velocity, normalised pose, clothing colour) and matches the candidates of
+each frame to the tracks by a score of
+
+- motion: distance to the box predicted from the track's velocity (a gate that widens while the
+  person is lost), plus box overlap with the prediction;
+- size continuity: ratio of box sizes;
+- pose continuity: landmark layout inside the box (only confident landmarks in both);
+- appearance: torso colour histograms (Bhattacharyya coefficient).
+
+The assignment maximises the total score, so two people who cross keep their tracks. A candidate
+whose pose jumps from the previous frame by more than `max_jump` box sizes is not the same track
+(landmarks that leapt onto the background are dropped, not shown).
+
+The subject is one track id. Rules, in order:
+1. The subject never changes while its track is matched (visible), except by a click
+   (`request_subject_at`).
+2. A lost subject is re-acquired by the same track: a candidate near the predicted box that no
+   other track explains.
+3. Only after `new_subject_after_s` without the subject (or when there never was one) the tracker
+   picks a new subject among the visible people: the highest `acquire_score` (most complete
+   body, then largest, then most central).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import threading
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy.optimize import linear_sum_assignment
+
+log = logging.getLogger(__name__)
+
+# Shoulders, elbows, wrists, hips, knees, ankles: how much of a body is in view.
+BODY_LANDMARKS = (11, 12, 13, 14, 15, 16, 23, 24, 25, 26, 27, 28)
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One person found in a frame, as the tracker compares it between frames."""
+
+    bbox_xyxy: np.ndarray  # (4,) float32 pixels
+    keypoints_px: np.ndarray  # (33, 2) float32 pixels
+    confidence: np.ndarray  # (33,) float32 in [0, 1]: min(visibility, presence)
+    appearance: np.ndarray | None = None  # (K,) float32 colour histogram summing to 1
+
+
+@dataclass(frozen=True)
+class TrackerConfig:
+    """How tracks are matched and when a new subject may be chosen."""
+
+    min_score: float = 0.3  # a candidate continues a track only above this match score
+    gate: float = 0.8  # max centre distance to the prediction, in box sizes (seen last frame)
+    gate_growth: float = 0.08  # the gate widens this much per frame the track is missing
+    max_gate: float = 2.5  # ... up to this
+    max_jump: float = 0.6  # median landmark move between consecutive frames, in box sizes
+    confident: float = 0.5  # landmarks at or above this confidence count for pose and size
+    velocity_smoothing: float = 0.6  # weight of the old velocity when a new box arrives
+    new_subject_after_s: float = 2.0  # a lost subject is replaced only after this long
+    forget_track_after_s: float = 3.0  # other people's tracks are dropped after this long
+    pick_expiry_s: float = 1.0  # a click that hit nobody is retried this long
+
+
+@dataclass
+class Track:
+    """One person over time (mutable state of the tracker)."""
+
+    track_id: int
+    bbox_xyxy: np.ndarray  # (4,) last seen box
+    keypoints_norm: np.ndarray  # (33, 2) landmarks relative to the box centre, in box sizes
+    confidence: np.ndarray  # (33,)
+    appearance: np.ndarray | None  # (K,)
+    last_seen_ns: int
+    velocity_px: np.ndarray = field(default_factory=lambda: np.zeros(2, np.float32))  # (2,)
+    frames_missing: int = 0
+    hits: int = 1
+
+    @property
+    def size(self) -> float:
+        return box_size(self.bbox_xyxy)
+
+    def predicted_box(self) -> np.ndarray:  # (4,)
+        """Box moved by the velocity over the frames since it was seen (at most 10)."""
+        steps = min(max(self.frames_missing, 1), 10)
+        return self.bbox_xyxy + np.tile(self.velocity_px * steps, 2)
+
+
+def box_size(bbox_xyxy: np.ndarray) -> float:
+    """Longer side of a box, at least 1 pixel."""
+    return max(float(bbox_xyxy[2] - bbox_xyxy[0]), float(bbox_xyxy[3] - bbox_xyxy[1]), 1.0)
+
+
+def box_center(bbox_xyxy: np.ndarray) -> np.ndarray:  # (2,)
+    return 0.5 * (bbox_xyxy[:2] + bbox_xyxy[2:])
+
+
+def box_iou(a: np.ndarray, b: np.ndarray) -> float:
+    """Intersection over union of two xyxy boxes."""
+    iw = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    ih = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = iw * ih
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return float(inter / union) if union > 0 else 0.0
+
+
+def normalized_keypoints(c: Candidate) -> np.ndarray:  # (33, 2)
+    return (c.keypoints_px - box_center(c.bbox_xyxy)) / box_size(c.bbox_xyxy)
+
+
+def acquire_score(c: Candidate, image_wh: tuple[int, int]) -> float:
+    """Who becomes the subject when there is none: most complete body, largest, most central.
+
+    completeness (mean confidence of shoulders..ankles), squared, weighs most; then the square
+    root of the box's share of the image; a box centre at an image corner costs half the score.
+    So a whole body beats one cut off at the waist even when the cut-off one is larger.
+    """
+    w, h = image_wh
+    complete = float(np.mean(c.confidence[list(BODY_LANDMARKS)]))
+    x0, y0, x1, y1 = (float(v) for v in c.bbox_xyxy)
+    area = max(x1 - x0, 0.0) * max(y1 - y0, 0.0) / float(w * h)
+    cx, cy = box_center(c.bbox_xyxy)
+    off = math.hypot(cx - w / 2, cy - h / 2) / math.hypot(w / 2, h / 2)
+    return (0.05 + complete) ** 2 * math.sqrt(area) * (1.0 - 0.5 * min(off, 1.0))
+
+
+class SubjectTracker:
+    """Tracks everyone in view and says which candidate of each frame is the main subject.
+
+    Not thread-safe except `request_subject_at`, which the GUI thread may call at any time; the
+    request is applied on the next `update`.
+    """
+
+    def __init__(self, config: TrackerConfig | None = None) -> None:
+        self.config = config or TrackerConfig()
+        self._lock = threading.Lock()
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget every track and the subject (e.g. when the source changes)."""
+        self.tracks: list[Track] = []
+        self.subject_id: int | None = None
+        self.matched: dict[int, int] = {}  # track id -> index into this frame's candidates
+        self.frame_candidates: list[Candidate] = []  # of the last update (+ add_candidates)
+        self._next_id = 0
+        self._now_ns = 0
+        with self._lock:
+            self._pick: tuple[float, float, int | None] | None = None
+
+    # -- public API ------------------------------------------------------------------------------
+    def request_subject_at(self, x_px: float, y_px: float) -> None:
+        """Make the person under image pixel (x, y) the subject from the next frame on."""
+        with self._lock:
+            self._pick = (float(x_px), float(y_px), None)
+
+    @property
+    def subject(self) -> Track | None:
+        return next((t for t in self.tracks if t.track_id == self.subject_id), None)
+
+    @property
+    def subject_missing_s(self) -> float:
+        """Seconds since the subject was last seen (0 while visible or with no subject)."""
+        s = self.subject
+        return 0.0 if s is None else max(0.0, (self._now_ns - s.last_seen_ns) / 1e9)
+
+    def update(
+        self, candidates: list[Candidate], image_wh: tuple[int, int], t_ns: int
+    ) -> int | None:
+        """Match this frame's candidates to the tracks; index of the subject's candidate or None."""
+        self._now_ns = int(t_ns)
+        for t in self.tracks:
+            t.frames_missing += 1
+        self.frame_candidates = list(candidates)
+        self.matched = self._assign(candidates, self.tracks)
+        for tid, ci in self.matched.items():
+            self._refresh(self._track(tid), candidates[ci], t_ns)
+        claimed = set(self.matched.values())
+        for ci, c in enumerate(candidates):
+            if ci not in claimed:
+                self.tracks.append(self._new_track(c, t_ns))
+                self.matched[self.tracks[-1].track_id] = ci
+        self._forget_old(t_ns)
+        self._apply_pick(t_ns)
+        self._choose_subject(image_wh)
+        return self.matched.get(self.subject_id) if self.subject_id is not None else None
+
+    def add_candidates(
+        self, candidates: list[Candidate], image_wh: tuple[int, int], t_ns: int
+    ) -> int | None:
+        """More people for the frame of the last `update` (a second look, e.g. on an upscaled
+        crop). They may continue tracks not matched in this frame (a lost subject is
+        re-acquired this way) or start new ones. They are appended to this frame's candidates;
+        returns the subject's index in that combined list, or None."""
+        if not candidates:
+            return None
+        offset = len(self.frame_candidates)
+        self.frame_candidates += candidates
+        free = [t for t in self.tracks if t.track_id not in self.matched]
+        extra = self._assign(candidates, free)
+        for tid, ci in extra.items():
+            self._refresh(self._track(tid), candidates[ci], t_ns)
+        claimed = set(extra.values())
+        for ci, c in enumerate(candidates):
+            if ci not in claimed:
+                self.tracks.append(self._new_track(c, t_ns))
+                extra[self.tracks[-1].track_id] = ci
+        self.matched.update({tid: offset + ci for tid, ci in extra.items()})
+        self._choose_subject(image_wh)
+        return self.matched.get(self.subject_id) if self.subject_id is not None else None
+
+    # -- matching --------------------------------------------------------------------------------
+    def _score(self, track: Track, c: Candidate) -> float:
+        """Match score in [0, 1] of a candidate for a track; -1 outside the gates."""
+        cfg = self.config
+        pred = track.predicted_box()
+        size = track.size
+        dist = float(np.hypot(*(box_center(pred) - box_center(c.bbox_xyxy)))) / size
+        gate = min(cfg.gate + cfg.gate_growth * (track.frames_missing - 1), cfg.max_gate)
+        if dist > gate:
+            return -1.0
+        log_ratio = abs(math.log(box_size(c.bbox_xyxy) / size))
+        both = (track.confidence >= cfg.confident) & (c.confidence >= cfg.confident)
+        pose_sim = 0.5  # unknown: neither helps nor hurts
+        if both.sum() >= 4:
+            err = np.linalg.norm(track.keypoints_norm[both] - normalized_keypoints(c)[both], axis=1)
+            if track.frames_missing == 1:  # consecutive frames: no leaps onto the background
+                prev_px = track.keypoints_norm[both] * size + box_center(track.bbox_xyxy)
+                jump = np.median(np.linalg.norm(prev_px - c.keypoints_px[both], axis=1)) / size
+                if float(jump) > cfg.max_jump:
+                    return -1.0
+            pose_sim = math.exp(-float(np.mean(err)) / 0.15)
+        app_sim = 0.5
+        if track.appearance is not None and c.appearance is not None:
+            app_sim = float(np.sum(np.sqrt(track.appearance * c.appearance)))
+        return (
+            0.30 * (1.0 - dist / gate)
+            + 0.15 * box_iou(pred, c.bbox_xyxy)
+            + 0.15 * math.exp(-log_ratio / 0.25)
+            + 0.15 * pose_sim
+            + 0.25 * app_sim
+        )
+
+    def _assign(self, candidates: list[Candidate], tracks: list[Track]) -> dict[int, int]:
+        """Track id -> candidate index maximising the summed score (Hungarian assignment)."""
+        if not candidates or not tracks:
+            return {}
+        scores = np.array([[self._score(t, c) for c in candidates] for t in tracks])  # (T, C)
+        scores[scores < self.config.min_score] = -np.inf
+        # Tracks seen in the last frame come first in a tie (recently seen are more reliable).
+        scores += np.array([[-1e-3 * t.frames_missing] for t in tracks])
+        feasible = np.isfinite(scores)
+        rows, cols = linear_sum_assignment(np.where(feasible, scores, -1e6), maximize=True)
+        pairs = zip(rows, cols, strict=True)
+        return {tracks[r].track_id: int(c) for r, c in pairs if feasible[r, c]}
+
+    # -- track bookkeeping -----------------------------------------------------------------------
+    def _track(self, track_id: int) -> Track:
+        return next(t for t in self.tracks if t.track_id == track_id)
+
+    def _new_track(self, c: Candidate, t_ns: int) -> Track:
+        self._next_id += 1
+        return Track(
+            self._next_id,
+            c.bbox_xyxy.astype(np.float32),
+            normalized_keypoints(c),
+            c.confidence.astype(np.float32),
+            c.appearance,
+            int(t_ns),
+            frames_missing=0,
+        )
+
+    def _refresh(self, t: Track, c: Candidate, t_ns: int) -> None:
+        a = self.config.velocity_smoothing
+        step = (box_center(c.bbox_xyxy) - box_center(t.bbox_xyxy)) / max(t.frames_missing, 1)
+        t.velocity_px = (a * t.velocity_px + (1 - a) * step).astype(np.float32)
+        t.bbox_xyxy = c.bbox_xyxy.astype(np.float32)
+        t.keypoints_norm = normalized_keypoints(c)
+        t.confidence = c.confidence.astype(np.float32)
+        if c.appearance is not None:
+            old = t.appearance
+            t.appearance = c.appearance if old is None else 0.8 * old + 0.2 * c.appearance
+        t.last_seen_ns, t.frames_missing, t.hits = int(t_ns), 0, t.hits + 1
+
+    def _forget_old(self, t_ns: int) -> None:
+        keep_ns = self.config.forget_track_after_s * 1e9
+        subject_ns = self.config.new_subject_after_s * 1e9
+        kept = []
+        for t in self.tracks:
+            age = t_ns - t.last_seen_ns
+            if t.track_id == self.subject_id and t.frames_missing > 0 and age > subject_ns:
+                log.info("subject lost for %.1f s: choosing a new one", age / 1e9)
+                self.subject_id = None
+                continue
+            if t.track_id == self.subject_id or age <= keep_ns:
+                kept.append(t)
+        self.tracks = kept
+
+    def _apply_pick(self, t_ns: int) -> None:
+        with self._lock:
+            pick, self._pick = self._pick, None
+        if pick is None:
+            return
+        x, y, since = pick
+        since = t_ns if since is None else since
+        hit = [
+            (box_size(c.bbox_xyxy), tid)
+            for tid, ci in self.matched.items()
+            for c in [self.frame_candidates[ci]]
+            if _contains(c.bbox_xyxy, x, y, grow=0.1)
+        ]
+        if hit:
+            self.subject_id = min(hit)[1]  # the smallest box: the person in front of the click
+            log.info("subject picked at (%.0f, %.0f): track %d", x, y, self.subject_id)
+        elif t_ns - since <= self.config.pick_expiry_s * 1e9:
+            with self._lock:
+                if self._pick is None:  # a newer click wins
+                    self._pick = (x, y, since)
+        else:
+            log.info("no person at (%.0f, %.0f): subject unchanged", x, y)
+
+    def _choose_subject(self, image_wh: tuple[int, int]) -> None:
+        if self.subject_id is not None or not self.matched:
+            return
+        cands = self.frame_candidates
+        tid = max(self.matched, key=lambda k: acquire_score(cands[self.matched[k]], image_wh))
+        self.subject_id = tid
+        log.debug("new subject: track %d", tid)
+
+
+def _contains(bbox_xyxy: np.ndarray, x: float, y: float, grow: float) -> bool:
+    pad = grow * box_size(bbox_xyxy)
+    x0, y0, x1, y1 = (float(v) for v in bbox_xyxy)
+    return x0 - pad <= x <= x1 + pad and y0 - pad <= y <= y1 + pad
