@@ -21,7 +21,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from stdformer.config import AppConfig
+from app.config import AppConfig
 from stdformer.live.localize import LocalizerConfig, validate_task_file
 from stdformer.live.pipeline import PipelineConfig
 from stdformer.live.sources import SourceError, open_source

@@ -9,8 +9,8 @@ import sys
 from PyQt6.QtCore import QMessageLogContext, QTimer, QtMsgType, qInstallMessageHandler
 from PyQt6.QtWidgets import QApplication
 
+from app.config import AppConfig
 from app.main_window import SAMPLE, MainWindow
-from stdformer.config import AppConfig
 from stdformer.live.sources import list_cameras
 
 log = logging.getLogger(__name__)

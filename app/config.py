@@ -1,8 +1,9 @@
-"""The one configuration system: frozen dataclasses filled from the command line (main.py).
+"""The app's run configuration, filled from the command line (main.py). No Qt here, so
+main.py can parse and check arguments without importing Qt.
 
-Each stage keeps its own small config next to its code (`LocalizerConfig` in
-`stdformer.live.localize`, `PipelineConfig` in `stdformer.live.pipeline`, ...); `AppConfig`
-composes them for a run of the app or the CLI.
+Each library stage keeps its own small frozen config next to its code (`LocalizerConfig` in
+`stdformer.live.localize`, `PipelineConfig` in `stdformer.live.pipeline`, `SessionConfig` in
+`stdformer.live.session`); `AppConfig` composes them for one run of the app.
 """
 
 from __future__ import annotations

@@ -1,11 +1,14 @@
-"""Main window: wires the source picker, video view, 3D view and status bar to the workers."""
+"""Main window: wires the source picker, controls, video view, 3D view and status bar to the
+live session (through the adapters in app/workers.py)."""
 
 from __future__ import annotations
 
+import dataclasses
 import logging
+import time
 from pathlib import Path
 
-from PyQt6.QtCore import Qt, QThread, QTimer
+from PyQt6.QtCore import QSettings, Qt, QTimer
 from PyQt6.QtGui import QCloseEvent, QKeySequence, QShortcut
 from PyQt6.QtWidgets import (
     QCheckBox,
@@ -15,21 +18,26 @@ from PyQt6.QtWidgets import (
     QMainWindow,
     QMessageBox,
     QPushButton,
+    QSlider,
     QSplitter,
     QToolBar,
 )
 
+from app.config import AppConfig
+from app.controls import ControlsBar, settings_bool
+from app.status import status_text
 from app.video_view import VideoView
-from app.view3d import View3D
-from app.workers import ProcessedFrame, ProcessingThread, RenderThread
-from stdformer.config import AppConfig
+from app.view3d import HINT, View3D
+from app.workers import DisplayThread, SessionWorker
+from stdformer.live.session import SessionConfig, SessionEvent, SessionResult
 from stdformer.live.stats import RunStats
+from stdformer.live.views import ViewControl
 
 log = logging.getLogger(__name__)
 SAMPLE = "sample"
 OPEN_FILE = "__open_file__"
-STOP_WAIT_MS = 1000  # per worker on Stop; one still busy (loading a model) finishes alone
-VIEW_HINT = "drag: orbit · wheel: zoom · double-click: reset"
+STOP_WAIT_S = 1.0  # on Stop; a session still loading models finishes alone
+ORG, APP = "stdformer", "stdformer-live"
 
 
 def source_label(spec: str) -> str:
@@ -42,31 +50,64 @@ def source_label(spec: str) -> str:
 
 
 class MainWindow(QMainWindow):
-    def __init__(self, config: AppConfig, cameras: list[int], initial_source: str) -> None:
+    def __init__(
+        self,
+        config: AppConfig,
+        cameras: list[int],
+        initial_source: str,
+        settings: QSettings | None = None,
+    ) -> None:
         super().__init__()
         self.config = config
+        self.settings = settings if settings is not None else QSettings(ORG, APP)
         self.stats = RunStats()
-        self.processing: ProcessingThread | None = None
-        self.render_thread: RenderThread | None = None
+        self.worker: SessionWorker | None = None
+        self.display: DisplayThread | None = None
         self.last_error: str | None = None
         self.mesh_text = ""
+        self._device = ""  # where the network runs, for --stats-json
         self.render_error: str | None = None  # the 3D view cannot draw (e.g. no OpenGL)
         # Nobody is watching (--quit-after, or no display): an error or the end of a file
         # closes the window instead of waiting for a click.
         self.unattended = config.quit_after_s is not None
-        self._retired: list[QThread] = []  # stopped workers that had not finished in time
-        self._orbit = None  # the 3D view's camera, kept across Stop/Start
+        self._retired: list[SessionWorker] = []  # stopped sessions still loading models
+        self._control = ViewControl()  # the 3D view, kept across Stop/Start
         self.setWindowTitle("STDFormer live — 3D motion capture")
-        self.resize(1280, 600)
+        self.resize(1400, 640)
 
         self.video = VideoView()
         self.view3d = View3D()
         split = QSplitter()
         split.addWidget(self.video)
         split.addWidget(self.view3d)
-        split.setSizes([700, 580])
+        split.setSizes([760, 640])
         self.setCentralWidget(split)
+        self._build_capture_bar(cameras, initial_source)
+        self.addToolBarBreak()
+        self.controls = ControlsBar(config, self.settings, self)
+        self.controls.reload_needed.connect(self._reload)
+        self.controls.smoothing_changed.connect(self._set_smoothing)
+        self.addToolBar(self.controls)
 
+        self.status_label = QLabel()
+        self.state_label = QLabel()
+        self.statusBar().addWidget(self.status_label, 1)
+        self.statusBar().addPermanentWidget(self.state_label)
+        self._timer = QTimer(self)
+        self._timer.timeout.connect(self._update_status)
+        self._timer.start(500)
+        QShortcut(QKeySequence.StandardKey.Quit, self, activated=self.close)
+        for signal, change in (
+            (self.view3d.orbit_requested, lambda c, a, e: c.orbit(a, e)),
+            (self.view3d.pan_requested, lambda c, r, u: c.panned(r, u)),
+            (self.view3d.zoom_requested, lambda c, f: c.zoomed(f)),
+            (self.view3d.reset_requested, lambda c: ViewControl()),
+        ):
+            signal.connect(lambda *a, ch=change: self._change_view(ch, *a))
+        self.view3d.resized.connect(self._view_resized)
+        self._update_buttons()
+
+    def _build_capture_bar(self, cameras: list[int], initial_source: str) -> None:
         bar = QToolBar("Capture")
         bar.setMovable(False)
         self.addToolBar(bar)
@@ -87,26 +128,47 @@ class MainWindow(QMainWindow):
         bar.addWidget(self.start_button)
         bar.addWidget(self.stop_button)
         bar.addSeparator()
-        self.box_check = QCheckBox("Person box")
+        self.mesh_check = QCheckBox("Mesh")
         self.landmark_check = QCheckBox("Landmarks")
-        for check, attr in ((self.box_check, "show_box"), (self.landmark_check, "show_landmarks")):
-            check.setChecked(True)
+        self.box_check = QCheckBox("Person box")
+        for check, attr in (
+            (self.mesh_check, "show_mesh"),
+            (self.landmark_check, "show_landmarks"),
+            (self.box_check, "show_box"),
+        ):
+            check.setChecked(settings_bool(self.settings, f"view/{attr}", True))
+            setattr(self.video, attr, check.isChecked())
             check.toggled.connect(lambda on, a=attr: self._set_overlay(a, on))
             bar.addWidget(check)
-
-        self.status_label = QLabel()
-        self.state_label = QLabel()
-        self.statusBar().addWidget(self.status_label, 1)
-        self.statusBar().addPermanentWidget(self.state_label)
-        self._timer = QTimer(self)
-        self._timer.timeout.connect(self._update_status)
-        self._timer.start(500)
-        QShortcut(QKeySequence.StandardKey.Quit, self, activated=self.close)
-        self._update_buttons()
+        self.opacity = QSlider(Qt.Orientation.Horizontal)
+        self.opacity.setRange(0, 100)
+        self.opacity.setFixedWidth(90)
+        self.opacity.setToolTip("mesh opacity over the video")
+        self.opacity.setValue(int(self.settings.value("view/opacity", 70) or 0))
+        self.video.mesh_opacity = self.opacity.value() / 100.0
+        self.opacity.valueChanged.connect(self._set_opacity)
+        bar.addWidget(QLabel(" Opacity: "))
+        bar.addWidget(self.opacity)
 
     # --- actions -------------------------------------------------------------------------
     def current_source(self) -> str:
         return str(self.source_box.currentData())
+
+    def session_config(self) -> SessionConfig:
+        """The session the controls describe for the current source."""
+        pipe = dataclasses.replace(
+            self.config.pipeline,
+            weights=self.controls.weights(),
+            body_model=self.controls.body_model(),
+            device=self.controls.device_name(),
+            lookahead=self.controls.lookahead.value(),
+        )
+        return SessionConfig(
+            source=self.current_source(),
+            loop=self.config.loop,
+            pipeline=pipe,
+            smoothing=self.controls.smoothing_strength(),
+        )
 
     def start(self) -> None:
         self.stop()
@@ -115,60 +177,51 @@ class MainWindow(QMainWindow):
         self.stats = RunStats()  # one run per Start: rates and --stats-json skip stopped time
         self.state_label.setText("")
         self.video.clear(f"Opening {source_label(spec)}…")
-        self.view3d.set_message(f"3D view: waiting for a person ({VIEW_HINT})")
-        self.render_thread = RenderThread(self.stats, orbit=self._orbit)
-        self.render_thread.image_ready.connect(self.view3d.set_image)
-        self.render_thread.failed.connect(self._render_failed)
-        self.view3d.orbit_requested.connect(self.render_thread.orbit)
-        self.view3d.zoom_requested.connect(self.render_thread.zoom)
-        self.view3d.reset_requested.connect(self.render_thread.reset_view)
-        self.view3d.resized.connect(self.render_thread.resize)
-        self.render_thread.resize(*self.view3d.device_size())
-        self.processing = ProcessingThread(spec, self.config.loop, self.config.pipeline, self.stats)
-        self.processing.on_result = self.render_thread.submit
-        self.processing.mesh_status.connect(self._mesh_status)
-        self.processing.frame_processed.connect(self._show_frame)
-        self.processing.status_changed.connect(self.state_label.setText)
-        self.processing.failed.connect(self._show_error)
-        self.processing.ended.connect(self._show_end)
-        self.processing.finished.connect(self._update_buttons)
-        self.render_thread.start()
-        self.processing.start()
+        self.view3d.set_message(f"3D view: waiting for a person ({HINT})")
+        self.display = DisplayThread(self.stats, self._control)
+        self.display.set_overlay(self.video.show_mesh)
+        self.display.frame_ready.connect(self._show_display)
+        self.display.failed.connect(self._render_failed)
+        self.display.resize(*self.view3d.device_size())
+        self.worker = SessionWorker(self.session_config(), self.stats)
+        self.worker.session.subscribe(self.display.submit, name="display")
+        self.worker.event.connect(self._on_event)
+        self.display.start()
+        self.worker.start()
         self._update_buttons()
 
     def stop(self) -> None:
-        self._stop_workers(STOP_WAIT_MS)
+        self._stop_workers(STOP_WAIT_S)
 
-    def _stop_workers(self, wait_ms: int | None) -> None:
-        """Stop both workers; wait up to `wait_ms` each (None: until they end)."""
-        was_running = self.processing is not None and self.processing.isRunning()
-        if self.render_thread is not None:
-            self._orbit = self.render_thread.orbit_camera
-            for signal in (
-                self.view3d.orbit_requested,
-                self.view3d.zoom_requested,
-                self.view3d.reset_requested,
-                self.view3d.resized,
-            ):
-                signal.disconnect()
-        for name in ("processing", "render_thread"):
-            worker = getattr(self, name)
-            if worker is not None:
-                worker.stop()
-                if not (worker.wait() if wait_ms is None else worker.wait(wait_ms)):
-                    # Dropping a running QThread aborts the process: keep it until it ends,
-                    # and do not let the run the user stopped report into the next one.
-                    log.warning("%s is still finishing; it will stop on its own", name)
-                    for signal in ("frame_processed", "mesh_status", "status_changed", "failed"):
-                        if hasattr(worker, signal):
-                            getattr(worker, signal).disconnect()
-                    self._retired.append(worker)
-                    worker.finished.connect(lambda w=worker: self._retired.remove(w))
-                setattr(self, name, None)
+    def _stop_workers(self, wait_s: float | None) -> None:
+        """Stop the session and the display; wait up to `wait_s` (None: until they end)."""
+        was_running = self.worker is not None and self.worker.running
+        if self.worker is not None:
+            if not self.worker.stop(wait_s):
+                # Still loading models: it ends on its own; its late events are not this run's.
+                log.warning("the stopped session is still loading; it will end on its own")
+                self.worker.event.disconnect()
+                self._retired.append(self.worker)
+            self.worker = None
+        if self.display is not None:
+            self._control = self.display.control
+            self.display.stop()
+            self.display.wait()
+            self.display.frame_ready.disconnect()
+            self.display = None
         if was_running:  # an end of file or an error keeps its own message
             self.state_label.setText("stopped")
             self.view3d.set_message("Stopped. Press Start to continue.")
         self._update_buttons()
+
+    def _reload(self) -> None:
+        """Model, body, device or look-ahead changed: restart a running session with them."""
+        if self.worker is not None and self.worker.running:
+            self.start()
+
+    def _set_smoothing(self, strength: float) -> None:
+        if self.worker is not None:
+            self.worker.session.set_smoothing(strength)
 
     # --- slots ----------------------------------------------------------------------------
     def _select_source(self, spec: str) -> None:
@@ -194,25 +247,49 @@ class MainWindow(QMainWindow):
         )
         return path
 
-    def _mesh_status(self, text: str) -> None:
-        self.mesh_text = text
-        if self.processing is not None and self.render_thread is not None:
-            self.render_thread.set_faces(self.processing.faces)
+    def _on_event(self, event: SessionEvent) -> None:
+        if event.kind == "loading":
+            self.state_label.setText(event.message)
+        elif event.kind == "ready":
+            self.mesh_text = event.message
+            self._device = self.worker.session.device if self.worker is not None else ""
+            self.state_label.setText("")
+        elif event.kind == "capture":
+            self.state_label.setText(event.message)
+        elif event.kind == "ended":
+            self.state_label.setText(f"{event.message} Press Start to replay.")
+            self._update_buttons()
+            if self.unattended:  # a whole file was processed: done
+                QTimer.singleShot(0, self.close)
+        elif event.kind == "failed":
+            self._show_error(event.message)
+        elif event.kind == "subscriber_failed":
+            log.error(event.message)
+            self.statusBar().showMessage(event.message, 10_000)
 
-    def _show_frame(self, result: ProcessedFrame) -> None:
-        self.video.set_frame(result.image, result.observation)
-        if self.render_error is not None:
-            return  # keep saying why the 3D view is empty
+    def _show_display(self) -> None:
+        frame = None if self.display is None else self.display.take()
+        if frame is None:
+            return
+        result = frame.result
+        if frame.video is not None and result is not None:
+            alpha = result.display_alpha if frame.overlay is not None else 0.0
+            self.video.set_frame(frame.video, result.observation, frame.overlay, alpha)
+            self.stats.count_display((time.perf_counter_ns() - result.frame.wall_ns) / 1e6)
+        if frame.view is not None:
+            self.view3d.set_image(frame.view)
+        if result is not None and self.render_error is None:
+            self.view3d.set_message(self._view_message(result))
+
+    def _view_message(self, result: SessionResult) -> str:
+        if result.display_mesh is not None:
+            fading = " (subject lost)" if result.subject == "lost" else ""
+            return f"{self.mesh_text}{fading}\n{HINT}"
         if result.observation is None:
-            self.view3d.set_message("No person in view — step into the frame")
-        elif result.mesh is not None:
-            self.view3d.set_message(f"{self.mesh_text}\n{VIEW_HINT}")
-        elif self.processing is not None and self.processing.faces is not None:
-            self.view3d.set_message(f"Body mesh starting (filling the frame window)\n{VIEW_HINT}")
-        else:
-            self.view3d.set_message(
-                f"3D skeleton from MediaPipe world landmarks ({self.mesh_text})\n{VIEW_HINT}"
-            )
+            return "No person in view — step into the frame"
+        if result.faces is not None:
+            return f"Body mesh starting (filling the frame window)\n{HINT}"
+        return f"3D skeleton from MediaPipe world landmarks ({self.mesh_text})\n{HINT}"
 
     def _show_error(self, message: str) -> None:
         self.last_error = message
@@ -220,6 +297,7 @@ class MainWindow(QMainWindow):
         self.video.clear(f"{message}\n\nPick another source and press Start.")
         self.view3d.set_message("Stopped.")
         self.state_label.setText("stopped after an error")
+        self._update_buttons()
         if self.unattended:  # fail now, exit code 1
             QTimer.singleShot(0, self.close)
         elif self.isVisible():
@@ -227,51 +305,50 @@ class MainWindow(QMainWindow):
 
     def _render_failed(self, message: str) -> None:
         self.render_error = message
-        log.error(message)
         self.view3d.set_message(message)
 
-    def _show_end(self, message: str) -> None:
-        self.state_label.setText(message)
-        if self.unattended:  # a whole file was processed: done
-            QTimer.singleShot(0, self.close)
+    def _change_view(self, change, *args: float) -> None:
+        self._control = change(self._control, *args)
+        if self.display is not None:
+            self.display.set_control(self._control)
+
+    def _view_resized(self, width: int, height: int) -> None:
+        if self.display is not None:
+            self.display.resize(width, height)
 
     def _set_overlay(self, attr: str, on: bool) -> None:
         setattr(self.video, attr, on)
+        self.settings.setValue(f"view/{attr}", on)
+        if attr == "show_mesh" and self.display is not None:
+            self.display.set_overlay(on)  # no overlay render while the mesh is hidden
+        self.video.update()
+
+    def _set_opacity(self, value: int) -> None:
+        self.video.mesh_opacity = value / 100.0
+        self.settings.setValue("view/opacity", value)
         self.video.update()
 
     def _update_buttons(self) -> None:
-        running = self.processing is not None and self.processing.isRunning()
+        running = self.worker is not None and self.worker.running
         self.start_button.setEnabled(not running)
         self.stop_button.setEnabled(running)
 
     def _update_status(self) -> None:
-        def ms(stage: str) -> str:
-            v = self.stats.recent_median(stage)
-            return "–" if v is None else f"{v:.0f} ms"
-
-        s = self.stats
-        running = self.processing is not None and self.processing.isRunning()
-        cap = self.processing.capture_status if running else None
-        if cap is None:  # stopped, ended or still opening: no rates that are not happening
-            rates = "capture –" if running else "not running"
-        else:
-            rates = (
-                f"capture {cap.fps:.1f} fps, dropped {cap.frames_dropped} | "
-                f"processed {s.fps():.1f} fps"
-            )
-        mesh = f" | mesh {ms('mesh')}" if s.recent_median("mesh") is not None else ""
-        self.status_label.setText(
-            f"{rates} | localize {ms('localize')}{mesh} | render {ms('render')} | "
-            f"latency {ms('latency')} | frames {s.frames_seen}, with person {s.frames_with_person}"
-        )
+        running = self.worker is not None and self.worker.running
+        session = self.worker.session if running and self.worker is not None else None
+        self.status_label.setText(status_text(self.stats, session))
+        self._update_buttons()
 
     def closeEvent(self, event: QCloseEvent) -> None:
         self._stop_workers(None)  # the process must not exit under a running thread
         for worker in list(self._retired):
-            worker.wait()
+            worker.stop(None)
+        self.controls.save()
+        self.settings.sync()
         if self.config.stats_json:
+            extra = {"error": self.last_error, "mesh": self.mesh_text, "device": self._device}
             try:
-                self.stats.write_json(self.config.stats_json, {"error": self.last_error})
+                self.stats.write_json(self.config.stats_json, extra)
             except OSError as e:
                 log.error("could not write --stats-json %s: %s", self.config.stats_json, e)
         super().closeEvent(event)

@@ -1,4 +1,9 @@
-"""Letterboxed video display with the person box and landmark overlay drawn by QPainter."""
+"""Letterboxed video display: the frame, the body mesh layer and the person box / landmarks.
+
+The mesh layer is rendered by the display worker (pyrender, with the predicted camera) as an
+RGBA image of the frame's size; it is composed here with QPainter at the chosen opacity, so
+changing the opacity costs no render. Only confident landmarks are drawn.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +15,7 @@ from PyQt6.QtWidgets import QSizePolicy, QWidget
 from stdformer.pose_topology import POSE_CONNECTIONS
 from stdformer.types import Observation
 
-VISIBLE = 0.5  # landmarks below this visibility are drawn dimmed
+CONFIDENT = 0.5  # landmarks below this visibility or presence are not drawn
 
 
 def bgr_to_qimage(image_bgr: np.ndarray) -> QImage:
@@ -27,6 +32,13 @@ def rgb_to_qimage(image_rgb: np.ndarray) -> QImage:
     return QImage(rgb.data, w, h, 3 * w, QImage.Format.Format_RGB888).copy()
 
 
+def rgba_to_qimage(image_rgba: np.ndarray) -> QImage:
+    """Owned QImage copy of a (H, W, 4) uint8 RGBA array (straight alpha)."""
+    h, w = image_rgba.shape[:2]
+    rgba = np.ascontiguousarray(image_rgba)
+    return QImage(rgba.data, w, h, 4 * w, QImage.Format.Format_RGBA8888).copy()
+
+
 def letterbox_rect(image_w: int, image_h: int, widget_w: int, widget_h: int) -> QRectF:
     """Largest rectangle with the image's aspect ratio centred in the widget."""
     scale = min(widget_w / image_w, widget_h / image_h)
@@ -35,7 +47,8 @@ def letterbox_rect(image_w: int, image_h: int, widget_w: int, widget_h: int) -> 
 
 
 class VideoView(QWidget):
-    """Shows the latest frame; overlays are toggled with `show_box` / `show_landmarks`."""
+    """Shows the latest frame; overlays are toggled with `show_mesh`, `show_box` and
+    `show_landmarks`; `mesh_opacity` in [0, 1] sets how strongly the mesh covers the video."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -43,12 +56,24 @@ class VideoView(QWidget):
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         self._image: QImage | None = None
         self._obs: Observation | None = None
+        self._mesh_layer: QImage | None = None
+        self._mesh_alpha = 1.0  # the session's fade (subject lost)
         self._message = "No source running. Pick a source and press Start."
         self.show_box = True
         self.show_landmarks = True
+        self.show_mesh = True
+        self.mesh_opacity = 0.7
 
-    def set_frame(self, image: QImage, obs: Observation | None) -> None:
+    def set_frame(
+        self,
+        image: QImage,
+        obs: Observation | None,
+        mesh_layer: QImage | None = None,
+        mesh_alpha: float = 1.0,
+    ) -> None:
+        """A new frame; `mesh_layer` (RGBA, the frame's size) is drawn at `mesh_alpha` x opacity."""
         self._image, self._obs = image, obs
+        self._mesh_layer, self._mesh_alpha = mesh_layer, mesh_alpha
         self.update()
 
     def set_message(self, text: str) -> None:
@@ -57,7 +82,7 @@ class VideoView(QWidget):
         self.update()
 
     def clear(self, message: str) -> None:
-        self._image, self._obs = None, None
+        self._image, self._obs, self._mesh_layer = None, None, None
         self.set_message(message)
 
     def paintEvent(self, event: object) -> None:
@@ -72,6 +97,10 @@ class VideoView(QWidget):
         target = letterbox_rect(img.width(), img.height(), self.width(), self.height())
         p.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
         p.drawImage(target, img)
+        if self.show_mesh and self._mesh_layer is not None:
+            p.setOpacity(max(0.0, min(1.0, self.mesh_opacity * self._mesh_alpha)))
+            p.drawImage(target, self._mesh_layer)
+            p.setOpacity(1.0)
         if self._obs is not None:
             p.setRenderHint(QPainter.RenderHint.Antialiasing)
             self._draw_observation(p, self._obs, target, target.width() / img.width())
@@ -91,12 +120,13 @@ class VideoView(QWidget):
             p.drawRect(QRectF(to_widget(cx0, cy0), to_widget(cx1, cy1)))
         if self.show_landmarks:
             pts = [to_widget(float(x), float(y)) for x, y in obs.landmarks_px[:, :2]]
-            vis = obs.visibility
+            sure = (obs.visibility >= CONFIDENT) & (obs.presence >= CONFIDENT)  # (33,)
+            p.setPen(QPen(QColor(255, 200, 60, 230), 2))
             for a, b in POSE_CONNECTIONS:
-                strong = min(vis[a], vis[b]) >= VISIBLE
-                p.setPen(QPen(QColor(255, 200, 60, 230 if strong else 70), 2))
-                p.drawLine(pts[a], pts[b])
+                if sure[a] and sure[b]:
+                    p.drawLine(pts[a], pts[b])
+            p.setPen(Qt.PenStyle.NoPen)
+            p.setBrush(QColor(255, 90, 60, 240))
             for i, pt in enumerate(pts):
-                p.setPen(Qt.PenStyle.NoPen)
-                p.setBrush(QColor(255, 90, 60, 240 if vis[i] >= VISIBLE else 70))
-                p.drawEllipse(pt, 3.0, 3.0)
+                if sure[i]:
+                    p.drawEllipse(pt, 3.0, 3.0)

@@ -1,7 +1,8 @@
 """The live 3D panel: shows images rendered offscreen and turns mouse input into view changes.
 
-Dragging orbits (0.4 degrees per pixel), the wheel zooms, a double click resets the view. The
-widget does no rendering itself: the render worker owns the GL context (see app/workers.py).
+Dragging orbits (0.4 degrees per pixel), dragging with the right or middle button (or Shift)
+pans, the wheel zooms, a double click resets the view to the automatic framing. The widget does
+no rendering itself: the display worker owns the GL context (see app/workers.py).
 """
 
 from __future__ import annotations
@@ -14,10 +15,13 @@ from app.video_view import letterbox_rect
 
 DEG_PER_PIXEL = 0.4
 ZOOM_PER_NOTCH = 0.9  # distance factor per wheel notch (120 units) forward
+PAN_PER_HEIGHT = 0.8  # pan per widget height dragged, in units of the view distance
+HINT = "drag: orbit · right-drag: pan · wheel: zoom · double-click: reset"
 
 
 class View3D(QWidget):
     orbit_requested = pyqtSignal(float, float)  # (d_azimuth_deg, d_elevation_deg)
+    pan_requested = pyqtSignal(float, float)  # (right, up) in units of the view distance
     zoom_requested = pyqtSignal(float)  # distance factor (< 1 zooms in)
     reset_requested = pyqtSignal()
     resized = pyqtSignal(int, int)  # (width, height) in device pixels
@@ -29,6 +33,7 @@ class View3D(QWidget):
         self.setCursor(Qt.CursorShape.OpenHandCursor)
         self._image: QImage | None = None
         self._last: QPointF | None = None
+        self._panning = False
         self._message = "3D view: waiting for a person"
 
     def set_image(self, image: QImage) -> None:
@@ -54,8 +59,15 @@ class View3D(QWidget):
             )
 
     def mousePressEvent(self, event: QMouseEvent) -> None:
-        if event.button() == Qt.MouseButton.LeftButton:
-            self._last = event.position()
+        button = event.button()
+        shift = bool(event.modifiers() & Qt.KeyboardModifier.ShiftModifier)
+        if button in (Qt.MouseButton.RightButton, Qt.MouseButton.MiddleButton) or (
+            button == Qt.MouseButton.LeftButton and shift
+        ):
+            self._last, self._panning = event.position(), True
+            self.setCursor(Qt.CursorShape.SizeAllCursor)
+        elif button == Qt.MouseButton.LeftButton:
+            self._last, self._panning = event.position(), False
             self.setCursor(Qt.CursorShape.ClosedHandCursor)
 
     def mouseMoveEvent(self, event: QMouseEvent) -> None:
@@ -63,7 +75,11 @@ class View3D(QWidget):
             return
         d = event.position() - self._last
         self._last = event.position()
-        self.orbit_requested.emit(-d.x() * DEG_PER_PIXEL, d.y() * DEG_PER_PIXEL)
+        if self._panning:  # the picture follows the mouse
+            scale = PAN_PER_HEIGHT / max(self.height(), 1)
+            self.pan_requested.emit(-d.x() * scale, d.y() * scale)
+        else:
+            self.orbit_requested.emit(-d.x() * DEG_PER_PIXEL, d.y() * DEG_PER_PIXEL)
 
     def mouseReleaseEvent(self, event: QMouseEvent) -> None:
         self._last = None

@@ -1,9 +1,11 @@
-"""Threads between the pipeline stages: processing (localize) and 3D rendering.
+"""Thin Qt adapters over the live session: its events as signals, and the display worker.
 
-Capture runs in its own plain thread inside `stdformer.live` (keep-latest slot, stale frames are
-dropped). The processing thread takes the newest frame, localizes the person and emits one
-signal per processed frame; the render thread owns the GL context and redraws the 3D view from
-the newest result whenever it or the view changes. Nothing is queued without bound.
+The per-frame loop is `stdformer.live.session.Session` (no Qt). `SessionWorker` starts and stops
+it and turns its events into signals. `DisplayThread` is one of the session's subscribers: it
+owns the GL context, draws each newest result (3D view and mesh overlay layer, see
+`stdformer.live.views`) and hands the GUI one `DisplayFrame` at a time; it redraws the 3D view
+alone when the user moves it. Nothing queues without bound: the session keeps only the newest
+result for the display, and the display posts a new frame only after the GUI took the last one.
 """
 
 from __future__ import annotations
@@ -13,180 +15,95 @@ import threading
 import time
 from dataclasses import dataclass
 
-import numpy as np
-from PyQt6.QtCore import QThread, pyqtSignal
+from PyQt6.QtCore import QObject, QThread, pyqtSignal
 from PyQt6.QtGui import QImage
 
-from app.video_view import bgr_to_qimage, rgb_to_qimage
-from stdformer.live.capture import CaptureStatus, CaptureThread
-from stdformer.live.pipeline import LivePipeline, PipelineConfig
-from stdformer.live.sources import SourceError, open_source
+from app.video_view import bgr_to_qimage, rgb_to_qimage, rgba_to_qimage
+from stdformer.live.session import Session, SessionConfig, SessionResult
 from stdformer.live.stats import RunStats
-from stdformer.paths import BadFileError, MissingFileError
-from stdformer.render import OffscreenRenderer, OrbitCamera, yup_from_opencv
-from stdformer.types import MeshResult, Observation
+from stdformer.live.views import LiveViews, ViewControl
+from stdformer.render import OffscreenRenderer
 
 log = logging.getLogger(__name__)
-USER_ERRORS = (SourceError, MissingFileError, BadFileError, OSError, RuntimeError)
+
+
+class SessionWorker(QObject):
+    """Runs one `Session` (one Start) and re-emits its events in the GUI thread."""
+
+    event = pyqtSignal(object)  # SessionEvent
+
+    def __init__(self, config: SessionConfig, stats: RunStats) -> None:
+        super().__init__()
+        self.session = Session(config, on_event=self.event.emit, stats=stats)
+
+    def start(self) -> None:
+        self.session.start()
+
+    def stop(self, wait_s: float | None) -> bool:
+        """Stop the loop; wait up to `wait_s` (None: until it ends). True when it has ended."""
+        self.session.stop()
+        return self.session.join(wait_s)
+
+    @property
+    def running(self) -> bool:
+        return self.session.running
 
 
 @dataclass(frozen=True)
-class ProcessedFrame:
-    """What the processing thread hands to the GUI for one frame."""
+class DisplayFrame:
+    """What the GUI shows for one result (images are owned copies, safe in the GUI thread)."""
 
-    image: QImage  # owned copy, safe to paint in the GUI thread
-    observation: Observation | None
-    mesh: MeshResult | None
-    index: int
-    latency_ms: float  # capture -> processed
-
-
-class ProcessingThread(QThread):
-    """Opens the pipeline and the source in this thread, then processes the newest frames."""
-
-    frame_processed = pyqtSignal(object)  # ProcessedFrame
-    status_changed = pyqtSignal(str)  # capture state messages (retrying camera, end of file)
-    mesh_status = pyqtSignal(str)  # whether/how the body mesh is produced
-    ended = pyqtSignal(str)  # a file/folder without loop reached its end; the thread has stopped
-    failed = pyqtSignal(str)  # a user-facing error; the thread has stopped
-
-    def __init__(
-        self, source_spec: str, loop: bool, pipeline: PipelineConfig, stats: RunStats
-    ) -> None:
-        super().__init__()
-        self._spec, self._loop, self._cfg, self.stats = source_spec, loop, pipeline, stats
-        self._stop = threading.Event()
-        self.on_result = None  # optional callable(ProcessedFrame), e.g. the render thread
-        self.faces: np.ndarray | None = None  # (F, 3) of the body mesh, set once loaded
-        self.capture_status: CaptureStatus | None = None  # latest snapshot, read by the GUI
-
-    def stop(self) -> None:
-        self._stop.set()
-
-    def run(self) -> None:
-        # An exception escaping QThread.run would abort the whole process (PyQt calls qFatal):
-        # everything unexpected is logged and shown to the user like any other failure.
-        try:
-            self._run()
-        except Exception as e:
-            log.exception("processing thread failed")
-            self.failed.emit(f"Processing stopped by an internal error ({type(e).__name__}: {e}).")
-
-    def _run(self) -> None:
-        try:
-            pipeline = LivePipeline(self._cfg)
-        except USER_ERRORS as e:
-            self.failed.emit(str(e))
-            return
-        except ValueError as e:  # a setting out of range (e.g. --lookahead): say which
-            self.failed.emit(f"Invalid setting: {e}")
-            return
-        if self._stop.is_set():  # stopped while the models were loading
-            pipeline.close()
-            return
-        self.faces = pipeline.faces
-        self.mesh_status.emit(pipeline.mesh_status)
-        try:
-            capture = CaptureThread(open_source(self._spec, loop=self._loop))
-        except USER_ERRORS as e:
-            pipeline.close()
-            self.failed.emit(str(e))
-            return
-        capture.start()
-        last_state = ""
-        try:
-            while not self._stop.is_set():
-                frame = capture.get(timeout=0.1)
-                status = self.capture_status = capture.status()
-                if status.message != last_state:
-                    last_state = status.message
-                    self.status_changed.emit(status.message)
-                if frame is None:
-                    if status.state == "ended":
-                        self.ended.emit(f"Finished: {status.message}. Press Start to replay.")
-                        break
-                    if status.state == "error":
-                        self.failed.emit(f"Reading {status.source} failed: {status.message}")
-                        break
-                    continue
-                result = pipeline.process(frame)
-                latency_ms = (time.perf_counter_ns() - frame.wall_ns) / 1e6
-                for stage, ms in result.timings_ms.items():
-                    self.stats.add_time(stage, ms)
-                self.stats.add_time("latency", latency_ms)
-                self.stats.count_frame(result.observation is not None)
-                processed = ProcessedFrame(
-                    bgr_to_qimage(frame.image_bgr),
-                    result.observation,
-                    result.mesh,
-                    frame.index,
-                    latency_ms,
-                )
-                if self.on_result is not None:
-                    self.on_result(processed)
-                self.frame_processed.emit(processed)
-        except USER_ERRORS as e:
-            log.exception("processing stopped")
-            self.failed.emit(f"Processing stopped: {e}")
-        finally:
-            capture.stop()
-            pipeline.close()
+    video: QImage | None  # the camera frame (None: only the 3D view changed)
+    overlay: QImage | None  # mesh layer over the video (RGBA, same size), None: no mesh shown
+    view: QImage | None  # the 3D view, None when it could not be drawn
+    result: SessionResult | None
+    displayed_ns: int = 0  # perf_counter_ns when posted (for display latency)
 
 
-class RenderThread(QThread):
-    """Owns the offscreen renderer; redraws when a new result arrives or the view changes."""
+class DisplayThread(QThread):
+    """Session subscriber that draws results; the GUI takes frames with `take()`."""
 
-    image_ready = pyqtSignal(QImage)
-    failed = pyqtSignal(str)
+    frame_ready = pyqtSignal()  # a DisplayFrame is waiting in take()
+    failed = pyqtSignal(str)  # the 3D view / overlay cannot be drawn; video still flows
 
-    def __init__(
-        self,
-        stats: RunStats,
-        size_wh: tuple[int, int] = (480, 480),
-        orbit: OrbitCamera | None = None,
-    ) -> None:
+    def __init__(self, stats: RunStats, control: ViewControl | None = None) -> None:
         super().__init__()
         self.stats = stats
         self._cond = threading.Condition()
-        self._latest: ProcessedFrame | None = None
-        self._faces: np.ndarray | None = None
-        self._dirty = True
+        self._latest: SessionResult | None = None
+        self._new_result = False
+        self._view_dirty = True
         self._stop = False
-        self._size = size_wh
-        self._orbit = orbit or OrbitCamera()
-
-    @property
-    def orbit_camera(self) -> OrbitCamera:
-        """The current view, e.g. to keep it when the source is restarted."""
-        with self._cond:
-            return self._orbit
+        self._size = (480, 480)
+        self._control = control or ViewControl()
+        self._overlay = True
+        self._outbox: DisplayFrame | None = None  # taken by the GUI
 
     # --- called from other threads -------------------------------------------------------
-    def submit(self, result: ProcessedFrame) -> None:
-        """Newest result; a frame without a person keeps the last pose on screen."""
+    def submit(self, result: SessionResult) -> None:
+        """The session's subscriber callback: keep the newest result and wake the thread."""
         with self._cond:
-            if result.observation is not None:
-                self._latest = result
-                self._dirty = True
-                self._cond.notify()
+            self._latest, self._new_result = result, True
+            self._cond.notify()
 
-    def set_faces(self, faces: np.ndarray | None) -> None:
+    @property
+    def control(self) -> ViewControl:
         with self._cond:
-            self._faces = faces
+            return self._control
 
-    def orbit(self, d_azimuth_deg: float, d_elevation_deg: float) -> None:
-        self._change(lambda o: o.orbit(d_azimuth_deg, d_elevation_deg))
+    def set_control(self, control: ViewControl) -> None:
+        with self._cond:
+            self._control, self._view_dirty = control, True
+            self._cond.notify()
 
-    def zoom(self, factor: float) -> None:
-        self._change(lambda o: o.zoom(factor))
-
-    def reset_view(self) -> None:
-        self._change(lambda o: OrbitCamera())
+    def set_overlay(self, on: bool) -> None:
+        with self._cond:
+            self._overlay = on
 
     def resize(self, width: int, height: int) -> None:
         with self._cond:
             self._size = (max(64, min(width, 1280)), max(64, min(height, 960)))
-            self._dirty = True
+            self._view_dirty = True
             self._cond.notify()
 
     def stop(self) -> None:
@@ -194,59 +111,74 @@ class RenderThread(QThread):
             self._stop = True
             self._cond.notify()
 
-    def _change(self, fn) -> None:
+    def take(self) -> DisplayFrame | None:
+        """The newest drawn frame (GUI thread); None if it was taken already."""
         with self._cond:
-            self._orbit = fn(self._orbit)
-            self._dirty = True
-            self._cond.notify()
+            frame, self._outbox = self._outbox, None
+            return frame
 
-    # --- render thread ---------------------------------------------------------------------
+    # --- display thread --------------------------------------------------------------------
     def run(self) -> None:
-        renderer: OffscreenRenderer | None = None
+        views: LiveViews | None = None
         try:
-            while True:
-                with self._cond:
-                    while not (self._dirty or self._stop):
-                        self._cond.wait(0.5)
-                    if self._stop:
-                        break
-                    latest, orbit, size, self._dirty = self._latest, self._orbit, self._size, False
-                    faces = self._faces
-                if renderer is None:
-                    renderer = OffscreenRenderer(*size)
-                t0 = time.perf_counter()
-                rgb = render_result(renderer, orbit, size, latest, faces)
-                self.stats.add_time("render", (time.perf_counter() - t0) * 1e3)
-                self.image_ready.emit(rgb_to_qimage(rgb))
-        except USER_ERRORS as e:  # e.g. no working OpenGL: the message says what to install
+            views = LiveViews(OffscreenRenderer(*self._size))
+        except Exception as e:  # e.g. no working OpenGL: the message says what to install
+            log.error("3D view unavailable: %s", e)
             self.failed.emit(f"3D view unavailable: {e}")
+        try:
+            self._loop(views)
         except Exception as e:  # escaping QThread.run would abort the process (qFatal)
-            log.exception("3D rendering failed")
-            self.failed.emit(f"3D view unavailable: {e}")
+            log.exception("display failed")
+            self.failed.emit(f"Display stopped: {e}")
         finally:
-            if renderer is not None:
-                renderer.close()
+            if views is not None:
+                views.renderer.close()
 
+    def _loop(self, views: LiveViews | None) -> None:
+        while True:
+            with self._cond:
+                while not (self._new_result or self._view_dirty or self._stop):
+                    self._cond.wait(0.5)
+                if self._stop:
+                    return
+                result, new = self._latest, self._new_result
+                control, size, overlay = self._control, self._size, self._overlay
+                self._new_result = self._view_dirty = False
+            rendered = None
+            if views is not None:
+                try:
+                    rendered = views.render(result, control, size, overlay=overlay and new)
+                except Exception as e:  # GL broke mid-run: keep showing the video
+                    log.exception("3D rendering failed")
+                    self.failed.emit(f"3D view unavailable: {e}")
+                    views.renderer.close()
+                    views = None
+            if rendered is not None:
+                for stage, ms in rendered.timings_ms.items():
+                    self.stats.add_time(stage, ms)
+            video = bgr_to_qimage(result.frame.image_bgr) if new and result else None
+            self._post(
+                DisplayFrame(
+                    video=video,
+                    overlay=rgba_to_qimage(rendered.overlay_rgba)
+                    if rendered is not None and rendered.overlay_rgba is not None
+                    else None,
+                    view=rgb_to_qimage(rendered.view_rgb)
+                    if rendered is not None and rendered.view_rgb is not None
+                    else None,
+                    result=result if new else None,
+                    displayed_ns=time.perf_counter_ns(),
+                )
+            )
 
-def render_result(
-    renderer: OffscreenRenderer,
-    orbit: OrbitCamera,
-    size_wh: tuple[int, int],
-    result: ProcessedFrame | None,
-    faces: np.ndarray | None,
-) -> np.ndarray:  # (H, W, 3) uint8 RGB
-    """The body mesh when there is one, else the MediaPipe world skeleton, root at the origin."""
-    if result is not None and result.mesh is not None and faces is not None:
-        mesh = result.mesh
-        vertices = yup_from_opencv(mesh.vertices_cam - mesh.joints_cam[0])  # pelvis-centred
-        return renderer.render_view_rgb(orbit, vertices, faces, size_wh=size_wh)
-    obs = None if result is None else result.observation
-    if obs is None:
-        return renderer.render_view_rgb(orbit, size_wh=size_wh)
-    return renderer.render_view_rgb(
-        orbit,
-        skeleton_world=yup_from_opencv(obs.world_landmarks),
-        visibility=obs.visibility,
-        min_visibility=0.5,
-        size_wh=size_wh,
-    )
+    def _post(self, frame: DisplayFrame) -> None:
+        with self._cond:
+            pending = self._outbox
+            if pending is not None and pending.video is not None and frame.video is None:
+                # A view-only redraw must not swallow a video frame the GUI has not shown yet.
+                frame = DisplayFrame(
+                    pending.video, pending.overlay, frame.view, pending.result, frame.displayed_ns
+                )
+            self._outbox = frame
+        if pending is None:
+            self.frame_ready.emit()

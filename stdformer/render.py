@@ -119,7 +119,11 @@ class OffscreenRenderer:
         self._dynamic[key] = [scene.add(m) for m in meshes]
 
     def _body_mesh(
-        self, vertices: np.ndarray, faces: np.ndarray, vertex_colors: np.ndarray | None
+        self,
+        vertices: np.ndarray,
+        faces: np.ndarray,
+        vertex_colors: np.ndarray | None,
+        alpha: float = 1.0,
     ) -> Any:
         v = np.ascontiguousarray(vertices, dtype=np.float32)
         f = np.ascontiguousarray(faces, dtype=np.int32)
@@ -129,6 +133,9 @@ class OffscreenRenderer:
             colors, material = None, self._material(BODY_RGB)
         else:
             colors, material = as_float_rgba(vertex_colors, len(v)), self._material()
+        if alpha < 1.0:  # fading out (subject lost): blend with what is behind
+            material.baseColorFactor = np.array([*material.baseColorFactor[:3], alpha])
+            material.alphaMode = "BLEND"
         prim = self._pr.Primitive(
             positions=v,
             normals=vertex_normals(v, f),
@@ -161,8 +168,11 @@ class OffscreenRenderer:
         min_visibility: float = 0.0,
         floor_y: float | None = None,
         size_wh: tuple[int, int] | None = None,
+        alpha: float = 1.0,
     ) -> np.ndarray:  # (H, W, 3) uint8 RGB
         """Free 3D view from `camera` of a ground grid plus an optional mesh and skeleton.
+
+        `alpha` < 1 draws the mesh translucent (a body fading out).
 
         For MediaPipe world landmarks pass `skeleton_world=yup_from_opencv(world_landmarks)`
         (the default `bones` are the 33-landmark topology); for `MeshResult.vertices_cam` pass
@@ -175,7 +185,7 @@ class OffscreenRenderer:
         if vertices_world is not None:
             if faces is None:
                 raise ValueError("render_view_rgb: faces are required with vertices_world")
-            meshes.append(self._body_mesh(vertices_world, faces, vertex_colors))
+            meshes.append(self._body_mesh(vertices_world, faces, vertex_colors, alpha))
             lowest.append(float(np.min(np.asarray(vertices_world)[:, 1])))
         if skeleton_world is not None:
             pos, nrm, col, fc = skeleton_mesh(skeleton_world, bones, visibility, min_visibility)
@@ -206,25 +216,22 @@ class OffscreenRenderer:
         self._view_scene.set_pose(self._headlight, cam_pose)
         return self._render(self._view_scene, w, h, rgba=False)
 
-    def render_overlay_bgr(
+    def render_overlay_rgba(
         self,
-        image_bgr: np.ndarray,  # (H, W, 3) uint8
         vertices_cam: np.ndarray,  # (V, 3) OpenCV camera frame, metres
         faces: np.ndarray,  # (F, 3) int
-        K: np.ndarray,  # (3, 3) intrinsics of image_bgr, OpenCV pixel convention
-        alpha: float = 0.8,
+        K: np.ndarray,  # (3, 3) intrinsics of the image, OpenCV pixel convention
+        size_wh: tuple[int, int],  # the image's (W, H)
         vertex_colors: np.ndarray | None = None,  # (V, 3|4) uint8 or float in [0, 1]
-    ) -> np.ndarray:  # (H, W, 3) uint8 BGR
-        """Draw the mesh seen through intrinsics K over the image, blended with `alpha`.
+    ) -> np.ndarray:  # (H, W, 4) uint8 RGBA, alpha = coverage
+        """The mesh seen through intrinsics K on a transparent layer the size of the image.
 
         A vertex at camera point X lands on pixel K @ X / z (pixel centres at integer
-        coordinates, as in OpenCV). Returns a new BGR image; the input is not modified.
+        coordinates, as in OpenCV). Compose the layer over the image at any opacity (the GUI
+        does, so changing the opacity costs no render).
         """
         self._check_thread()
-        img = np.asarray(image_bgr)
-        if img.ndim != 3 or img.shape[2] != 3 or img.dtype != np.uint8:
-            raise ValueError(f"image_bgr must be (H, W, 3) uint8, got {img.shape} {img.dtype}")
-        h, w = img.shape[:2]
+        w, h = int(size_wh[0]), int(size_wh[1])
         k = np.asarray(K, dtype=np.float64)
         # pyrender puts pixel centres at +0.5 (GL), OpenCV at integers: shift the principal point.
         cam = self._pr.IntrinsicsCamera(
@@ -236,7 +243,25 @@ class OffscreenRenderer:
         # OpenCV camera axes -> OpenGL camera axes is the same flip as cam -> Y-up world.
         body = self._body_mesh(yup_from_opencv(vertices_cam), faces, vertex_colors)
         self._replace_dynamic("overlay", self._overlay_scene, [body])
-        rgba = self._render(self._overlay_scene, w, h, rgba=True)
+        return self._render(self._overlay_scene, w, h, rgba=True)
+
+    def render_overlay_bgr(
+        self,
+        image_bgr: np.ndarray,  # (H, W, 3) uint8
+        vertices_cam: np.ndarray,  # (V, 3) OpenCV camera frame, metres
+        faces: np.ndarray,  # (F, 3) int
+        K: np.ndarray,  # (3, 3) intrinsics of image_bgr, OpenCV pixel convention
+        alpha: float = 0.8,
+        vertex_colors: np.ndarray | None = None,  # (V, 3|4) uint8 or float in [0, 1]
+    ) -> np.ndarray:  # (H, W, 3) uint8 BGR
+        """Draw the mesh seen through intrinsics K over the image, blended with `alpha`
+        (see `render_overlay_rgba`). Returns a new BGR image; the input is not modified."""
+        self._check_thread()
+        img = np.asarray(image_bgr)
+        if img.ndim != 3 or img.shape[2] != 3 or img.dtype != np.uint8:
+            raise ValueError(f"image_bgr must be (H, W, 3) uint8, got {img.shape} {img.dtype}")
+        h, w = img.shape[:2]
+        rgba = self.render_overlay_rgba(vertices_cam, faces, K, (w, h), vertex_colors)
         return _blend_bgr(img, rgba, float(np.clip(alpha, 0.0, 1.0)))
 
     def close(self) -> None:

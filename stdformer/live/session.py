@@ -109,7 +109,7 @@ class Session:
         config: SessionConfig,
         on_event: Callable[[SessionEvent], None] | None = None,
         stats: RunStats | None = None,
-        pipeline_factory: Callable[[PipelineConfig], LivePipeline] = LivePipeline,
+        pipeline_factory: Callable[[PipelineConfig], LivePipeline] | None = None,
     ) -> None:
         MeshSmoother(config.smoothing)  # validate settings here, in the caller's thread
         SubjectPresence(config.hold_s, config.fade_s)
@@ -126,6 +126,14 @@ class Session:
         self.ended = False  # a non-looping file reached its end
         self.mesh_status = ""  # how the mesh is produced (or why not), once loaded
         self.device = ""  # where the network runs ("" without weights)
+        self._smoothing = config.smoothing
+        self.buffer_fill = 0  # frames in the network's window, as of the last result
+        self.buffer_size = 0  # its length T (0 without weights)
+
+    def set_smoothing(self, strength: float) -> None:
+        """Change the One-Euro strength while running (applies from the next mesh)."""
+        MeshSmoother(strength)  # validates
+        self._smoothing = float(strength)
 
     # -- subscribers --------------------------------------------------------------------------
     def subscribe(
@@ -224,7 +232,7 @@ class Session:
     def _run(self) -> None:
         self._emit("loading", "Loading models…")
         try:
-            pipeline = self._pipeline_factory(self.config.pipeline)
+            pipeline = (self._pipeline_factory or LivePipeline)(self.config.pipeline)
         except USER_ERRORS as exc:
             return self._fail(str(exc))
         except ValueError as exc:  # a setting out of range (e.g. look-ahead): say which
@@ -275,6 +283,8 @@ class Session:
             except USER_ERRORS as exc:
                 log.exception("processing stopped")
                 return self._fail(f"Processing stopped: {exc}")
+            if smoother.strength != self._smoothing:
+                smoother = MeshSmoother(self._smoothing)
             if out.observation is None:
                 smoother.reset()  # a new track starts from its own first mesh
             meshes = tuple(_frozen_mesh(smoother(m)) for m in out.meshes)
@@ -287,6 +297,8 @@ class Session:
             self.stats.set_dropped(status.frames_dropped)
             frame.image_bgr.setflags(write=False)
             buffer = None if pipeline.predictor is None else pipeline.predictor.buffer
+            if buffer is not None:
+                self.buffer_fill, self.buffer_size = len(buffer), buffer.T
             self._publish(
                 SessionResult(
                     frame=frame,
@@ -306,8 +318,8 @@ class Session:
                         capture_fps=status.fps,
                         processed_fps=self.stats.fps(),
                     ),
-                    buffer_fill=0 if buffer is None else len(buffer),
-                    buffer_size=0 if buffer is None else buffer.T,
+                    buffer_fill=self.buffer_fill,
+                    buffer_size=self.buffer_size,
                 )
             )
 

@@ -16,9 +16,11 @@ from PyQt6.QtCore import QtMsgType
 
 import app.main_window as main_window_module
 import app.workers as workers_module
+import stdformer.live.session as session_module
 from app.application import close_on_signals, qt_message_to_log
+from app.config import AppConfig
 from app.main_window import OPEN_FILE, SAMPLE, MainWindow, source_label
-from stdformer.config import AppConfig
+from stdformer.live.views import ViewControl
 from stdformer.paths import MissingFileError, resolve_file
 
 
@@ -118,7 +120,7 @@ def test_unexpected_exception_in_processing_is_reported_not_fatal(qtbot, monkeyp
     def broken(config):
         raise KeyError("boom")
 
-    monkeypatch.setattr(workers_module, "LivePipeline", broken)
+    monkeypatch.setattr(session_module, "LivePipeline", broken)
     window = make_window(qtbot, AppConfig(quit_after_s=30.0))
     window.show()
     window.start()
@@ -133,7 +135,7 @@ def test_setting_out_of_range_is_reported(qtbot, monkeypatch) -> None:
     def bad_setting(config):
         raise ValueError("lookahead must be in [0, T-1=7], got 9")
 
-    monkeypatch.setattr(workers_module, "LivePipeline", bad_setting)
+    monkeypatch.setattr(session_module, "LivePipeline", bad_setting)
     window = make_window(qtbot, AppConfig(quit_after_s=30.0))
     window.start()
     qtbot.waitUntil(lambda: window.last_error is not None, timeout=10_000)
@@ -147,17 +149,17 @@ def test_stop_while_models_load_keeps_the_busy_thread(qtbot, monkeypatch) -> Non
         time.sleep(1.0)
         raise MissingFileError("weights not found (test)")
 
-    monkeypatch.setattr(workers_module, "LivePipeline", slow_pipeline)
-    monkeypatch.setattr(main_window_module, "STOP_WAIT_MS", 10)
+    monkeypatch.setattr(session_module, "LivePipeline", slow_pipeline)
+    monkeypatch.setattr(main_window_module, "STOP_WAIT_S", 0.01)
     window = make_window(qtbot)
     window.start()
     window.stop()
-    assert window.processing is None
-    busy = [w for w in window._retired if isinstance(w, workers_module.ProcessingThread)]
-    assert len(busy) == 1 and busy[0].isRunning()
+    assert window.worker is None
+    busy = list(window._retired)
+    assert len(busy) == 1 and busy[0].running
     assert window.start_button.isEnabled()
-    window.close()  # waits for the retired thread
-    assert not busy[0].isRunning()
+    window.close()  # waits for the retired session
+    assert not busy[0].running
     qtbot.wait(50)
     assert window.last_error is None  # the stopped run's late failure is not shown
 
@@ -169,15 +171,18 @@ def test_view_and_stats_after_stop_and_start(qtbot, tmp_path: Path) -> None:
     window.start()
     first_stats = window.stats
     window.view3d.orbit_requested.emit(30.0, 0.0)
-    assert window.render_thread.orbit_camera.azimuth_deg == pytest.approx(30.0)
+    assert window.display.control.azimuth_deg == pytest.approx(30.0)
     window.stop()
     window.start()  # the user's view survives Stop/Start; each run counts on its own
-    assert window.render_thread.orbit_camera.azimuth_deg == pytest.approx(30.0)
+    assert window.display.control.azimuth_deg == pytest.approx(30.0)
     assert window.stats is not first_stats
-    window.view3d.zoom_requested.emit(0.5)  # only the live render thread gets view changes
-    assert window.render_thread.orbit_camera.distance_m == pytest.approx(1.5)
-    window.view3d.reset_requested.emit()  # double click
-    assert window.render_thread.orbit_camera.azimuth_deg == pytest.approx(0.0)
+    window.view3d.zoom_requested.emit(0.5)
+    window.view3d.pan_requested.emit(0.1, -0.2)
+    control = window.display.control
+    assert control.zoom == pytest.approx(0.5)
+    assert (control.pan_right, control.pan_up) == pytest.approx((0.1, -0.2))
+    window.view3d.reset_requested.emit()  # double click: back to the automatic framing
+    assert window.display.control == ViewControl()
     window.stop()
     window._update_status()
     assert window.status_label.text().startswith("not running")

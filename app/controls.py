@@ -1,0 +1,158 @@
+"""The settings toolbar: model, body model, device, look-ahead and smoothing, kept in QSettings.
+
+Choices are saved when they change and restored at the next start. An option given on the
+command line (`--weights`, `--body-model`, `--device`, `--lookahead`) wins over the saved
+choice for that run. Model, body, device and look-ahead need the models reloaded (the window
+restarts the session: `reload_needed`); smoothing applies live (`smoothing_changed`).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PyQt6.QtCore import QSettings, Qt, pyqtSignal
+from PyQt6.QtWidgets import (
+    QComboBox,
+    QFileDialog,
+    QLabel,
+    QSlider,
+    QSpinBox,
+    QToolBar,
+    QWidget,
+)
+
+from app.config import AppConfig
+
+PICK = "__pick__"
+DEVICES = ("auto", "cpu", "cuda")
+MAX_LOOKAHEAD = 15  # the network's window is longer; the pipeline says so if not
+
+
+def settings_bool(settings: QSettings, key: str, default: bool) -> bool:
+    value = settings.value(key, default)
+    return value if isinstance(value, bool) else str(value).lower() in ("true", "1")
+
+
+class FileChoice(QComboBox):
+    """A combo of "embedded" + files the user picked (the choice's data is the path, or "")."""
+
+    picked = pyqtSignal()
+
+    def __init__(self, embedded: str, pick: str, dialog_title: str, pattern: str) -> None:
+        super().__init__()
+        self._title, self._pattern = dialog_title, pattern
+        self.addItem(embedded, "")
+        self.addItem(pick, PICK)
+        self._current = 0
+        self.activated.connect(self._activated)
+
+    def path(self) -> str:
+        return str(self.currentData() or "")
+
+    def set_path(self, path: str) -> None:
+        if path and self.findData(path) < 0:
+            self.insertItem(1, Path(path).name, path)
+            self.setItemData(1, path, Qt.ItemDataRole.ToolTipRole)
+        self.setCurrentIndex(max(0, self.findData(path)))
+        self._current = self.currentIndex()
+
+    def ask_file(self) -> str:
+        path, _ = QFileDialog.getOpenFileName(self, self._title, "", self._pattern)
+        return path
+
+    def _activated(self, index: int) -> None:
+        if self.itemData(index) == PICK:
+            path = self.ask_file()
+            if not path:  # cancelled: keep what was there
+                self.setCurrentIndex(self._current)
+                return
+            self.set_path(path)
+        if self.currentIndex() != self._current:
+            self._current = self.currentIndex()
+            self.picked.emit()
+
+
+class ControlsBar(QToolBar):
+    reload_needed = pyqtSignal()  # model, body, device or look-ahead changed
+    smoothing_changed = pyqtSignal(float)  # strength in [0, 1]
+
+    def __init__(self, config: AppConfig, settings: QSettings, parent: QWidget | None = None):
+        super().__init__("Model", parent)
+        self.setMovable(False)
+        self.settings = settings
+        pipe = config.pipeline
+        self.model = FileChoice(
+            "Embedded network", "Checkpoint file…", "Open STDFormer checkpoint",
+            "Checkpoints (*.pt *.pth *.ckpt);;All files (*)",
+        )  # fmt: skip
+        self.body = FileChoice(
+            "Default body", "Body model file…", "Open body model (SMPL .pkl/.npz)",
+            "Body models (*.pkl *.npz);;All files (*)",
+        )  # fmt: skip
+        self.device = QComboBox()
+        for name in DEVICES:
+            self.device.addItem(name.upper() if name != "auto" else "Auto", name)
+        self.lookahead = QSpinBox()
+        self.lookahead.setRange(0, MAX_LOOKAHEAD)
+        self.lookahead.setToolTip("frames of future context: smoother mesh, that many frames later")
+        self.smoothing = QSlider(Qt.Orientation.Horizontal)
+        self.smoothing.setRange(0, 100)
+        self.smoothing.setFixedWidth(90)
+        self.smoothing.setToolTip("One-Euro smoothing of the mesh (0 = off)")
+
+        self.model.set_path(pipe.weights or str(settings.value("model/weights", "")))
+        self.body.set_path(pipe.body_model or str(settings.value("model/body", "")))
+        device = pipe.device if pipe.device != "auto" else str(settings.value("model/device", ""))
+        self.device.setCurrentIndex(max(0, self.device.findData(device.split(":")[0])))
+        self._device_override = pipe.device if ":" in pipe.device else None  # e.g. cuda:1
+        saved_lookahead = int(settings.value("model/lookahead", 0) or 0)
+        self.lookahead.setValue(pipe.lookahead or saved_lookahead)
+        self.smoothing.setValue(int(settings.value("model/smoothing", 0) or 0))
+
+        for label, widget in (
+            ("Model", self.model),
+            ("Body", self.body),
+            ("Device", self.device),
+            ("Look-ahead", self.lookahead),
+            ("Smoothing", self.smoothing),
+        ):
+            self.addWidget(QLabel(f" {label}: "))
+            self.addWidget(widget)
+        self.model.picked.connect(self._changed)
+        self.body.picked.connect(self._changed)
+        self.device.activated.connect(lambda _i: self._changed())
+        self.lookahead.valueChanged.connect(lambda _v: self._changed())
+        self.smoothing.valueChanged.connect(self._smoothing)
+
+    # --- values ----------------------------------------------------------------------------
+    def weights(self) -> str | None:
+        return self.model.path() or None
+
+    def body_model(self) -> str | None:
+        return self.body.path() or None
+
+    def device_name(self) -> str:
+        name = str(self.device.currentData())
+        if self._device_override and name == self._device_override.split(":")[0]:
+            return self._device_override
+        return name
+
+    def smoothing_strength(self) -> float:
+        return self.smoothing.value() / 100.0
+
+    def save(self) -> None:
+        s = self.settings
+        s.setValue("model/weights", self.model.path())
+        s.setValue("model/body", self.body.path())
+        s.setValue("model/device", str(self.device.currentData()))
+        s.setValue("model/lookahead", self.lookahead.value())
+        s.setValue("model/smoothing", self.smoothing.value())
+        s.sync()
+
+    def _changed(self) -> None:
+        self.save()
+        self.reload_needed.emit()
+
+    def _smoothing(self, value: int) -> None:
+        self.save()
+        self.smoothing_changed.emit(value / 100.0)
