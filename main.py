@@ -9,6 +9,7 @@ Usage:
 Headless commands (each has its own --help):
   python main.py train ...            train the embedded network
   python main.py evaluate ...         metrics on held-out renders or any video
+  python main.py process VIDEO ...    every frame of a video -> a recording (+ exports)
   python main.py export REC ...       a recording to obj/ply/glb/mp4/npz
 """
 
@@ -39,6 +40,7 @@ CAMERA_OR_CLIP = ("sample", "auto")  # sources not opened by check_inputs
 COMMANDS: dict[str, str] = {
     "train": "stdformer.train.cli",
     "evaluate": "stdformer.train.evaluate_cli",
+    "process": "stdformer.recording.process_cli",
     "export": "stdformer.recording.export_cli",
 }
 
