@@ -8,6 +8,7 @@ video keeps the take's timing (frames without a mesh show the source or the empt
 
 from __future__ import annotations
 
+import math
 import os
 from pathlib import Path
 
@@ -20,18 +21,31 @@ from stdformer.recording.reader import Recording
 from stdformer.render import OffscreenRenderer, OrbitCamera, yup_from_opencv
 
 DEFAULT_SIZE_WH = (640, 480)  # grid view size when no source video was recorded
+YFOV_DEG = 45.0
 
 
-def take_view(rec: Recording, pos: np.ndarray) -> tuple[OrbitCamera, float]:
+def take_view(
+    rec: Recording, pos: np.ndarray, size_wh: tuple[int, int]
+) -> tuple[OrbitCamera, float]:
     """A fixed 3D-view camera that sees the body in every exported frame, and the floor height.
 
-    Frames the union of up to 32 frames' vertices (a walk across the room stays in view), from
-    the front and slightly above; the grid lies under the lowest point of the take, fixed, so
-    it does not jump with the feet.
+    Frames the box around up to 32 frames' vertices (a walk across the room stays in view),
+    from the front and slightly above, tight on height and width (a bounding sphere would leave
+    the body small); the grid lies under the take's lowest point, fixed, so it does not jump.
     """
     sample = pos[np.linspace(0, len(pos) - 1, min(len(pos), 32)).astype(int)]
     pts = yup_from_opencv(np.asarray(rec.vertices[sample], np.float64).reshape(-1, 3))
-    return OrbitCamera.framing(pts, yfov_deg=45.0, elevation_deg=10.0), float(pts[:, 1].min())
+    lo, hi = pts.min(axis=0), pts.max(axis=0)
+    half = 0.5 * (hi - lo)
+    tan = math.tan(math.radians(YFOV_DEG) / 2.0)
+    fit = max(half[1] / tan, half[0] / (tan * size_wh[0] / size_wh[1]))
+    camera = OrbitCamera(
+        target=tuple(0.5 * (lo + hi)),
+        distance_m=1.15 * fit + half[2],
+        yfov_deg=YFOV_DEG,
+        elevation_deg=10.0,
+    )
+    return camera, float(lo[1])
 
 
 def export_mp4(
@@ -60,7 +74,7 @@ def export_mp4(
         raise RecordingError(f"cannot write {path}: OpenCV's mp4 writer did not open it")
     renderer = OffscreenRenderer(*size_wh, msaa_samples=4)
     try:
-        camera, floor_y = take_view(rec, pos[has_mesh[pos]])
+        camera, floor_y = take_view(rec, pos[has_mesh[pos]], size_wh)
         last_image = np.zeros((size_wh[1], size_wh[0], 3), np.uint8)
         for p in pos:
             mesh = has_mesh[p]
