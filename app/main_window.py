@@ -66,6 +66,7 @@ class MainWindow(QMainWindow):
         self.last_error: str | None = None
         self.mesh_text = ""
         self._device = ""  # where the network runs, for --stats-json
+        self.shown: SessionResult | None = None  # the result on screen
         self.render_error: str | None = None  # the 3D view cannot draw (e.g. no OpenGL)
         # Nobody is watching (--quit-after, or no display): an error or the end of a file
         # closes the window instead of waiting for a click.
@@ -173,7 +174,7 @@ class MainWindow(QMainWindow):
     def start(self) -> None:
         self.stop()
         spec = self.current_source()
-        self.last_error = self.render_error = None
+        self.last_error = self.render_error = self.shown = None
         self.stats = RunStats()  # one run per Start: rates and --stats-json skip stopped time
         self.state_label.setText("")
         self.video.clear(f"Opening {source_label(spec)}…")
@@ -273,6 +274,7 @@ class MainWindow(QMainWindow):
             return
         result = frame.result
         if frame.video is not None and result is not None:
+            self.shown = result
             alpha = result.display_alpha if frame.overlay is not None else 0.0
             self.video.set_frame(frame.video, result.observation, frame.overlay, alpha)
             self.stats.count_display((time.perf_counter_ns() - result.frame.wall_ns) / 1e6)

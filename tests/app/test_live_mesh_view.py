@@ -1,0 +1,150 @@
+"""The live mesh in the window (offscreen, with an untrained checkpoint): mesh results arrive, the
+overlay and the 3D view draw it (checked on pixels), toggles work, a lost subject leaves nothing
+stale on screen and comes back cleanly, and the controls are kept between runs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from PyQt6.QtCore import QSettings
+from PyQt6.QtGui import QImage
+
+from app.config import AppConfig
+from app.main_window import MainWindow
+from stdformer.live.pipeline import PipelineConfig
+from stdformer.paths import resolve_file
+
+
+def pixels(image: QImage) -> np.ndarray:  # (H, W, 3) uint8 RGB
+    rgb = image.convertToFormat(QImage.Format.Format_RGB888)
+    ptr = rgb.constBits()
+    ptr.setsize(rgb.sizeInBytes())
+    rows = np.frombuffer(ptr, np.uint8).reshape(rgb.height(), rgb.bytesPerLine())
+    return rows[:, : 3 * rgb.width()].reshape(rgb.height(), rgb.width(), 3).copy()
+
+
+def body_pixels(image: QImage | None) -> int:
+    """Pixels of the bluish body colour in a 3D view image (the grid and background are grey)."""
+    if image is None:
+        return 0
+    rgb = pixels(image).astype(int)
+    return int(((rgb.min(axis=2) > 90) & (rgb[..., 2] - rgb[..., 0] > 12)).sum())
+
+
+@pytest.fixture
+def lost_and_found_clip(tmp_path: Path) -> Path:
+    """Sample clip frames with a person (10), 75 black frames (2.5 s), the person again (15).
+
+    The gap is long enough for a busy CPU to draw a few frames of it (the display keeps only
+    the newest result)."""
+    cap = cv2.VideoCapture(str(resolve_file("sample_clip")))
+    frames = []
+    for _ in range(25):
+        ok, image = cap.read()
+        assert ok
+        frames.append(image)
+    cap.release()
+    sequence = frames[:10] + [np.zeros_like(frames[0])] * 75 + frames[10:]
+    folder = tmp_path / "lost_and_found"
+    folder.mkdir()
+    for i, image in enumerate(sequence):
+        cv2.imwrite(str(folder / f"f{i:03d}.png"), image)
+    return folder
+
+
+def mesh_window(qtbot, weights: Path, source: str, **config) -> MainWindow:
+    pipeline = PipelineConfig(weights=str(weights), device="cpu")
+    window = MainWindow(AppConfig(pipeline=pipeline, **config), [], initial_source=source)
+    qtbot.addWidget(window)
+    window.resize(1200, 500)
+    window.show()
+    return window
+
+
+@pytest.mark.slow
+def test_mesh_is_drawn_over_the_video_and_in_the_3d_view(qtbot, placed_weights: Path) -> None:
+    window = mesh_window(qtbot, placed_weights, "sample")
+    window.start()
+    qtbot.waitUntil(lambda: window.video._mesh_layer is not None, timeout=60_000)
+    qtbot.waitUntil(lambda: body_pixels(window.view3d._image) > 500, timeout=30_000)
+    assert "body mesh" in window.mesh_text
+    window.stop()  # freeze the last frame: compare the same frame with and without the mesh
+
+    with_mesh = pixels(window.video.grab().toImage()).astype(int)
+    window.mesh_check.setChecked(False)
+    without = pixels(window.video.grab().toImage()).astype(int)
+    changed = (np.abs(with_mesh - without).sum(axis=2) > 30).sum()
+    assert changed > 2000  # the mesh covers the person
+    window.mesh_check.setChecked(True)
+    window.opacity.setValue(0)  # opacity 0: the video as it is
+    assert (np.abs(pixels(window.video.grab().toImage()).astype(int) - without) > 3).sum() < 50
+
+    window._update_status()
+    text = window.status_label.text()
+    assert "model" in text and "overlay" in text and "mesh" in text
+    window.close()
+
+
+@pytest.mark.slow
+def test_lost_subject_clears_the_views_and_comes_back(
+    qtbot, placed_weights: Path, lost_and_found_clip: Path
+) -> None:
+    window = mesh_window(qtbot, placed_weights, str(lost_and_found_clip), loop=False)
+    states: list[tuple[str, bool, int, str]] = []
+
+    def record() -> None:
+        shown = window.video._mesh_layer is not None
+        subject = window.shown.subject if window.shown is not None else "-"
+        states.append((subject, shown, body_pixels(window.view3d._image), window.view3d._message))
+
+    window.start()
+    window.display.frame_ready.connect(record)  # runs after the window drew the frame
+    qtbot.waitUntil(lambda: "Finished" in window.state_label.text(), timeout=120_000)
+    qtbot.wait(300)
+    record()
+    absent = [s for s in states if s[0] == "absent"]
+    summary = window.stats.summary()
+    assert absent, f"the subject was never reported gone: {[s[0] for s in states]}, {summary}"
+    assert all(not shown and body < 50 for _, shown, body, _ in absent), states  # none stale
+    assert any("No person in view" in message for *_, message in absent)
+    first_absent = states.index(absent[0])
+    assert any(shown and body > 500 for _, shown, body, _ in states[:first_absent])
+    subject, shown, body, _ = states[-1]
+    assert subject == "tracking" and shown and body > 500  # the mesh is back
+    window.close()
+
+
+def test_controls_are_kept_between_runs(qtbot, tmp_path: Path, placed_weights: Path) -> None:
+    settings = QSettings(str(tmp_path / "app.ini"), QSettings.Format.IniFormat)
+    window = MainWindow(AppConfig(), [], initial_source="sample", settings=settings)
+    qtbot.addWidget(window)
+    window.controls.model.set_path(str(placed_weights))
+    window.controls.model.picked.emit()
+    window.controls.lookahead.setValue(3)
+    window.controls.smoothing.setValue(40)
+    window.controls.device.setCurrentIndex(window.controls.device.findData("cpu"))
+    window.controls.device.activated.emit(window.controls.device.currentIndex())
+    window.opacity.setValue(35)
+    window.landmark_check.setChecked(False)
+    window.close()
+
+    again = MainWindow(AppConfig(), [], initial_source="sample", settings=settings)
+    qtbot.addWidget(again)
+    config = again.session_config()
+    assert config.pipeline.weights == str(placed_weights)
+    assert config.pipeline.lookahead == 3 and config.pipeline.device == "cpu"
+    assert config.smoothing == pytest.approx(0.4)
+    assert again.opacity.value() == 35 and again.video.mesh_opacity == pytest.approx(0.35)
+    assert not again.landmark_check.isChecked() and not again.video.show_landmarks
+    again.close()
+
+    # An option given on the command line wins over the saved choice for that run.
+    cli = AppConfig(pipeline=PipelineConfig(device="cuda:1", lookahead=5))
+    third = MainWindow(cli, [], initial_source="sample", settings=settings)
+    qtbot.addWidget(third)
+    assert third.session_config().pipeline.device == "cuda:1"
+    assert third.session_config().pipeline.lookahead == 5
+    third.close()
