@@ -11,11 +11,13 @@ import numpy as np
 from stdformer.recording.export_glb import export_glb
 from stdformer.recording.export_mesh import (
     Progress,
+    check_new_file,
     export_npz,
     export_obj,
     export_ply,
     select_frames,
 )
+from stdformer.recording.format import RecordingError
 from stdformer.recording.reader import Recording
 
 FORMATS = ("obj", "ply", "glb", "mp4", "npz")
@@ -26,6 +28,16 @@ def default_output(rec: Recording, fmt: str) -> Path:
     """Where an export goes when no path is given: beside the recording, `<name>.<fmt>` (a file)
     or `<name>_<fmt>/` (a folder of per-frame files)."""
     return rec.path.with_name(rec.path.stem + SUFFIXES[fmt])
+
+
+def check_output(fmt: str, out: str | os.PathLike[str]) -> Path:
+    """Refuse an output path that exists (a non-empty folder for obj/ply) before any work."""
+    path = Path(out).expanduser()
+    if fmt in ("obj", "ply"):
+        if path.exists() and (not path.is_dir() or any(path.iterdir())):
+            raise RecordingError(f"{path} exists and is not an empty folder; choose a new --out")
+        return path
+    return check_new_file(path)
 
 
 def export_recording(

@@ -12,7 +12,13 @@ import sys
 import time
 
 from stdformer.compat import RenderError
-from stdformer.recording.export import FORMATS, default_output, export_length, export_recording
+from stdformer.recording.export import (
+    FORMATS,
+    check_output,
+    default_output,
+    export_length,
+    export_recording,
+)
 from stdformer.recording.format import RecordingError
 from stdformer.recording.reader import open_recording
 
@@ -47,7 +53,7 @@ def run_export(args: argparse.Namespace) -> int:
     rec = open_recording(args.recording)
     if not rec.complete:
         print(f"note: {rec.path} was not closed cleanly; exporting its {len(rec)} readable frames")
-    out = args.out or default_output(rec, args.format)
+    out = check_output(args.format, args.out or default_output(rec, args.format))
     total = export_length(rec, args.format, args.first, args.last)
     t0 = time.perf_counter()
     with tqdm(total=total, unit="frame", desc=f"export {args.format}", disable=args.quiet) as bar:

@@ -21,7 +21,7 @@ from stdformer.live.pipeline import PipelineConfig
 from stdformer.live.session import Session, SessionConfig, SessionEvent
 from stdformer.live.sources import ImageFolderSource, SourceError, VideoFileSource, open_source
 from stdformer.paths import BadFileError, MissingFileError
-from stdformer.recording.export import FORMATS, default_output, export_recording
+from stdformer.recording.export import FORMATS, check_output, default_output, export_recording
 from stdformer.recording.format import RecordingError
 from stdformer.recording.reader import open_recording
 from stdformer.recording.recorder import Recorder, recording_info
@@ -125,7 +125,7 @@ def run_process(args: argparse.Namespace) -> int:
     print(f"recording: {status.path} ({status.frames} frames, {status.bytes_written / 1e6:.1f} MB)")
     rec = open_recording(status.path)
     for fmt in args.export:
-        out = default_output(rec, fmt)
+        out = check_output(fmt, default_output(rec, fmt))
         with tqdm(total=len(rec), unit="frame", desc=f"export {fmt}", disable=args.quiet) as b:
             print(f"exported {export_recording(rec, fmt, out, progress=b.update)}")
     return 0
