@@ -68,7 +68,10 @@ def recording_info(
     image_size_wh: tuple[int, int] | None = None,
     **extra: object,
 ) -> RecordingInfo:
-    """Header facts for a run of `pipeline` on `source`: body model and weights identity."""
+    """Header facts for a run of `pipeline` on `source`: body model and weights identity.
+
+    `fps` <= 0 (a camera) means: the capture rate measured when the first result arrives.
+    """
     from stdformer.paths import MissingFileError, resolve_file
 
     body = resolve_file("body_model", pipeline.body_model)
@@ -125,9 +128,10 @@ class Recorder:
         )
         return self.subscription
 
-    def detach(self, session: Session) -> None:
-        """Stop recording now (the session goes on); queued results are not written."""
+    def detach(self, session: Session, timeout_s: float = 5.0) -> None:
+        """Stop recording (the session goes on): results already queued are still written."""
         if self.subscription is not None:
+            self.subscription.close(timeout_s)  # drain the queue, then `close` runs
             session.unsubscribe(self.subscription)
         self.close()
 
@@ -187,6 +191,9 @@ class Recorder:
         info = self.info
         if info.image_size_wh is None:
             info = replace(info, image_size_wh=result.frame.size_wh)
+        if not info.fps > 0:  # a camera: its measured rate (timing truth stays in each t_ns)
+            measured = result.counters.capture_fps
+            info = replace(info, fps=float(measured) if measured > 0 else 30.0)
         writer = RecordingWriter.create(
             self.parent,
             info,
