@@ -33,6 +33,7 @@ from stdformer.live.mp_poses import (
     create_landmarker,
     drop_duplicates,
     poses_from_result,
+    same_person,
     validate_task_file,
 )
 from stdformer.live.pose_quality import PoseQualityConfig, implausibility, torso_appearance
@@ -200,8 +201,9 @@ class PersonLocalizer:
         return result, poses
 
     def _poses(self, result: object, wh: tuple[int, int]) -> list[DetectedPose]:
-        poses = poses_from_result(result, (0.0, 0.0), wh, wh, self.config.box_presence)
-        return drop_duplicates(poses)
+        return drop_duplicates(
+            poses_from_result(result, (0.0, 0.0), wh, wh, self.config.box_presence)
+        )
 
     def _plausible(self, poses: list[DetectedPose], image_bgr: np.ndarray) -> list[DetectedPose]:
         """Drop implausible poses; attach the torso colour the tracker compares."""
@@ -234,9 +236,12 @@ class PersonLocalizer:
         wh = frame.size_wh
         self.rejected_in_last_frame, self.redetected = 0, False
         result, found = self._detect(mp_image, self._timestamp_ms(frame.t_ns), wh)
-        poses = self._plausible(found, image)
+        zoom = self._zoom_region(wh)
+        if zoom is not None:  # a small subject: its landmarks from an upscaled crop
+            found = found + self.redetector.around(rgb, zoom, self.config.box_presence)
+        poses = self._plausible(drop_duplicates(found), image)
         chosen = self.tracker.update([p.candidate() for p in poses], wh, frame.t_ns)
-        if chosen is None and self.config.redetect.enabled:
+        if chosen is None and zoom is None and self.config.redetect.enabled:
             extra = self._second_look(rgb, image, poses)
             if extra:
                 chosen = self.tracker.add_candidates([p.candidate() for p in extra], wh, frame.t_ns)
@@ -245,7 +250,19 @@ class PersonLocalizer:
         self.people_in_last_frame = len(poses)
         if chosen is None:
             return None
+        self.redetected = self.redetected or poses[chosen].mp_index < 0
         return self._observation(poses[chosen], result, frame)
+
+    def _zoom_region(self, wh: tuple[int, int]) -> np.ndarray | None:
+        """The subject's predicted box when it was small in the last frames, else None."""
+        cfg = self.config.redetect
+        subject = self.tracker.subject
+        if not cfg.enabled or subject is None:
+            return None
+        height = float(subject.bbox_xyxy[3] - subject.bbox_xyxy[1])
+        if height >= cfg.small_subject * wh[1] or subject.frames_missing > 0:
+            return None
+        return subject.predicted_box()
 
     def _second_look(
         self, rgb: np.ndarray, image_bgr: np.ndarray, poses: list[DetectedPose]
@@ -260,11 +277,7 @@ class PersonLocalizer:
         else:
             return []
         # A person the full frame already found is not new.
-        fresh = [
-            p
-            for p in drop_duplicates(found)
-            if all(box_iou(p.bbox_xyxy, q.bbox_xyxy) <= 0.5 for q in poses)
-        ]
+        fresh = [p for p in drop_duplicates(found) if not any(same_person(p, q) for q in poses)]
         return self._plausible(fresh, image_bgr)
 
     def _observation(self, pose: DetectedPose, result: object, frame: Frame) -> Observation:

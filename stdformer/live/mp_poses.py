@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from stdformer.live.pose_quality import landmark_confidence, tight_box
-from stdformer.live.tracking import Candidate, box_iou
+from stdformer.live.tracking import Candidate, box_iou, box_size
 from stdformer.paths import BadFileError
 from stdformer.types import NUM_POSE_LANDMARKS
 
@@ -132,14 +132,32 @@ def poses_from_result(
     return poses
 
 
-def drop_duplicates(poses: list[DetectedPose], max_iou: float = 0.6) -> list[DetectedPose]:
-    """Remove poses whose box mostly repeats a more confident one (kept in input order).
-
-    MediaPipe can return the same person twice (a tracked region and a fresh detection).
+def same_person(a: DetectedPose, b: DetectedPose) -> bool:
+    """Two poses of one person: their landmarks trusted in both lie together (median distance
+    under 10 % of the larger box), or, with fewer than 3 such landmarks, their boxes nearly
+    coincide (IoU > 0.7). Box overlap alone would merge one person standing in front of another.
     """
-    ranked = sorted(range(len(poses)), key=lambda i: -float(poses[i].visibility.mean()))
+    both = (a.confidence >= 0.5) & (b.confidence >= 0.5)
+    if int(both.sum()) >= 3:
+        gap = np.linalg.norm(a.landmarks_px[both, :2] - b.landmarks_px[both, :2], axis=1)
+        return float(np.median(gap)) < 0.1 * max(box_size(a.bbox_xyxy), box_size(b.bbox_xyxy))
+    return box_iou(a.bbox_xyxy, b.bbox_xyxy) > 0.7
+
+
+def drop_duplicates(poses: list[DetectedPose]) -> list[DetectedPose]:
+    """Remove poses that repeat a better one (kept in input order).
+
+    MediaPipe can return the same person twice (a tracked region and a fresh detection), and a
+    crop look finds again who the full frame found, often better: of two `same_person` poses the
+    one with more trusted landmarks (then higher mean visibility) is kept.
+    """
+
+    def rank(p: DetectedPose) -> tuple[int, float]:
+        return int((p.confidence >= 0.5).sum()), float(p.visibility.mean())
+
+    order = sorted(range(len(poses)), key=lambda i: rank(poses[i]), reverse=True)
     kept: list[int] = []
-    for i in ranked:
-        if all(box_iou(poses[i].bbox_xyxy, poses[k].bbox_xyxy) <= max_iou for k in kept):
+    for i in order:
+        if not any(same_person(poses[i], poses[k]) for k in kept):
             kept.append(i)
     return [poses[i] for i in sorted(kept)]

@@ -4,14 +4,16 @@ MediaPipe's person detector sees the frame letterboxed to 224 x 224, so a person
 part of a wide frame (or of a 4K one) is a few dozen pixels to it and is often missed. Running
 the landmarker on a crop makes that person fill its input. Two kinds of second look:
 
-- subject crop: the subject is lost; look in a square around its predicted box
-  (`crop_scale` x the box size), every frame while it is missing;
+- subject crop: the subject is lost, or small (box under `small_subject` of the frame
+  height, where full-frame landmarks are poor); look in a square around its predicted box
+  (`crop_scale` x the box size), every frame while that lasts;
 - tiles: nobody is found at all; every `tile_every` frames look at one tile of a fixed cover
   of the frame (full-height squares, then a finer grid of half-height squares), round robin.
 
 Both use one IMAGE-mode landmarker (no tracking state shared between unrelated windows); each
 look costs about one full-frame detection (~25-30 ms on a 2-core CPU). They run only when
-the full-frame pass found no subject, so a clip where the subject stays found pays nothing.
+the full-frame pass found no subject or the subject is small, so a clip where a normal-sized
+subject stays found pays nothing.
 """
 
 from __future__ import annotations
@@ -39,7 +41,8 @@ class RedetectConfig:
     enabled: bool = True
     crop_scale: float = 1.8  # subject crop side, in predicted box sizes
     min_side_px: int = 256  # crops smaller than this are upscaled to it (MediaPipe's input)
-    tile_every: int = 4  # frames with nobody: one tile every this many frames (0: no tiles)
+    tile_every: int = 3  # frames with nobody: one tile every this many frames (0: no tiles)
+    small_subject: float = 0.35  # subject box below this share of the frame height: zoom in
     num_poses: int = 2  # poses per look (a crop may hold the subject and a bystander)
 
 
@@ -49,26 +52,23 @@ def square_region(center_xy: np.ndarray, side: float) -> np.ndarray:  # (4,)
 
 
 def tile_regions(image_wh: tuple[int, int]) -> list[np.ndarray]:
-    """Squares covering the frame: full-height ones, then half-height ones, neighbours
-    overlapping by at least a quarter so a person on a seam is whole in some tile.
-
-    A 640 x 480 frame gives 2 + 4 x 3 = 14 tiles.
-    """
+    """Squares of half the frame's shorter side covering the frame, neighbours overlapping by
+    at least a quarter so a person on a seam is whole in some tile. People taller than a tile
+    are large enough for the full-frame pass. A 640 x 480 frame gives 4 x 3 = 12 tiles."""
     w, h = image_wh
-    regions = []
-    for side in (float(min(w, h)), 0.5 * min(w, h)):
-        nx = int(np.ceil((w - side) / (0.75 * side) - 1e-6)) + 1
-        ny = int(np.ceil((h - side) / (0.75 * side) - 1e-6)) + 1
-        xs, ys = np.linspace(0, w - side, nx), np.linspace(0, h - side, ny)
-        regions += [np.array([x, y, x + side, y + side], np.float32) for y in ys for x in xs]
-    return regions
+    side = 0.5 * min(w, h)
+    nx = int(np.ceil((w - side) / (0.75 * side) - 1e-6)) + 1
+    ny = int(np.ceil((h - side) / (0.75 * side) - 1e-6)) + 1
+    xs, ys = np.linspace(0, w - side, nx), np.linspace(0, h - side, ny)
+    return [np.array([x, y, x + side, y + side], np.float32) for y in ys for x in xs]
 
 
 def crop_square(image_rgb: np.ndarray, region_xyxy: np.ndarray, min_side: int) -> np.ndarray:
     """Pixels of a square region (zero-padded outside the image), resized up to `min_side`."""
     h, w = image_rgb.shape[:2]
-    x0, y0, x1, y1 = (round(float(v)) for v in region_xyxy)
-    side = max(x1 - x0, 1)
+    side = max(round(float(region_xyxy[2] - region_xyxy[0])), 1)
+    x0, y0 = round(float(region_xyxy[0])), round(float(region_xyxy[1]))
+    x1, y1 = x0 + side, y0 + side
     out = np.zeros((side, side, 3), np.uint8)
     ax0, ay0, ax1, ay1 = max(x0, 0), max(y0, 0), min(x1, w), min(y1, h)
     if ax1 > ax0 and ay1 > ay0:
