@@ -345,8 +345,7 @@ class MainWindow(QMainWindow):
         self._stop_workers(None)  # the process must not exit under a running thread
         for worker in list(self._retired):
             worker.stop(None)
-        self.controls.save()
-        self.settings.sync()
+        self.settings.sync()  # what the user changed (command-line options are not saved)
         if self.config.stats_json:
             extra = {"error": self.last_error, "mesh": self.mesh_text, "device": self._device}
             try:

@@ -222,6 +222,10 @@ def _read_npz(path: Path) -> dict[str, Any]:
     """Fields of an .npz; object-array fields (extra metadata in some SMPL conversions) are
     left unread and marked, so they only matter if a required field is one of them."""
     out: dict[str, Any] = {}
+    if not zipfile.is_zipfile(path):  # np.load would try it as a pickle and advise allow_pickle
+        raise BadFileError(
+            f"{path}: not a readable .npz body model (not a zip archive). {HOW_TO_GET_SMPL}"
+        )
     try:
         with np.load(path, allow_pickle=False) as z:
             for key in z.files:

@@ -12,6 +12,8 @@ import logging
 import os
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -20,6 +22,10 @@ from stdformer.body.model import load_body_model
 from stdformer.live.localize import LocalizerConfig, PersonLocalizer
 from stdformer.paths import ASSETS, MissingFileError, resolve_file, resolve_optional_file
 from stdformer.types import Frame, MeshResult, Observation
+
+if TYPE_CHECKING:
+    from stdformer.body.model import BodyModel
+    from stdformer.model.stdformer import STDFormer
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +57,50 @@ class PipelineResult:
         return self.meshes[-1] if self.meshes else None
 
 
+def choose_weights(explicit: str | None) -> Path | None:
+    """The one place that decides which network weights a run uses.
+
+    `explicit` (--weights), then $STDFORMER_WEIGHTS, then the shipped file. None when nothing is
+    named and nothing ships: the run shows landmarks only (never a network with random
+    weights). A named file that is missing raises MissingFileError.
+    """
+    try:
+        return resolve_file("weights", explicit or None)
+    except MissingFileError:
+        if explicit or os.environ.get(ASSETS["weights"].env_var):
+            raise  # the user named this file (option or variable): tell them it is missing
+        return None
+
+
+@dataclass(frozen=True)
+class MeshStage:
+    """What the mesh needs, loaded and checked against each other."""
+
+    weights: Path
+    body: BodyModel
+    model: STDFormer  # on the CPU, eval mode
+
+
+def load_mesh_stage(config: PipelineConfig) -> MeshStage | None:
+    """Load the body model, mesh levels and network `config` names; None without weights.
+
+    Every named file is fully read and checked (a body model named without weights too), so
+    main.py calls this before any window opens. Raises MissingFileError or BadFileError.
+    """
+    weights = choose_weights(config.weights)
+    if weights is None:
+        if config.body_model:  # still check the file the user named
+            load_body_model(config.body_model)
+        return None
+    from stdformer.body.mesh_levels import mesh_levels_for_body
+    from stdformer.model.checkpoint import load_model
+
+    body = load_body_model(config.body_model)
+    levels_file = resolve_optional_file("mesh_levels", config.mesh_levels)
+    levels = MeshLevels.load(levels_file) if levels_file else mesh_levels_for_body(body)
+    return MeshStage(weights, body, load_model(levels, weights))
+
+
 class LivePipeline:
     """Owns the localizer and (optionally) the body model + predictor; one thread at a time."""
 
@@ -67,36 +117,24 @@ class LivePipeline:
             raise
 
     def _load_mesh_stage(self) -> None:
-        explicit = self.config.weights or None
-        try:
-            weights = resolve_file("weights", explicit)
-        except MissingFileError:
-            if explicit is not None or os.environ.get(ASSETS["weights"].env_var):
-                raise  # the user named this file (option or variable): tell them it is missing
+        stage = load_mesh_stage(self.config)
+        if stage is None:
             self.mesh_status = "no trained weights found: showing landmarks only"
             log.info("%s (pass --weights PATH to enable the body mesh)", self.mesh_status)
-            if self.config.body_model:  # still check the file the user named
-                load_body_model(self.config.body_model)
             return
-        from stdformer.body.mesh_levels import mesh_levels_for_body
         from stdformer.live.predictor import Predictor, PredictorConfig
-        from stdformer.model.checkpoint import load_model
 
-        body = load_body_model(self.config.body_model)
-        levels_file = resolve_optional_file("mesh_levels", self.config.mesh_levels)
-        levels = MeshLevels.load(levels_file) if levels_file else mesh_levels_for_body(body)
-        model = load_model(levels, weights)
         self.predictor = Predictor(
-            model,
+            stage.model,
             PredictorConfig(
                 lookahead=self.config.lookahead,
                 device=self.config.device,
                 cpu_threads=self.config.cpu_threads,
             ),
-            joint_regressor=np.asarray(body.J_regressor, dtype=np.float32),  # (24, V)
+            joint_regressor=np.asarray(stage.body.J_regressor, dtype=np.float32),  # (24, V)
         )
-        self.faces = np.asarray(body.faces, dtype=np.int64)
-        self.mesh_status = f"body mesh from {weights.name} on {self.predictor.device}"
+        self.faces = np.asarray(stage.body.faces, dtype=np.int64)
+        self.mesh_status = f"body mesh from {stage.weights.name} on {self.predictor.device}"
 
     def process(self, frame: Frame) -> PipelineResult:
         t0 = time.perf_counter()

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 
 from main import build_parser, check_inputs, config_from_args, main
 from stdformer.live.sources import SourceError
@@ -80,23 +81,55 @@ def test_stats_json_in_missing_folder_is_refused_before_the_run(tmp_path: Path, 
     assert err.startswith("error: --stats-json") and "no_such_dir" in err
 
 
-def test_headless_run_ends_on_an_error_with_exit_code_1(tmp_path: Path) -> None:
-    """No display, no --quit-after: nobody can click the error away, so the run ends (code 1)."""
-    garbage = tmp_path / "body.pkl"
+@pytest.mark.parametrize("name", ["body.pkl", "body.npz"])
+def test_garbage_body_model_is_refused_before_the_window(tmp_path: Path, name: str, capsys) -> None:
+    garbage = tmp_path / name
     garbage.write_text("garbage")
+    assert main(["--source", "sample", "--body-model", str(garbage)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and name in err and err.count("\n") == 1
+    assert "allow_pickle" not in err  # numpy's advice to unpickle untrusted files is not ours
+
+
+def test_garbage_or_mismatched_checkpoint_is_refused_before_the_window(
+    tmp_path: Path, landmark_weights: Path, capsys
+) -> None:
+    garbage = tmp_path / "weights.pt"
+    garbage.write_bytes(b"\x80garbage")
+    assert main(["--source", "sample", "--weights", str(garbage)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and "weights.pt" in err and "checkpoint" in err
+    # Weights for the default body with levels of another topology: caught before the window.
+    from stdformer.body.mesh_levels import compute_mesh_levels
+    from stdformer.body.model import load_body_model
+
+    body = load_body_model()
+    other = tmp_path / "other_levels.npz"
+    compute_mesh_levels(body.v_template, body.faces, n_coarse=300, n_mid=1200).save(other)
+    argv = ["--weights", str(landmark_weights), "--mesh-levels", str(other)]
+    assert main(["--source", "sample", *argv]) == 2
+    assert "another body topology" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
+def test_headless_run_ends_on_an_error_with_exit_code_1(
+    tmp_path: Path, landmark_weights: Path
+) -> None:
+    """No display, no --quit-after: nobody can click the error away, so the run ends (code 1)."""
     stats_path = tmp_path / "run.json"
     env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
     env.pop("QT_QPA_PLATFORM", None)
-    argv = ["--source", "sample", "--body-model", str(garbage), "--stats-json", str(stats_path)]
+    env["XDG_CONFIG_HOME"] = str(tmp_path / "config")  # the user's saved settings stay out
+    argv = ["--source", "sample", "--weights", str(landmark_weights), "--device", "cuda"]
     proc = subprocess.run(
-        [sys.executable, "main.py", *argv],
+        [sys.executable, "main.py", *argv, "--stats-json", str(stats_path)],
         cwd=REPO_ROOT,
         env=env,
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=180,
     )
     assert proc.returncode == 1, proc.stderr[-2000:]
-    assert "offscreen" in proc.stderr and "body.pkl" in proc.stderr
+    assert "offscreen" in proc.stderr and "CUDA is not available" in proc.stderr
     assert "Traceback" not in proc.stderr
-    assert "body.pkl" in json.loads(stats_path.read_text())["error"]
+    assert "CUDA" in json.loads(stats_path.read_text())["error"]
