@@ -1,1 +1,2 @@
-"""Streaming: video sources, person localization, rolling buffer, predictor, smoothing."""
+"""Live capture and processing: sources, capture thread, person localization, the predictor, and
+the session loop that publishes one result per frame to subscribers (see `session.py`)."""
