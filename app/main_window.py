@@ -25,6 +25,7 @@ from PyQt6.QtWidgets import (
 
 from app.config import AppConfig
 from app.controls import ControlsBar, settings_bool
+from app.record_bar import RecordBar
 from app.status import status_text
 from app.video_view import VideoView
 from app.view3d import HINT, View3D
@@ -89,6 +90,10 @@ class MainWindow(QMainWindow):
         self.controls.reload_needed.connect(self._reload)
         self.controls.smoothing_changed.connect(self._set_smoothing)
         self.addToolBar(self.controls)
+        self.addToolBarBreak()
+        self.record_bar = RecordBar(self.settings, self)
+        self.record_bar.message.connect(lambda text: self.statusBar().showMessage(text, 10_000))
+        self.addToolBar(self.record_bar)
 
         self.status_label = QLabel()
         self.state_label = QLabel()
@@ -189,6 +194,7 @@ class MainWindow(QMainWindow):
         self.worker.event.connect(self._on_event)
         self.display.start()
         self.worker.start()
+        self.record_bar.set_session(self.worker.session, self.worker.session.config)
         self._update_buttons()
 
     def stop(self) -> None:
@@ -197,6 +203,7 @@ class MainWindow(QMainWindow):
     def _stop_workers(self, wait_s: float | None) -> None:
         """Stop the session and the display; wait up to `wait_s` (None: until they end)."""
         was_running = self.worker is not None and self.worker.running
+        self.record_bar.set_session(None)  # a recording ends cleanly with its session
         if self.worker is not None:
             if not self.worker.stop(wait_s):
                 # Still loading models: it ends on its own; its late events are not this run's.
@@ -342,6 +349,7 @@ class MainWindow(QMainWindow):
         self._update_buttons()
 
     def closeEvent(self, event: QCloseEvent) -> None:
+        self.record_bar.close_all()  # recording, exports, playback windows
         self._stop_workers(None)  # the process must not exit under a running thread
         for worker in list(self._retired):
             worker.stop(None)
