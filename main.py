@@ -23,11 +23,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 from app.config import AppConfig
-from stdformer.body.levels import MeshLevels
 from stdformer.live.localize import LocalizerConfig, validate_task_file
-from stdformer.live.pipeline import PipelineConfig, load_mesh_stage
+from stdformer.live.pipeline import PipelineConfig
 from stdformer.live.sources import SourceError, open_source
 from stdformer.paths import (
+    ASSETS,
     BadFileError,
     MissingFileError,
     resolve_file,
@@ -132,14 +132,18 @@ def config_from_args(args: argparse.Namespace) -> AppConfig:
 
 
 def check_inputs(config: AppConfig) -> None:
-    """Fail before any window opens: the pose model is a .task bundle, a file/folder source
-    opens and has a frame, --stats-json can be written, and every named file (weights, body
-    model, mesh levels) is fully loaded and checked against the others (a few seconds).
+    """Fail before any window opens on what is cheap to check: named files exist, the pose model
+    is a .task bundle, a file/folder source opens and has a frame, --stats-json can be written.
 
-    Raises MissingFileError, BadFileError or SourceError with the message for the user.
+    Raises MissingFileError, BadFileError or SourceError with the message for the user. Loading
+    the body model and the weights is left to the app (it takes seconds); it reports failures.
     """
     pipe = config.pipeline
     validate_task_file(resolve_file("pose_model", pipe.localizer.pose_model))
+    if pipe.weights or os.environ.get(ASSETS["weights"].env_var):  # none at all: landmarks only
+        resolve_file("weights", pipe.weights)
+    resolve_file("body_model", pipe.body_model)
+    resolve_optional_file("mesh_levels", pipe.mesh_levels)
     spec = (config.source or "").strip()
     if spec and not spec.isdigit() and spec.lower() not in CAMERA_OR_CLIP:
         open_source(spec).close()  # a camera index is not probed here: opening one is slow
@@ -148,10 +152,6 @@ def check_inputs(config: AppConfig) -> None:
             f"--stats-json {config.stats_json}: folder {Path(config.stats_json).parent} does not "
             "exist. Create it or write the statistics elsewhere."
         )
-    resolve_file("body_model", pipe.body_model)
-    levels = resolve_optional_file("mesh_levels", pipe.mesh_levels)
-    if load_mesh_stage(pipe) is None and levels is not None:
-        MeshLevels.load(levels)  # named without weights: still read it
 
 
 def main(argv: list[str] | None = None) -> int:
