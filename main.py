@@ -23,11 +23,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 from app.config import AppConfig
+from stdformer.body.levels import MeshLevels
 from stdformer.live.localize import LocalizerConfig, validate_task_file
-from stdformer.live.pipeline import PipelineConfig
+from stdformer.live.pipeline import PipelineConfig, load_mesh_stage
 from stdformer.live.sources import SourceError, open_source
 from stdformer.paths import (
-    ASSETS,
     BadFileError,
     MissingFileError,
     resolve_file,
@@ -132,18 +132,14 @@ def config_from_args(args: argparse.Namespace) -> AppConfig:
 
 
 def check_inputs(config: AppConfig) -> None:
-    """Fail before any window opens on what is cheap to check: named files exist, the pose model
-    is a .task bundle, a file/folder source opens and has a frame, --stats-json can be written.
+    """Fail before any window opens: the pose model is a .task bundle, a file/folder source
+    opens and has a frame, --stats-json can be written, and every named file (weights, body
+    model, mesh levels) is fully loaded and checked against the others (a few seconds).
 
-    Raises MissingFileError, BadFileError or SourceError with the message for the user. Loading
-    the body model and the weights is left to the app (it takes seconds); it reports failures.
+    Raises MissingFileError, BadFileError or SourceError with the message for the user.
     """
     pipe = config.pipeline
     validate_task_file(resolve_file("pose_model", pipe.localizer.pose_model))
-    if pipe.weights or os.environ.get(ASSETS["weights"].env_var):  # none at all: landmarks only
-        resolve_file("weights", pipe.weights)
-    resolve_file("body_model", pipe.body_model)
-    resolve_optional_file("mesh_levels", pipe.mesh_levels)
     spec = (config.source or "").strip()
     if spec and not spec.isdigit() and spec.lower() not in CAMERA_OR_CLIP:
         open_source(spec).close()  # a camera index is not probed here: opening one is slow
@@ -152,6 +148,10 @@ def check_inputs(config: AppConfig) -> None:
             f"--stats-json {config.stats_json}: folder {Path(config.stats_json).parent} does not "
             "exist. Create it or write the statistics elsewhere."
         )
+    resolve_file("body_model", pipe.body_model)
+    levels = resolve_optional_file("mesh_levels", pipe.mesh_levels)
+    if load_mesh_stage(pipe) is None and levels is not None:
+        MeshLevels.load(levels)  # named without weights: still read it
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -176,6 +176,21 @@ def main(argv: list[str] | None = None) -> int:
         # Without a display Qt would abort the process; render offscreen instead.
         log.warning("No display found: running with QT_QPA_PLATFORM=offscreen (no window).")
         os.environ["QT_QPA_PLATFORM"] = "offscreen"
+    # Before Qt loads: PyQt6 must use its own plugins (cv2 pointed Qt at its bundled Qt5 ones),
+    # and a missing system library becomes one apt-get line instead of Qt's abort (exit 134).
+    from app.prerequisites import neutralise_opencv_qt_env, qt_prerequisite_problem
+
+    neutralise_opencv_qt_env(os.environ)
+    problem = qt_prerequisite_problem(os.environ)
+    if problem:
+        print(f"error: {problem}", file=sys.stderr)
+        return 2
+    if not args.verbose:  # MediaPipe/TFLite print native log lines on stderr; -v keeps them
+        import atexit
+
+        from stdformer.native_logs import NativeLogFilter
+
+        atexit.register(NativeLogFilter().start().stop)
     # Before Qt loads: PyQt6 must use its own plugins (cv2 pointed Qt at its bundled Qt5 ones),
     # and a missing system library becomes one apt-get line instead of Qt's abort (exit 134).
     from app.prerequisites import neutralise_opencv_qt_env, qt_prerequisite_problem
