@@ -191,21 +191,6 @@ def main(argv: list[str] | None = None) -> int:
         from stdformer.native_logs import NativeLogFilter
 
         atexit.register(NativeLogFilter().start().stop)
-    # Before Qt loads: PyQt6 must use its own plugins (cv2 pointed Qt at its bundled Qt5 ones),
-    # and a missing system library becomes one apt-get line instead of Qt's abort (exit 134).
-    from app.prerequisites import neutralise_opencv_qt_env, qt_prerequisite_problem
-
-    neutralise_opencv_qt_env(os.environ)
-    problem = qt_prerequisite_problem(os.environ)
-    if problem:
-        print(f"error: {problem}", file=sys.stderr)
-        return 2
-    if not args.verbose:  # MediaPipe/TFLite print native log lines on stderr; -v keeps them
-        import atexit
-
-        from stdformer.native_logs import NativeLogFilter
-
-        atexit.register(NativeLogFilter().start().stop)
     from app.application import run_app  # Qt is imported only for the GUI
 
     return run_app(config)
