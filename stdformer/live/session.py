@@ -128,6 +128,7 @@ class Session:
         self.device = ""  # where the network runs ("" without weights)
         self._smoothing = config.smoothing
         self.buffer_fill = 0  # frames in the network's window, as of the last result
+        self._localizer = None  # the running pipeline's, for request_subject_at
         self.buffer_size = 0  # its length T (0 without weights)
 
     def set_smoothing(self, strength: float) -> None:
@@ -225,6 +226,13 @@ class Session:
             except Exception:
                 log.exception("session event handler failed")
 
+    def request_subject_at(self, x_px: float, y_px: float) -> None:
+        """Follow the person under frame pixel (x, y) from the next frame on (any thread; the
+        localizer's tracker applies it). Ignored while no pipeline runs."""
+        localizer = self._localizer
+        if localizer is not None:
+            localizer.request_subject_at(x_px, y_px)
+
     def _fail(self, message: str) -> None:
         self.error = message
         self._emit("failed", message)
@@ -237,6 +245,7 @@ class Session:
             return self._fail(str(exc))
         except ValueError as exc:  # a setting out of range (e.g. look-ahead): say which
             return self._fail(f"Invalid setting: {exc}")
+        self._localizer = getattr(pipeline, "localizer", None)
         try:
             if self._stop.is_set():  # stopped while the models were loading
                 return
