@@ -84,9 +84,13 @@ def rotation_to_up(up: np.ndarray) -> np.ndarray:
 
 
 class LiveViews:
-    """Draws results with one `OffscreenRenderer`; create and use it in one thread (GL)."""
+    """Draws results with one `OffscreenRenderer`; create and use it in one thread (GL).
 
-    def __init__(self, renderer: OffscreenRenderer, smoothing: float = 0.2) -> None:
+    `renderer=None` keeps the framing and gravity estimate without drawing (render with
+    `view=False, overlay=False`), e.g. to test or to follow along without a GL context.
+    """
+
+    def __init__(self, renderer: OffscreenRenderer | None, smoothing: float = 0.2) -> None:
         self.renderer = renderer
         self._k = smoothing  # per-frame weight of the new framing / up estimate
         self._up: np.ndarray | None = None  # (3,) world-ish up in Y-up camera axes
@@ -154,7 +158,7 @@ class LiveViews:
         # Fit the framing sphere in the narrower of the two fields of view.
         half_v = math.radians(YFOV_DEG) / 2.0
         half = min(half_v, math.atan(math.tan(half_v) * w / max(h, 1)))
-        distance = 1.1 * radius / math.sin(half) * control.zoom
+        distance = 1.2 * radius / math.sin(half) * control.zoom  # a margin around it
         cam = OrbitCamera(
             azimuth_deg=control.azimuth_deg,
             elevation_deg=control.elevation_deg,
@@ -187,6 +191,8 @@ class LiveViews:
         overlay_rgba = None
         mesh = None if result is None else result.display_mesh
         if overlay and mesh is not None and result is not None and result.faces is not None:
+            if self.renderer is None:
+                raise RuntimeError("LiveViews without a renderer cannot draw the overlay")
             t0 = time.perf_counter()
             overlay_rgba = self.renderer.render_overlay_rgba(
                 mesh.vertices_cam, result.faces, mesh.K, result.frame.size_wh
@@ -201,17 +207,18 @@ class LiveViews:
         control: ViewControl,
         size_wh: tuple[int, int],
     ) -> np.ndarray:  # (H, W, 3) uint8
+        if self.renderer is None:
+            raise RuntimeError("LiveViews without a renderer cannot draw the 3D view")
         cam = self.camera(control, size_wh)
         floor = self._floor if self._floor is not None else -1.0
         if result is None or geometry is None:
             return self.renderer.render_view_rgb(cam, floor_y=floor, size_wh=size_wh)
         pts, _, kind = geometry
-        if kind == "mesh":
+        obs = result.observation
+        if kind == "mesh" or obs is None:
             return self.renderer.render_view_rgb(
                 cam, pts, result.faces, floor_y=floor, size_wh=size_wh, alpha=result.display_alpha
             )
-        obs = result.observation
-        assert obs is not None  # kind "skeleton" comes from an observation
         return self.renderer.render_view_rgb(
             cam,
             skeleton_world=pts,
