@@ -1,4 +1,4 @@
-"""Review: the decoder's documented bool mask (True = blocked) must block, like the float form."""
+"""the decoder's documented bool mask (True = blocked) must block, like the float form."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Review: a damaged or unreachable mesh-levels cache costs a recompute, never a crash."""
+"""a damaged or unreachable mesh-levels cache costs a recompute, never a crash."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Review: malformed SMPL files fail with BadFileError naming the path and the field."""
+"""malformed SMPL files fail with BadFileError naming the path and the field."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Review: the edge self term is FastMETRO's mean predicted edge length (not its square)."""
+"""the edge self term is FastMETRO's mean predicted edge length (not its square)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Review: EMA and the encoder layer against independent references written from the spec."""
+"""EMA and the encoder layer against independent references written from the spec."""
 
 from __future__ import annotations
 

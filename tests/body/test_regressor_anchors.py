@@ -1,4 +1,4 @@
-"""Review: SMPL-topology anchors are smplx's published vertex ids, with SMPL's left/right."""
+"""SMPL-topology anchors are smplx's published vertex ids, with SMPL's left/right."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Review: `Predictor.flush` on a stream shorter than the look-ahead emits each frame's own mesh.
+"""`Predictor.flush` on a stream shorter than the look-ahead emits each frame's own mesh.
 
 Reference: clip mode on the stream padded on both ends (first frame repeated before it, last
 frame after it), the window of frame i ending at frame i + lookahead.

@@ -1,4 +1,4 @@
-"""Review: BodyModel equals smplx's own SMPL built from the same file, and SMPL's conventions."""
+"""BodyModel equals smplx's own SMPL built from the same file, and SMPL's conventions."""
 
 from __future__ import annotations
 
