@@ -78,6 +78,7 @@ class MainWindow(QMainWindow):
         self.resize(1400, 640)
 
         self.video = VideoView()
+        self.video.image_clicked.connect(self._pick_subject)
         self.view3d = View3D()
         split = QSplitter()
         split.addWidget(self.video)
@@ -175,6 +176,11 @@ class MainWindow(QMainWindow):
             pipeline=pipe,
             smoothing=self.controls.smoothing_strength(),
         )
+
+    def _pick_subject(self, x_px: float, y_px: float) -> None:
+        """A click on the video: follow the person there from the next frame on."""
+        if self.worker is not None:
+            self.worker.session.request_subject_at(x_px, y_px)
 
     def start(self) -> None:
         self.stop()

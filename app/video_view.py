@@ -8,11 +8,11 @@ changing the opacity costs no render. Only confident landmarks are drawn.
 from __future__ import annotations
 
 import numpy as np
-from PyQt6.QtCore import QPointF, QRectF, Qt
+from PyQt6.QtCore import QPointF, QRectF, Qt, pyqtSignal
 from PyQt6.QtGui import QColor, QImage, QPainter, QPen
 from PyQt6.QtWidgets import QSizePolicy, QWidget
 
-from stdformer.pose_topology import POSE_CONNECTIONS
+from stdformer.live.pose_quality import drawable_skeleton, landmark_confidence
 from stdformer.types import Observation
 
 CONFIDENT = 0.5  # landmarks below this visibility or presence are not drawn
@@ -48,7 +48,10 @@ def letterbox_rect(image_w: int, image_h: int, widget_w: int, widget_h: int) -> 
 
 class VideoView(QWidget):
     """Shows the latest frame; overlays are toggled with `show_mesh`, `show_box` and
-    `show_landmarks`; `mesh_opacity` in [0, 1] sets how strongly the mesh covers the video."""
+    `show_landmarks`; `mesh_opacity` in [0, 1] sets how strongly the mesh covers the video.
+    A left click on the image emits `image_clicked(x, y)` in frame pixels (pick the subject)."""
+
+    image_clicked = pyqtSignal(float, float)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -120,13 +123,25 @@ class VideoView(QWidget):
             p.drawRect(QRectF(to_widget(cx0, cy0), to_widget(cx1, cy1)))
         if self.show_landmarks:
             pts = [to_widget(float(x), float(y)) for x, y in obs.landmarks_px[:, :2]]
-            sure = (obs.visibility >= CONFIDENT) & (obs.presence >= CONFIDENT)  # (33,)
+            # Trusted landmarks connected to the body only: no floating limb fragments.
+            conf = landmark_confidence(obs.visibility, obs.presence)
+            sure, bones = drawable_skeleton(conf, CONFIDENT)  # (33,) bool, [(a, b)]
             p.setPen(QPen(QColor(255, 200, 60, 230), 2))
-            for a, b in POSE_CONNECTIONS:
-                if sure[a] and sure[b]:
-                    p.drawLine(pts[a], pts[b])
+            for a, b in bones:
+                p.drawLine(pts[a], pts[b])
             p.setPen(Qt.PenStyle.NoPen)
             p.setBrush(QColor(255, 90, 60, 240))
             for i, pt in enumerate(pts):
                 if sure[i]:
                     p.drawEllipse(pt, 3.0, 3.0)
+
+    def mousePressEvent(self, event: object) -> None:
+        """Left click on the image: `image_clicked` with the frame pixel under the cursor."""
+        img = self._image
+        if img is None or event.button() != Qt.MouseButton.LeftButton:
+            return super().mousePressEvent(event)
+        target = letterbox_rect(img.width(), img.height(), self.width(), self.height())
+        pos = event.position()
+        if target.contains(pos):
+            scale = img.width() / target.width()
+            self.image_clicked.emit((pos.x() - target.x()) * scale, (pos.y() - target.y()) * scale)
