@@ -122,6 +122,10 @@ def run_process(args: argparse.Namespace) -> int:
     speed = seen / took if took > 0 else float("nan")
     print(f"processed {seen} frames in {took:.1f} s: {speed:.1f} fps = {speed / fps:.2f}x real "
           f"time ({fps:g} fps source); {session.mesh_status}")  # fmt: skip
+    medians = session.stats.summary().get("median_ms", {})
+    stages = ", ".join(f"{k} {v:.1f}" for k, v in medians.items() if k in ("localize", "mesh"))
+    if stages:
+        print(f"median ms per frame: {stages}")
     print(f"recording: {status.path} ({status.frames} frames, {status.bytes_written / 1e6:.1f} MB)")
     rec = open_recording(status.path)
     for fmt in args.export:
