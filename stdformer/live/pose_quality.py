@@ -104,51 +104,55 @@ def tight_box(
     """Box of the trusted landmarks, widened to cover the whole head, clipped to the image.
 
     MediaPipe has no head-top landmark: the highest point is an eye or an ear, so a box from
-    landmarks alone cuts the head at eye level. The head is modelled as a disc around the middle
-    of the ears (or eyes) whose radius is the largest of: 0.75 x ear-to-ear, 1.6 x eye-to-mouth,
-    1.4 x eye-to-eye distance (adult head proportions), and the disc is added to the box.
+    landmarks alone cuts the head at eye level (`head_outline` adds the skull).
     """
     ok = confidence >= threshold
     pts = landmarks_px[ok, :2] if ok.sum() >= 2 else landmarks_px[:, :2]  # (N, 2)
-    lo, hi = pts.min(axis=0), pts.max(axis=0)
-    head = head_disc(landmarks_px, confidence, threshold)
+    head = head_outline(landmarks_px, confidence, threshold)
     if head is not None:
-        (cx, cy), r = head
-        lo = np.minimum(lo, [cx - r, cy - r])
-        hi = np.maximum(hi, [cx + r, cy + r])
+        pts = np.concatenate([pts, head])
+    lo, hi = pts.min(axis=0), pts.max(axis=0)
     w, h = image_wh
     return np.array([*np.clip(lo, 0, [w, h]), *np.clip(hi, 0, [w, h])], np.float32)
 
 
-def head_disc(
+def head_outline(
     landmarks_px: np.ndarray, confidence: np.ndarray, threshold: float
-) -> tuple[np.ndarray, float] | None:
-    """(centre (2,), radius) in pixels of a disc covering the head, or None without a face."""
+) -> np.ndarray | None:
+    """Points (5, 2) on the outline of the head (top, left, right, back-top corners), or None.
+
+    Adult proportions: the top of the skull is about one ear-to-ear distance above the middle
+    of the ears (or 2.2 eye-to-mouth or 2 eye-to-eye distances above them), along the face's up direction
+    (mouth -> eyes); the head is about 1.2 ear-to-ear distances wide.
+    """
     xy = landmarks_px[:, :2]
     ok = confidence >= threshold
 
     def mid(a: int, b: int) -> np.ndarray | None:
         return 0.5 * (xy[a] + xy[b]) if ok[a] and ok[b] else None
 
-    def dist(a: int, b: int) -> float:
-        return float(np.linalg.norm(xy[a] - xy[b])) if ok[a] and ok[b] else 0.0
-
     eyes, ears, mouth = mid(L_EYE, R_EYE), mid(L_EAR, R_EAR), mid(MOUTH_L, MOUTH_R)
-    centre = ears if ears is not None else eyes
-    if centre is None:
-        face = [i for i in FACE if ok[i]]
-        if len(face) < 2:
-            return None
-        centre = xy[face].mean(axis=0)
-    radius = max(
-        0.75 * dist(L_EAR, R_EAR),
-        1.6 * float(np.linalg.norm(eyes - mouth)) if eyes is not None and mouth is not None else 0,
-        1.4 * dist(L_EYE, R_EYE),
+    face = [i for i in FACE if ok[i]]
+    if len(face) < 2:
+        return None
+    centre = ears if ears is not None else eyes if eyes is not None else xy[face].mean(axis=0)
+    up = np.array([0.0, -1.0])
+    eye_mouth = 0.0
+    if eyes is not None and mouth is not None:
+        eye_mouth = float(np.linalg.norm(eyes - mouth))
+        if eye_mouth > 1e-3:
+            up = (eyes - mouth) / eye_mouth
+    ear_ear = float(np.linalg.norm(xy[L_EAR] - xy[R_EAR])) if ok[L_EAR] and ok[R_EAR] else 0.0
+    eye_eye = float(np.linalg.norm(xy[L_EYE] - xy[R_EYE])) if ok[L_EYE] and ok[R_EYE] else 0.0
+    spread = float(np.linalg.norm(xy[face] - xy[face].mean(axis=0), axis=1).max())
+    top = max(ear_ear, 2.2 * eye_mouth, 2.0 * eye_eye, 1.5 * spread)
+    half_width = max(0.6 * ear_ear, 1.2 * eye_eye, 0.5 * top)
+    side = np.array([-up[1], up[0]])
+    tip = centre + up * top
+    corners = [tip + side * half_width * 0.7, tip - side * half_width * 0.7]
+    return np.array(
+        [tip, centre + side * half_width, centre - side * half_width, *corners], np.float32
     )
-    face_pts = xy[[i for i in FACE if ok[i]]]
-    if len(face_pts):  # never smaller than the face landmarks themselves
-        radius = max(radius, float(np.linalg.norm(face_pts - centre, axis=1).max()) * 1.2)
-    return (centre.astype(np.float32), radius) if radius > 0 else None
 
 
 def drawable_skeleton(
