@@ -122,8 +122,8 @@ def head_outline(
     """Points (5, 2) on the outline of the head (top, left, right, back-top corners), or None.
 
     Adult proportions: the top of the skull is about one ear-to-ear distance above the middle
-    of the ears (or 2.2 eye-to-mouth or 2 eye-to-eye distances above them), along the face's up direction
-    (mouth -> eyes); the head is about 1.2 ear-to-ear distances wide.
+    of the ears (or 2.2 eye-to-mouth or 2 eye-to-eye distances above them), along the face's
+    up direction (mouth -> eyes); the head is about 1.2 ear-to-ear distances wide.
     """
     xy = landmarks_px[:, :2]
     ok = confidence >= threshold
