@@ -33,6 +33,12 @@ def settings_bool(settings: QSettings, key: str, default: bool) -> bool:
     return value if isinstance(value, bool) else str(value).lower() in ("true", "1")
 
 
+def _saved_file(settings: QSettings, key: str) -> str:
+    """A saved file choice, or "" (embedded) when that file is gone since."""
+    path = str(settings.value(key, "") or "")
+    return path if path and Path(path).is_file() else ""
+
+
 class FileChoice(QComboBox):
     """A combo of "embedded" + files the user picked (the choice's data is the path, or "")."""
 
@@ -100,8 +106,8 @@ class ControlsBar(QToolBar):
         self.smoothing.setFixedWidth(90)
         self.smoothing.setToolTip("One-Euro smoothing of the mesh (0 = off)")
 
-        self.model.set_path(pipe.weights or str(settings.value("model/weights", "")))
-        self.body.set_path(pipe.body_model or str(settings.value("model/body", "")))
+        self.model.set_path(pipe.weights or _saved_file(settings, "model/weights"))
+        self.body.set_path(pipe.body_model or _saved_file(settings, "model/body"))
         device = pipe.device if pipe.device != "auto" else str(settings.value("model/device", ""))
         self.device.setCurrentIndex(max(0, self.device.findData(device.split(":")[0])))
         self._device_override = pipe.device if ":" in pipe.device else None  # e.g. cuda:1

@@ -74,7 +74,7 @@ def test_bad_source_reports_error_instead_of_crashing(qtbot, tmp_path: Path) -> 
 @pytest.mark.slow
 def test_main_cli_quit_after_writes_stats(tmp_path: Path) -> None:
     stats_path = tmp_path / "run.json"
-    env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", XDG_CONFIG_HOME=str(tmp_path / "config"))
     proc = subprocess.run(
         [*MAIN, "--source", "sample", "--quit-after", "6", "--stats-json", str(stats_path)],
         cwd=REPO_ROOT,
@@ -90,7 +90,7 @@ def test_main_cli_quit_after_writes_stats(tmp_path: Path) -> None:
 
 
 def test_main_cli_missing_file_is_one_clear_line(tmp_path: Path) -> None:
-    env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", XDG_CONFIG_HOME=str(tmp_path / "config"))
     proc = subprocess.run(
         [*MAIN, "--source", "sample", "--pose-model", str(tmp_path / "missing.task")],
         cwd=REPO_ROOT,
