@@ -19,6 +19,7 @@ import numpy as np
 
 from stdformer.body.levels import MeshLevels
 from stdformer.body.model import load_body_model
+from stdformer.live.display_mesh import DisplayLevel, DisplayLod
 from stdformer.live.localize import LocalizerConfig, PersonLocalizer
 from stdformer.paths import ASSETS, MissingFileError, resolve_file, resolve_optional_file
 from stdformer.types import Frame, MeshResult, Observation
@@ -39,6 +40,7 @@ class PipelineConfig:
     device: str = "auto"
     lookahead: int = 0  # frames of future context (latency) for the mesh
     cpu_threads: int | None = 1  # torch threads on the CPU: leave cores to MediaPipe + renderer
+    display_level: DisplayLevel = "mid"  # mesh level the live views draw (recordings: full)
 
 
 @dataclass(frozen=True)
@@ -79,6 +81,7 @@ class MeshStage:
     weights: Path
     body: BodyModel
     model: STDFormer  # on the CPU, eval mode
+    levels: MeshLevels
 
 
 def load_mesh_stage(config: PipelineConfig) -> MeshStage | None:
@@ -98,7 +101,7 @@ def load_mesh_stage(config: PipelineConfig) -> MeshStage | None:
     body = load_body_model(config.body_model)
     levels_file = resolve_optional_file("mesh_levels", config.mesh_levels)
     levels = MeshLevels.load(levels_file) if levels_file else mesh_levels_for_body(body)
-    return MeshStage(weights, body, load_model(levels, weights))
+    return MeshStage(weights, body, load_model(levels, weights), levels)
 
 
 class LivePipeline:
@@ -109,6 +112,7 @@ class LivePipeline:
         self.localizer = PersonLocalizer(self.config.localizer)
         self.predictor = None
         self.faces: np.ndarray | None = None  # (F, 3) int64 of the body the mesh uses
+        self.display_lod: DisplayLod | None = None  # the lighter mesh the views draw
         self.mesh_status = ""
         try:
             self._load_mesh_stage()
@@ -134,6 +138,7 @@ class LivePipeline:
             joint_regressor=np.asarray(stage.body.J_regressor, dtype=np.float32),  # (24, V)
         )
         self.faces = np.asarray(stage.body.faces, dtype=np.int64)
+        self.display_lod = DisplayLod.from_levels(stage.levels, self.config.display_level)
         self.mesh_status = f"body mesh from {stage.weights.name} on {self.predictor.device}"
 
     def process(self, frame: Frame) -> PipelineResult:

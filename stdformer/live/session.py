@@ -31,6 +31,7 @@ from typing import Literal
 import numpy as np
 
 from stdformer.live.capture import CaptureStatus, CaptureThread
+from stdformer.live.display_mesh import DisplayLod
 from stdformer.live.pipeline import LivePipeline, PipelineConfig
 from stdformer.live.presence import SubjectPresence, SubjectState
 from stdformer.live.smoothing import MeshSmoother
@@ -91,6 +92,7 @@ class SessionResult:
     counters: SessionCounters
     buffer_fill: int  # frames in the network's window (0 without weights)
     buffer_size: int  # the window length T (0 without weights)
+    display_lod: DisplayLod | None = None  # the lighter mesh views draw; None: full `faces`
 
 
 @dataclass(frozen=True)
@@ -270,6 +272,7 @@ class Session:
 
     def _loop(self, pipeline: LivePipeline, capture: CaptureThread) -> None:
         faces = None if pipeline.faces is None else _read_only(pipeline.faces)
+        display_lod = getattr(pipeline, "display_lod", None)
         smoother = MeshSmoother(self.config.smoothing)
         presence = SubjectPresence(self.config.hold_s, self.config.fade_s)
         last_message = None
@@ -329,6 +332,7 @@ class Session:
                     ),
                     buffer_fill=self.buffer_fill,
                     buffer_size=self.buffer_size,
+                    display_lod=display_lod,
                 )
             )
 

@@ -33,6 +33,7 @@ class RunStats:
         self._lock = threading.Lock()
         self._recent: dict[str, deque[float]] = {}
         self._all: dict[str, deque[float]] = {}
+        self._added: dict[str, int] = {}  # samples ever added per stage (for readers that poll)
         self._window, self._keep = window, keep
         self._frame_times: deque[float] = deque(maxlen=window)
         self._display_times: deque[float] = deque(maxlen=window)
@@ -47,6 +48,7 @@ class RunStats:
         with self._lock:
             self._recent.setdefault(stage, deque(maxlen=self._window)).append(ms)
             self._all.setdefault(stage, deque(maxlen=self._keep)).append(ms)
+            self._added[stage] = self._added.get(stage, 0) + 1
 
     def count_frame(self, has_person: bool, has_mesh: bool = False) -> None:
         with self._lock:
@@ -87,6 +89,18 @@ class RunStats:
         with self._lock:
             samples = list(self._recent.get(stage, ()))
         return statistics.median(samples) if samples else None
+
+    def samples_since(self, stage: str, count: int) -> tuple[list[float], int]:
+        """(samples added after the first `count` ever added, new count), oldest first.
+
+        A poller keeps the returned count and passes it back next time; samples older than the
+        kept window (`keep`) are lost if it polls too rarely.
+        """
+        with self._lock:
+            total = self._added.get(stage, 0)
+            kept = list(self._all.get(stage, ()))
+        new = min(total - count, len(kept))
+        return (kept[len(kept) - new :] if new > 0 else []), total
 
     def summary(self) -> dict[str, object]:
         """JSON-ready summary of the run (the `--stats-json` fields)."""

@@ -13,6 +13,10 @@ that project inside the image, or confident landmarks), far enough to show it wh
 head-and-shoulders webcam view fills the panel instead of sitting as a speck on the horizon.
 Target and distance are smoothed over frames. The user's orbit, zoom and pan (`ViewControl`)
 apply on top of that framing; `ViewControl()` (reset) returns to it.
+
+Cost: both views draw the lighter mesh of `SessionResult.display_lod` when the session gives
+one (see `stdformer.live.display_mesh`), and the overlay layer is drawn at most
+`overlay_max_side` pixels on its long side (the GUI scales it onto the letterboxed video).
 """
 
 from __future__ import annotations
@@ -66,7 +70,9 @@ class RenderedViews:
     """One result drawn: the 3D view and, when asked for, the overlay layer."""
 
     view_rgb: np.ndarray | None  # (H, W, 3) uint8
-    overlay_rgba: np.ndarray | None  # (h, w, 4) uint8 at the frame's size; alpha = coverage
+    # (h, w, 4) uint8 covering the whole frame, at its size or smaller (overlay_max_side); alpha
+    # = coverage
+    overlay_rgba: np.ndarray | None
     timings_ms: dict[str, float]
 
 
@@ -83,6 +89,27 @@ def rotation_to_up(up: np.ndarray) -> np.ndarray:
     return np.eye(3) + s * kx + (1 - c) * (kx @ kx)
 
 
+def overlay_camera(
+    K: np.ndarray, size_wh: tuple[int, int], max_side: int | None
+) -> tuple[np.ndarray, tuple[int, int]]:
+    """(K (3, 3), (w, h)) of the frame's camera scaled so that the long side is <= `max_side`.
+
+    Pixel centres stay where OpenCV puts them: u' + 0.5 = s * (u + 0.5).
+    """
+    w, h = size_wh
+    if max_side is None or max(w, h) <= max_side:
+        return np.asarray(K, np.float64), (w, h)
+    s = max_side / max(w, h)
+    size = (max(1, round(w * s)), max(1, round(h * s)))
+    sx, sy = size[0] / w, size[1] / h  # exact per-axis factors after rounding
+    k = np.array(K, np.float64)
+    k[0, :] *= sx
+    k[1, :] *= sy
+    k[0, 2] += 0.5 * sx - 0.5
+    k[1, 2] += 0.5 * sy - 0.5
+    return k, size
+
+
 class LiveViews:
     """Draws results with one `OffscreenRenderer`; create and use it in one thread (GL).
 
@@ -90,8 +117,15 @@ class LiveViews:
     `view=False, overlay=False`), e.g. to test or to follow along without a GL context.
     """
 
-    def __init__(self, renderer: OffscreenRenderer | None, smoothing: float = 0.2) -> None:
+    def __init__(
+        self,
+        renderer: OffscreenRenderer | None,
+        smoothing: float = 0.2,
+        overlay_max_side: int | None = 640,
+    ) -> None:
         self.renderer = renderer
+        self.overlay_max_side = overlay_max_side  # None: the overlay at the frame's size
+        self._shown: tuple[int, np.ndarray, np.ndarray] | None = None  # (id(result), V, F)
         self._k = smoothing  # per-frame weight of the new framing / up estimate
         self._up: np.ndarray | None = None  # (3,) world-ish up in Y-up camera axes
         self._target: np.ndarray | None = None  # (3,) framing centre, world
@@ -114,20 +148,38 @@ class LiveViews:
                 )
         return np.eye(3) if self._up is None else rotation_to_up(self._up)
 
+    def shown_mesh(self, result: SessionResult) -> tuple[np.ndarray, np.ndarray] | None:
+        """(vertices_cam (V, 3), faces (F, 3)) the views draw for `result`: its display mesh at
+        the session's display level (`display_lod`), else in full. None without a mesh."""
+        mesh = result.display_mesh
+        if mesh is None or result.faces is None:
+            return None
+        if self._shown is not None and self._shown[0] == id(result):
+            return self._shown[1], self._shown[2]
+        lod = result.display_lod
+        if lod is None or len(mesh.vertices_cam) != lod.n_full:
+            verts, faces = mesh.vertices_cam, result.faces
+        else:
+            verts, faces = lod.vertices(mesh.vertices_cam), lod.faces
+        self._shown = (id(result), verts, faces)
+        return verts, faces
+
     def world_points(self, result: SessionResult) -> tuple[np.ndarray, np.ndarray, str] | None:
         """(all points (N, 3), visible points (M, 3), kind) in the view's world frame."""
         mesh, obs = result.display_mesh, result.observation
-        if mesh is not None and result.faces is not None:
+        shown = self.shown_mesh(result)
+        if mesh is not None and shown is not None:
+            vertices_cam = shown[0]
             joints = yup_from_opencv(mesh.joints_cam)  # (J, 3)
             root = joints[SMPL_PELVIS]
             trunk = joints[SMPL_NECK] - root if len(joints) > SMPL_NECK else np.zeros(3)
             r = self._update_up(trunk)
-            pts = (yup_from_opencv(mesh.vertices_cam) - root) @ r.T  # (V, 3)
-            uvw = mesh.vertices_cam @ mesh.K.T  # (V, 3)
+            pts = (yup_from_opencv(vertices_cam) - root) @ r.T  # (V, 3)
+            uvw = vertices_cam @ mesh.K.T  # (V, 3)
             z = np.maximum(uvw[:, 2], 1e-6)
             u, v = uvw[:, 0] / z, uvw[:, 1] / z
             w, h = result.frame.size_wh
-            inside = (u >= 0) & (u < w) & (v >= 0) & (v < h) & (mesh.vertices_cam[:, 2] > 0)
+            inside = (u >= 0) & (u < w) & (v >= 0) & (v < h) & (vertices_cam[:, 2] > 0)
             return pts, pts[inside] if inside.sum() >= 20 else pts, "mesh"
         if obs is not None:
             lm = yup_from_opencv(obs.world_landmarks)  # (33, 3), hip-centred already
@@ -189,14 +241,15 @@ class LiveViews:
             view_rgb = self._render_view(result, geometry, control, size_wh)
             timings["render"] = (time.perf_counter() - t0) * 1e3
         overlay_rgba = None
-        mesh = None if result is None else result.display_mesh
-        if overlay and mesh is not None and result is not None and result.faces is not None:
+        shown = None if result is None else self.shown_mesh(result)
+        if overlay and shown is not None and result is not None and result.display_mesh:
             if self.renderer is None:
                 raise RuntimeError("LiveViews without a renderer cannot draw the overlay")
             t0 = time.perf_counter()
-            overlay_rgba = self.renderer.render_overlay_rgba(
-                mesh.vertices_cam, result.faces, mesh.K, result.frame.size_wh
+            K, size = overlay_camera(
+                result.display_mesh.K, result.frame.size_wh, self.overlay_max_side
             )
+            overlay_rgba = self.renderer.render_overlay_rgba(shown[0], shown[1], K, size)
             timings["overlay"] = (time.perf_counter() - t0) * 1e3
         return RenderedViews(view_rgb, overlay_rgba, timings)
 
@@ -215,9 +268,10 @@ class LiveViews:
             return self.renderer.render_view_rgb(cam, floor_y=floor, size_wh=size_wh)
         pts, _, kind = geometry
         obs = result.observation
-        if kind == "mesh" or obs is None:
+        shown = self.shown_mesh(result)
+        if (kind == "mesh" or obs is None) and shown is not None:
             return self.renderer.render_view_rgb(
-                cam, pts, result.faces, floor_y=floor, size_wh=size_wh, alpha=result.display_alpha
+                cam, pts, shown[1], floor_y=floor, size_wh=size_wh, alpha=result.display_alpha
             )
         return self.renderer.render_view_rgb(
             cam,

@@ -1,0 +1,315 @@
+"""Print the live app's speed: the session exactly as the GUI runs it, on generated clips.
+
+    nice -n 19 python benchmarks/bench_live.py [--seconds 15] [--cases paced-480 paced-720
+        unpaced-480] [--minutes M] [--weights PATH] [--lp-threads N] [--json OUT]
+
+Each case runs in a fresh process: the real `MainWindow` (Qt offscreen, widgets painted), its
+session (capture thread paced at the clip's rate, localize, model), the display subscriber
+(3D view + mesh overlay rendered with pyrender) and the GUI thread taking each drawn frame.
+Clips are made in a temporary folder from `assets/sample_clip.mp4`: 640x480 at 30 fps and
+1280x720 at 30 fps (the sample letterboxed). "unpaced" reads the file as fast as the session
+takes frames (batch mode: none dropped at capture) for the throughput ceiling.
+
+Without `--weights` an untrained landmark checkpoint is built whose camera head always says
+"the body fills the crop", so its mesh lands on the person and costs what a trained mesh costs
+to draw. Measured after the first mesh is on screen plus `--warmup` s: displayed fps, drop rate
+(source frames never displayed), latency capture -> GUI p50/p90/p99, per-stage medians, process
+CPU (cores used, CPU ms per displayed frame, by thread) and resident memory over time.
+`--minutes M` is the soak mode (M minutes per case; RSS growth after the first minute and fps
+per minute). Start-up: seconds from process start to the window, the first frame and the first
+mesh on screen. Under load (`uptime` is printed), compare CPU ms per frame, not fps.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+ROOT = Path(__file__).resolve().parents[1]
+CASES = {  # name: (size_wh, fps, paced)
+    "paced-480": ((640, 480), 30.0, True),
+    "paced-720": ((1280, 720), 30.0, True),
+    "unpaced-480": ((640, 480), 30.0, False),
+    "unpaced-720": ((1280, 720), 30.0, False),
+}
+STAGES = ("localize", "mesh", "latency", "render", "overlay", "display_latency")
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+# ------------------------------------------------------------------ inputs (parent process)
+def make_clip(size_wh: tuple[int, int], fps: float, out: Path) -> Path:
+    """The sample clip re-timed to `fps` and letterboxed to `size_wh` (mp4v)."""
+    import cv2
+    import numpy as np
+
+    cap = cv2.VideoCapture(str(ROOT / "assets" / "sample_clip.mp4"))
+    w, h = size_wh
+    writer = cv2.VideoWriter(str(out), cv2.VideoWriter_fourcc(*"mp4v"), fps, (w, h))
+    while True:
+        ok, img = cap.read()
+        if not ok:
+            break
+        scale = min(w / img.shape[1], h / img.shape[0])
+        sw, sh = round(img.shape[1] * scale), round(img.shape[0] * scale)
+        canvas = np.full((h, w, 3), 40, np.uint8)
+        x, y = (w - sw) // 2, (h - sh) // 2
+        canvas[y : y + sh, x : x + sw] = cv2.resize(img, (sw, sh), interpolation=cv2.INTER_AREA)
+        writer.write(canvas)
+    writer.release()
+    return out
+
+
+def placed_checkpoint(out: Path) -> Path:
+    """Untrained landmark network whose camera puts the mesh over the person (module doc)."""
+    import torch
+
+    from stdformer.body.mesh_levels import mesh_levels_for_body
+    from stdformer.body.model import load_body_model
+    from stdformer.model.checkpoint import save_checkpoint
+    from stdformer.model.config import landmark_config
+    from stdformer.model.stdformer import build_model
+
+    torch.manual_seed(0)
+    model = build_model(landmark_config(), mesh_levels_for_body(load_body_model()))
+    heads = [m for name, m in model.named_modules() if name.endswith("cam_predictor")]
+    with torch.no_grad():
+        heads[0].weight.zero_()
+        heads[0].bias.copy_(torch.tensor([0.9, 0.0, 0.0]))
+    save_checkpoint(out, model)
+    return out
+
+
+# ------------------------------------------------------------------ probes (case process)
+def rss_mb() -> float:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def process_age_s() -> float:
+    """Seconds since this process started (from /proc, so imports count too)."""
+    with open("/proc/self/stat") as f:
+        start_ticks = int(f.read().rsplit(")", 1)[1].split()[19])
+    with open("/proc/uptime") as f:
+        return float(f.read().split()[0]) - start_ticks / TICK
+
+
+def thread_cpu_s() -> dict[str, float]:
+    """CPU seconds per thread name: Python's names for its threads, else the OS name (digits
+    folded: llvmpipe-0/1 -> llvmpipe-N)."""
+    import threading
+
+    py_names = {t.native_id: t.name for t in threading.enumerate()}
+    out: dict[str, float] = {}
+    for task in Path("/proc/self/task").iterdir():
+        try:
+            name = py_names.get(int(task.name)) or (task / "comm").read_text().strip()
+            name = re.sub(r"\d+", "N", name)
+            fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:  # the thread ended meanwhile
+            continue
+        out[name] = out.get(name, 0.0) + (int(fields[11]) + int(fields[12])) / TICK
+    return out
+
+
+def pct(samples: list[float], q: float) -> float | None:
+    from stdformer.live.stats import percentile
+
+    return round(percentile(samples, q), 1) if samples else None
+
+
+def run_case(args: argparse.Namespace) -> dict[str, object]:
+    """One case in this process: the GUI offscreen until the measurement window is over."""
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    from app.prerequisites import neutralise_opencv_qt_env
+
+    neutralise_opencv_qt_env(os.environ)
+    import dataclasses
+
+    from PyQt6.QtCore import QSettings, QTimer
+    from PyQt6.QtWidgets import QApplication
+
+    from app.config import AppConfig
+    from app.main_window import MainWindow
+    from stdformer.live.localize import LocalizerConfig
+    from stdformer.live.pipeline import PipelineConfig
+
+    paced = CASES[args.case][2]
+
+    class BenchWindow(MainWindow):
+        def session_config(self):  # unpaced: the batch reader, as fast as the session takes
+            return dataclasses.replace(super().session_config(), batch=not paced)
+
+    app = QApplication(sys.argv[:1])
+    settings = QSettings(str(Path(args.workdir) / f"{args.case}.ini"), QSettings.Format.IniFormat)
+    pipe = PipelineConfig(
+        localizer=LocalizerConfig(max_people=args.max_people),
+        weights=args.weights,
+        lookahead=args.lookahead,
+    )
+    window = BenchWindow(AppConfig(source=args.clip, pipeline=pipe), [], args.clip, settings)
+    window.show()
+    app.processEvents()
+    res: dict[str, object] = {"case": args.case, "window_s": round(process_age_s(), 2)}
+    window.start()
+    duration = args.minutes * 60.0 if args.minutes else args.seconds
+    state: dict[str, object] = {"phase": "startup", "counts": dict.fromkeys(STAGES, 0)}
+    samples: dict[str, list[float]] = {s: [] for s in STAGES}
+    timeline: list[dict[str, float]] = []
+
+    def snapshot() -> dict[str, float]:
+        session = window.worker.session if window.worker else None
+        cap = session.capture_status() if session else None
+        return {
+            "t": time.perf_counter(),
+            "cpu": time.process_time(),
+            "displayed": window.stats.frames_displayed,
+            "processed": window.stats.frames_seen,
+            "read": cap.frames_read if cap else 0,
+            "dropped": cap.frames_dropped if cap else 0,
+            "rss": rss_mb(),
+        }
+
+    def poll() -> None:
+        stats, now = window.stats, time.perf_counter()
+        if window.last_error:
+            res["error"] = window.last_error
+            return finish()
+        if state["phase"] == "startup":
+            if stats.frames_displayed and "first_frame_s" not in res:
+                res["first_frame_s"] = round(process_age_s(), 2)
+            shown = window.shown
+            if shown is not None and (shown.display_mesh is not None or shown.faces is None):
+                res["first_mesh_s"] = round(process_age_s(), 2)
+                state["phase"], state["until"] = "warmup", now + args.warmup
+            return
+        if state["phase"] == "warmup":
+            if now < state["until"]:
+                return
+            for s in STAGES:
+                state["counts"][s] = stats.samples_since(s, 0)[1]
+            state.update(phase="run", start=snapshot(), threads=thread_cpu_s(), next_rss=now)
+            timeline.append(state["start"])
+            return
+        for s in STAGES:
+            new, state["counts"][s] = stats.samples_since(s, state["counts"][s])
+            samples[s].extend(new)
+        if now >= state["next_rss"]:
+            timeline.append(snapshot())
+            state["next_rss"] = now + args.sample_every
+        if now - state["start"]["t"] >= duration:
+            finish()
+
+    def finish() -> None:
+        timer.stop()
+        if state["phase"] == "run":
+            res.update(summarize(state["start"], snapshot(), state["threads"], samples, timeline))
+        window.close()
+        app.quit()
+
+    timer = QTimer()
+    timer.timeout.connect(poll)
+    timer.start(250)
+    QTimer.singleShot(int((duration + 120) * 1000), finish)  # never hang a benchmark run
+    app.exec()
+    return res
+
+
+def summarize(a, b, threads0, samples, timeline) -> dict[str, object]:
+    dt, cpu = b["t"] - a["t"], b["cpu"] - a["cpu"]
+    shown, read = b["displayed"] - a["displayed"], b["read"] - a["read"]
+    threads1 = thread_cpu_s()
+    by_thread = {k: round((v - threads0.get(k, 0.0)) / dt, 2) for k, v in threads1.items()}
+    points = [*timeline, b]
+    rss = [(round(s["t"] - a["t"]), round(s["rss"], 1)) for s in points]
+    after_1min = [r for t, r in rss if t >= 60]
+    per_min = []
+    for s0, s1 in itertools.pairwise(points):
+        if s1["t"] - s0["t"] > 1:
+            per_min.append(round((s1["displayed"] - s0["displayed"]) / (s1["t"] - s0["t"]), 1))
+    return {
+        "seconds": round(dt, 1),
+        "displayed_fps": round(shown / dt, 1),
+        "processed_fps": round((b["processed"] - a["processed"]) / dt, 1),
+        "source_fps": round(read / dt, 1),
+        "drop_rate": round(1 - shown / read, 3) if read else None,
+        "capture_drops": b["dropped"] - a["dropped"],
+        "latency_ms": {q: pct(samples["display_latency"], q) for q in (50, 90, 99)},
+        "stage_ms": {s: pct(v, 50) for s, v in samples.items() if v and s != "display_latency"},
+        "cpu_cores": round(cpu / dt, 2),
+        "cpu_ms_per_frame": round(cpu * 1e3 / shown, 1) if shown else None,
+        "threads_cores": dict(sorted(by_thread.items(), key=lambda kv: -kv[1])[:8]),
+        "rss_mb": rss if len(rss) <= 12 else [*rss[:: len(rss) // 12], rss[-1]],
+        "rss_growth_after_1min_mb": round(after_1min[-1] - after_1min[0], 1)
+        if len(after_1min) > 1
+        else None,
+        "fps_over_time": per_min,
+    }
+
+
+# ------------------------------------------------------------------ driver
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--cases", nargs="+", default=["paced-480", "paced-720", "unpaced-480"])
+    p.add_argument("--seconds", type=float, default=15.0, help="measured seconds per case")
+    p.add_argument("--minutes", type=float, default=0.0, help="soak: minutes per case")
+    p.add_argument("--warmup", type=float, default=2.0, help="seconds after the first mesh")
+    p.add_argument("--sample-every", type=float, default=None, help="RSS sample period, s")
+    p.add_argument("--weights", help="checkpoint (default: an untrained placed one)")
+    p.add_argument("--lookahead", type=int, default=0)
+    p.add_argument("--max-people", type=int, default=2)
+    p.add_argument("--lp-threads", type=int, help="LP_NUM_THREADS for llvmpipe")
+    p.add_argument("--json", help="write all results here")
+    p.add_argument("--case", help=argparse.SUPPRESS)
+    p.add_argument("--clip", help=argparse.SUPPRESS)
+    p.add_argument("--workdir", help=argparse.SUPPRESS)
+    p.add_argument("--out", help=argparse.SUPPRESS)
+    args = p.parse_args()
+    if args.sample_every is None:
+        args.sample_every = 30.0 if args.minutes else 5.0
+    if args.case:  # a child: run one case, write its result
+        Path(args.out).write_text(json.dumps(run_case(args)))
+        return
+    results = []
+    with tempfile.TemporaryDirectory(prefix="bench_live_") as tmp:
+        work = Path(tmp)
+        weights = args.weights or str(placed_checkpoint(work / "placed.pt"))
+        env = dict(os.environ)
+        if args.lp_threads:
+            env["LP_NUM_THREADS"] = str(args.lp_threads)
+        for case in args.cases:
+            size_wh, fps, _ = CASES[case]
+            clip = work / f"clip_{size_wh[0]}x{size_wh[1]}_{fps:g}.mp4"
+            if not clip.exists():
+                make_clip(size_wh, fps, clip)
+            out = work / f"{case}.json"
+            load = os.getloadavg()[0]
+            cmd = [sys.executable, __file__, "--case", case, "--clip", str(clip)]
+            cmd += ["--workdir", tmp, "--out", str(out), "--weights", weights]
+            for opt in ("seconds", "minutes", "warmup", "sample_every", "lookahead", "max_people"):
+                cmd += [f"--{opt.replace('_', '-')}", str(getattr(args, opt))]
+            proc = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
+            if not out.exists():
+                print(f"{case}: failed (exit {proc.returncode})\n{proc.stderr[-3000:]}")
+                continue
+            res = json.loads(out.read_text())
+            res["load_avg_1min"] = [round(load, 2), round(os.getloadavg()[0], 2)]
+            res["lp_threads"] = args.lp_threads
+            results.append(res)
+            print(json.dumps(res, indent=1))
+    print(f"uptime: {subprocess.run(['uptime'], capture_output=True, text=True).stdout.strip()}")
+    if args.json:
+        Path(args.json).write_text(json.dumps(results, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
