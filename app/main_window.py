@@ -196,7 +196,7 @@ class MainWindow(QMainWindow):
         self.display.failed.connect(self._render_failed)
         self.display.resize(*self.view3d.device_size())
         self.worker = SessionWorker(self.session_config(), self.stats)
-        self.worker.session.subscribe(self.display.submit, name="display")
+        self.worker.session.subscribe(self.display.submit, name="display", paces=True)
         self.worker.event.connect(self._on_event)
         self.display.start()
         self.worker.start()

@@ -7,6 +7,7 @@ changing the opacity costs no render. Only confident landmarks are drawn.
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 from PyQt6.QtCore import QPointF, QRectF, Qt, pyqtSignal
 from PyQt6.QtGui import QColor, QImage, QPainter, QPen
@@ -19,17 +20,18 @@ CONFIDENT = 0.5  # landmarks below this visibility or presence are not drawn
 
 
 def bgr_to_qimage(image_bgr: np.ndarray) -> QImage:
-    """Owned QImage copy of a (H, W, 3) uint8 BGR array (bytesPerLine given explicitly)."""
+    """Owned QImage of a (H, W, 3) uint8 BGR array, in Qt's native RGB32 layout (B, G, R, X
+    bytes), which QPainter draws and scales without a per-paint conversion."""
     h, w = image_bgr.shape[:2]
-    rgb = np.ascontiguousarray(image_bgr[:, :, ::-1])
-    return QImage(rgb.data, w, h, 3 * w, QImage.Format.Format_RGB888).copy()
+    bgrx = cv2.cvtColor(np.ascontiguousarray(image_bgr), cv2.COLOR_BGR2BGRA)  # (H, W, 4)
+    return QImage(bgrx.data, w, h, 4 * w, QImage.Format.Format_RGB32).copy()
 
 
 def rgb_to_qimage(image_rgb: np.ndarray) -> QImage:
-    """Owned QImage copy of a (H, W, 3) uint8 RGB array."""
+    """Owned QImage of a (H, W, 3) uint8 RGB array (native RGB32 layout, see bgr_to_qimage)."""
     h, w = image_rgb.shape[:2]
-    rgb = np.ascontiguousarray(image_rgb)
-    return QImage(rgb.data, w, h, 3 * w, QImage.Format.Format_RGB888).copy()
+    bgrx = cv2.cvtColor(np.ascontiguousarray(image_rgb), cv2.COLOR_RGB2BGRA)  # (H, W, 4)
+    return QImage(bgrx.data, w, h, 4 * w, QImage.Format.Format_RGB32).copy()
 
 
 def rgba_to_qimage(image_rgba: np.ndarray) -> QImage:

@@ -6,6 +6,9 @@ owns the GL context, draws each newest result (3D view and mesh overlay layer, s
 `stdformer.live.views`) and hands the GUI one `DisplayFrame` at a time; it redraws the 3D view
 alone when the user moves it. Nothing queues without bound: the session keeps only the newest
 result for the display, and the display posts a new frame only after the GUI took the last one.
+The display paces the session (`Session.subscribe(..., paces=True)`): `submit` returns when
+the display has started drawing the result, so the session processes the next frame while
+this one is drawn, and no frame the display would skip.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from stdformer.live.views import LiveViews, ViewControl
 from stdformer.render import OffscreenRenderer
 
 log = logging.getLogger(__name__)
+SUBMIT_WAIT_S = 0.5  # a stuck display never holds the session longer than this per frame
 
 
 class SessionWorker(QObject):
@@ -81,10 +85,13 @@ class DisplayThread(QThread):
 
     # --- called from other threads -------------------------------------------------------
     def submit(self, result: SessionResult) -> None:
-        """The session's subscriber callback: keep the newest result and wake the thread."""
+        """The session's subscriber callback: hand over the newest result and wait (at most
+        SUBMIT_WAIT_S) until the display thread has taken it (module doc)."""
         with self._cond:
             self._latest, self._new_result = result, True
-            self._cond.notify()
+            self._cond.notify_all()
+            if self.isRunning():
+                self._cond.wait_for(lambda: not self._new_result or self._stop, SUBMIT_WAIT_S)
 
     @property
     def control(self) -> ViewControl:
@@ -94,7 +101,7 @@ class DisplayThread(QThread):
     def set_control(self, control: ViewControl) -> None:
         with self._cond:
             self._control, self._view_dirty = control, True
-            self._cond.notify()
+            self._cond.notify_all()
 
     def set_overlay(self, on: bool) -> None:
         with self._cond:
@@ -104,12 +111,12 @@ class DisplayThread(QThread):
         with self._cond:
             self._size = (max(64, min(width, 1280)), max(64, min(height, 960)))
             self._view_dirty = True
-            self._cond.notify()
+            self._cond.notify_all()
 
     def stop(self) -> None:
         with self._cond:
             self._stop = True
-            self._cond.notify()
+            self._cond.notify_all()
 
     def take(self) -> DisplayFrame | None:
         """The newest drawn frame (GUI thread); None if it was taken already."""
@@ -144,6 +151,7 @@ class DisplayThread(QThread):
                 result, new = self._latest, self._new_result
                 control, size, overlay = self._control, self._size, self._overlay
                 self._new_result = self._view_dirty = False
+                self._cond.notify_all()  # a waiting submit: the session may go on
             rendered = None
             if views is not None:
                 try:

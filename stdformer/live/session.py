@@ -16,6 +16,11 @@ observation, the meshes completed by this frame (for recorders), what a view sho
 (`faces`), per-stage timings, latency and counters. Subscribers run in their own threads
 (`stdformer.live.subscribers`): a slow one misses results, a failing one is reported through
 `on_event` and detached; capture and the other subscribers go on.
+
+Under load the session never builds a backlog: capture keeps only the newest frame, and a view
+subscribed with `paces=True` makes the loop take its next frame only when the view has taken
+the last result, so the machine spends no time on frames nobody would see and frames are
+dropped evenly at capture (not while recording: a recorder wants every frame it can get).
 """
 
 from __future__ import annotations
@@ -46,6 +51,8 @@ log = logging.getLogger(__name__)
 # Failures a user can act on (their message says what to do); anything else is a bug, reported
 # as an internal error.
 USER_ERRORS = (SourceError, MissingFileError, BadFileError, OSError, RuntimeError)
+
+PACE_TIMEOUT_S = 0.5  # a stuck pacing view never holds the loop longer than this per frame
 
 EventKind = Literal["loading", "ready", "capture", "ended", "failed", "subscriber_failed"]
 
@@ -147,12 +154,16 @@ class Session:
         every_frame: bool = False,
         queue_size: int = 64,
         on_close: Callable[[], None] | None = None,
+        paces: bool = False,
     ) -> Subscription[SessionResult]:
         """Attach a subscriber; `on_result` runs in the subscription's own thread.
 
         Views take the newest result (`every_frame=False`); recorders and exporters want every
         result (`every_frame=True`, dropped and counted beyond `queue_size` pending). `on_close`
-        runs after the last result when the session stops (finish a file there).
+        runs after the last result when the session stops (finish a file there). `paces`
+        (a view that shows every result it takes): the loop waits, at most `PACE_TIMEOUT_S`,
+        for this subscriber to take the last result before it takes the next frame, unless an
+        every-frame subscriber (a recorder) is attached.
         """
         sub = Subscription(
             name,
@@ -161,6 +172,7 @@ class Session:
             queue_size=queue_size,
             on_close=on_close,
             on_error=self._subscriber_failed,
+            paces=paces,
         )
         with self._subs_lock:
             self._subs.append(sub)
@@ -277,6 +289,7 @@ class Session:
         presence = SubjectPresence(self.config.hold_s, self.config.fade_s)
         last_message = None
         while not self._stop.is_set():
+            self._wait_for_pacing_views()
             frame = capture.get(timeout=0.1)
             status = capture.status()
             if status.message != last_message:
@@ -335,6 +348,15 @@ class Session:
                     display_lod=display_lod,
                 )
             )
+
+    def _wait_for_pacing_views(self) -> None:
+        """Let views that pace the session take the last result first (module doc)."""
+        subs = self.subscriptions
+        if any(s.every_frame and s.active for s in subs):
+            return
+        for sub in subs:
+            if sub.paces and sub.active:
+                sub.wait_idle(PACE_TIMEOUT_S)
 
     def _publish(self, result: SessionResult) -> None:
         for sub in self.subscriptions:

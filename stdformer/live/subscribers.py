@@ -10,6 +10,10 @@ capture. Two kinds of mailbox:
   the subscriber falls that far behind, new results are dropped and counted, never queued
   without bound and never waited for.
 
+A view can also pace the session (`paces=True`): the session then takes its next frame only
+once the view has taken the last result (see `Session.subscribe`), so no frame is processed
+that the view would never show.
+
 An exception raised by a subscriber is logged, kept in `Subscription.error`, passed to the
 session's error callback, and ends that subscription (the others and capture go on).
 """
@@ -39,17 +43,20 @@ class Subscription(Generic[T]):
         queue_size: int = 64,
         on_close: Callable[[], None] | None = None,
         on_error: Callable[[Subscription[T], str], None] | None = None,
+        paces: bool = False,
     ) -> None:
         if queue_size < 1:
             raise ValueError(f"queue_size must be >= 1, got {queue_size}")
         self.name = name
         self.every_frame = every_frame
+        self.paces = paces  # the session waits for this subscriber (see wait_idle)
         self._on_result, self._on_close, self._on_error = on_result, on_close, on_error
         self._items: deque[T] = deque(maxlen=None if every_frame else 1)
         self._capacity = queue_size if every_frame else 1
         self._cond = threading.Condition()
         self._closing = False  # no more results will come: drain, call on_close, end
         self._cancelled = False  # end now, skip what is queued
+        self._busy = False  # inside on_result
         self.delivered = 0
         self.dropped = 0
         self.error: str | None = None
@@ -73,13 +80,21 @@ class Subscription(Generic[T]):
                 self._items.popleft()  # keep-latest: the unseen older result goes
                 self.dropped += 1
             self._items.append(item)
-            self._cond.notify()
+            self._cond.notify_all()
+
+    def wait_idle(self, timeout: float) -> bool:
+        """Wait until every offered result was handled (nothing queued, none in progress), at
+        most `timeout` s; True when idle (also once the subscription ended)."""
+        with self._cond:
+            return self._cond.wait_for(
+                lambda: not (self._items or self._busy) or not self.active, timeout
+            )
 
     def close(self, timeout: float | None = 5.0) -> bool:
         """Deliver what is queued, call `on_close`, end the thread; True when it ended in time."""
         with self._cond:
             self._closing = True
-            self._cond.notify()
+            self._cond.notify_all()
         if threading.current_thread() is not self._thread:
             self._thread.join(timeout)
         return not self._thread.is_alive()
@@ -90,7 +105,7 @@ class Subscription(Generic[T]):
             self._cancelled = True
             self.dropped += len(self._items)
             self._items.clear()
-            self._cond.notify()
+            self._cond.notify_all()
 
     def _run(self) -> None:
         while True:
@@ -99,11 +114,16 @@ class Subscription(Generic[T]):
                 if self._cancelled or (not self._items and self._closing) or self.error:
                     break
                 item = self._items.popleft()
+                self._busy = True
             try:
                 self._on_result(item)
             except Exception as exc:  # a subscriber's bug must not reach the session
                 self._fail("failed", exc)
                 break
+            finally:
+                with self._cond:
+                    self._busy = False
+                    self._cond.notify_all()
             self.delivered += 1
         with self._cond:
             self._items.clear()

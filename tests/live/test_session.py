@@ -268,3 +268,29 @@ def test_real_session_on_the_sample_clip_with_weights(landmark_weights: Path) ->
     summary = session.stats.summary()
     assert summary["frames_with_mesh"] == len(with_mesh)
     assert summary["median_ms"]["localize"] > 0 and summary["median_ms"]["mesh"] > 0
+
+
+def test_a_pacing_view_sees_every_processed_frame_and_capture_drops_the_rest(
+    tmp_path: Path,
+) -> None:
+    """A view slower than the source paces the loop: nothing is processed that the view does
+    not take (frames are dropped at capture instead); with a recorder attached the loop
+    processes what it can for the recording."""
+    folder = _clip(tmp_path, [200] * 20)
+
+    def slow(result: SessionResult) -> None:
+        time.sleep(0.08)  # slower than the 30 fps source
+
+    session = Session(SessionConfig(source=str(folder), loop=False), pipeline_factory=FakePipeline)
+    view = session.subscribe(slow, name="view", paces=True)
+    session.run()
+    assert view.error is None and view.dropped == 0
+    assert view.delivered == session.stats.frames_seen < 20
+    assert session.stats.dropped > 0  # dropped at capture, where it costs nothing
+
+    session = Session(SessionConfig(source=str(folder), loop=False), pipeline_factory=FakePipeline)
+    session.subscribe(slow, name="view", paces=True)
+    recorded: list[SessionResult] = []
+    session.subscribe(recorded.append, name="recorder", every_frame=True)
+    session.run()
+    assert len(recorded) == session.stats.frames_seen
