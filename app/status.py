@@ -5,6 +5,8 @@ from __future__ import annotations
 from stdformer.live.session import Session
 from stdformer.live.stats import RunStats
 
+BUSY_FRACTION = 0.9  # showing fewer than this share of the camera's frames: say the app is busy
+
 
 def status_text(stats: RunStats, session: Session | None) -> str:
     """One line for the status bar; `session` None when nothing runs (then no rates)."""
@@ -23,6 +25,9 @@ def status_text(stats: RunStats, session: Session | None) -> str:
             f"capture {cap.fps:.1f} fps, dropped {cap.frames_dropped} | "
             f"processed {stats.fps():.1f} fps | displayed {stats.display_fps():.1f} fps"
         )
+        shown = stats.display_fps()
+        if cap.fps > 1.0 and 0.0 < shown < BUSY_FRACTION * cap.fps:
+            rates += f" (busy: 1 in {cap.fps / shown:.1f} frames shown, skipped evenly)"
     parts = [rates, f"localize {ms('localize')}"]
     if stats.recent_median("mesh") is not None:
         parts.append(f"model {ms('mesh')}")
