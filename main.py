@@ -25,7 +25,7 @@ from pathlib import Path
 from app.config import AppConfig
 from stdformer.body.levels import MeshLevels
 from stdformer.live.localize import LocalizerConfig, validate_task_file
-from stdformer.live.pipeline import PipelineConfig, load_mesh_stage
+from stdformer.live.pipeline import MeshStage, PipelineConfig, load_mesh_stage
 from stdformer.live.sources import SourceError, open_source
 from stdformer.paths import (
     BadFileError,
@@ -131,11 +131,12 @@ def config_from_args(args: argparse.Namespace) -> AppConfig:
     )
 
 
-def check_inputs(config: AppConfig) -> None:
+def check_inputs(config: AppConfig) -> MeshStage | None:
     """Fail before any window opens: the pose model is a .task bundle, a file/folder source
     opens and has a frame, --stats-json can be written, and every named file (weights, body
     model, mesh levels) is fully loaded and checked against the others (a few seconds).
 
+    Returns the loaded mesh stage (None without weights): the first run uses it as it is.
     Raises MissingFileError, BadFileError or SourceError with the message for the user.
     """
     pipe = config.pipeline
@@ -150,8 +151,10 @@ def check_inputs(config: AppConfig) -> None:
         )
     resolve_file("body_model", pipe.body_model)
     levels = resolve_optional_file("mesh_levels", pipe.mesh_levels)
-    if load_mesh_stage(pipe) is None and levels is not None:
+    stage = load_mesh_stage(pipe)
+    if stage is None and levels is not None:
         MeshLevels.load(levels)  # named without weights: still read it
+    return stage
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -168,7 +171,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("OpenGL").setLevel(logging.WARNING)  # "no OpenGL_accelerate" is not news
     config = config_from_args(args)
     try:
-        check_inputs(config)
+        stage = check_inputs(config)
     except (MissingFileError, BadFileError, SourceError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
@@ -193,7 +196,7 @@ def main(argv: list[str] | None = None) -> int:
         atexit.register(NativeLogFilter().start().stop)
     from app.application import run_app  # Qt is imported only for the GUI
 
-    return run_app(config)
+    return run_app(config, stage)
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ from PyQt6.QtWidgets import QApplication
 
 from app.config import AppConfig
 from app.main_window import SAMPLE, MainWindow
+from stdformer.live.pipeline import MeshStage
 from stdformer.live.sources import list_cameras
 
 log = logging.getLogger(__name__)
@@ -64,14 +65,16 @@ def close_on_signals(window: MainWindow) -> QTimer:
     return timer
 
 
-def run_app(config: AppConfig) -> int:
+def run_app(config: AppConfig, preloaded: MeshStage | None = None) -> int:
+    """Open the window and run until it closes; `preloaded`: the mesh stage main.py loaded
+    for `config` while checking the inputs (the first run reuses it)."""
     qInstallMessageHandler(qt_message_to_log)
     app = QApplication.instance() or QApplication(sys.argv[:1])
     cameras = [] if config.source is not None else list_cameras(config.max_camera_index)
     source, note = choose_initial_source(config, cameras)
     if note:
         log.warning(note)
-    window = MainWindow(config, cameras, source)
+    window = MainWindow(config, cameras, source, preloaded=preloaded)
     window.unattended |= app.platformName() == "offscreen"
     close_on_signals(window)
     window.show()

@@ -30,6 +30,7 @@ from app.status import status_text
 from app.video_view import VideoView
 from app.view3d import HINT, View3D
 from app.workers import DisplayThread, SessionWorker
+from stdformer.live.pipeline import MeshStage, PipelineConfig
 from stdformer.live.session import SessionConfig, SessionEvent, SessionResult
 from stdformer.live.stats import RunStats
 from stdformer.live.views import ViewControl
@@ -39,6 +40,10 @@ SAMPLE = "sample"
 OPEN_FILE = "__open_file__"
 STOP_WAIT_S = 1.0  # on Stop; a session still loading models finishes alone
 ORG, APP = "stdformer", "stdformer-live"
+
+
+def _same_files(a: PipelineConfig, b: PipelineConfig) -> bool:
+    return (a.weights, a.body_model, a.mesh_levels) == (b.weights, b.body_model, b.mesh_levels)
 
 
 def source_label(spec: str) -> str:
@@ -57,8 +62,10 @@ class MainWindow(QMainWindow):
         cameras: list[int],
         initial_source: str,
         settings: QSettings | None = None,
+        preloaded: MeshStage | None = None,
     ) -> None:
         super().__init__()
+        self._preloaded = preloaded  # the mesh stage of config.pipeline, for the first Start
         self.config = config
         self.settings = settings if settings is not None else QSettings(ORG, APP)
         self.stats = RunStats()
@@ -195,7 +202,11 @@ class MainWindow(QMainWindow):
         self.display.frame_ready.connect(self._show_display)
         self.display.failed.connect(self._render_failed)
         self.display.resize(*self.view3d.device_size())
-        self.worker = SessionWorker(self.session_config(), self.stats)
+        config = self.session_config()
+        stage, self._preloaded = self._preloaded, None  # loaded once, used by one run
+        if stage is not None and not _same_files(config.pipeline, self.config.pipeline):
+            stage = None  # the saved settings name other files: the session loads them
+        self.worker = SessionWorker(config, self.stats, stage)
         self.worker.session.subscribe(self.display.submit, name="display", paces=True)
         self.worker.event.connect(self._on_event)
         self.display.start()

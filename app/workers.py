@@ -13,6 +13,7 @@ this one is drawn, and no frame the display would skip.
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 import time
@@ -22,6 +23,7 @@ from PyQt6.QtCore import QObject, QThread, pyqtSignal
 from PyQt6.QtGui import QImage
 
 from app.video_view import bgr_to_qimage, rgb_to_qimage, rgba_to_qimage
+from stdformer.live.pipeline import LivePipeline, MeshStage
 from stdformer.live.session import Session, SessionConfig, SessionResult
 from stdformer.live.stats import RunStats
 from stdformer.live.views import LiveViews, ViewControl
@@ -36,9 +38,15 @@ class SessionWorker(QObject):
 
     event = pyqtSignal(object)  # SessionEvent
 
-    def __init__(self, config: SessionConfig, stats: RunStats) -> None:
+    def __init__(
+        self, config: SessionConfig, stats: RunStats, stage: MeshStage | None = None
+    ) -> None:
+        """`stage`: the mesh stage already loaded for `config.pipeline` (None: load it)."""
         super().__init__()
-        self.session = Session(config, on_event=self.event.emit, stats=stats)
+        factory = None if stage is None else functools.partial(LivePipeline, stage=stage)
+        self.session = Session(
+            config, on_event=self.event.emit, stats=stats, pipeline_factory=factory
+        )
 
     def start(self) -> None:
         self.session.start()

@@ -107,7 +107,11 @@ def load_mesh_stage(config: PipelineConfig) -> MeshStage | None:
 class LivePipeline:
     """Owns the localizer and (optionally) the body model + predictor; one thread at a time."""
 
-    def __init__(self, config: PipelineConfig | None = None) -> None:
+    def __init__(
+        self, config: PipelineConfig | None = None, stage: MeshStage | None = None
+    ) -> None:
+        """`stage`: the mesh stage already loaded for `config` (main.py's input check loads it
+        before the window opens; the first run reuses it instead of loading it again)."""
         self.config = config or PipelineConfig()
         self.localizer = PersonLocalizer(self.config.localizer)
         self.predictor = None
@@ -115,13 +119,13 @@ class LivePipeline:
         self.display_lod: DisplayLod | None = None  # the lighter mesh the views draw
         self.mesh_status = ""
         try:
-            self._load_mesh_stage()
+            self._load_mesh_stage(stage)
         except BaseException:
             self.localizer.close()
             raise
 
-    def _load_mesh_stage(self) -> None:
-        stage = load_mesh_stage(self.config)
+    def _load_mesh_stage(self, stage: MeshStage | None) -> None:
+        stage = stage if stage is not None else load_mesh_stage(self.config)
         if stage is None:
             self.mesh_status = "no trained weights found: showing landmarks only"
             log.info("%s (pass --weights PATH to enable the body mesh)", self.mesh_status)
