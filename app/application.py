@@ -78,6 +78,7 @@ def run_app(config: AppConfig, preloaded: MeshStage | None = None) -> int:
     window.unattended |= app.platformName() == "offscreen"
     close_on_signals(window)
     window.show()
+    log.info("window shown")
     if note:
         window.statusBar().showMessage(note, 10_000)
         window.source_box.setToolTip(note)

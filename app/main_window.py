@@ -194,6 +194,7 @@ class MainWindow(QMainWindow):
         spec = self.current_source()
         self.last_error = self.render_error = self.shown = None
         self.stats = RunStats()  # one run per Start: rates and --stats-json skip stopped time
+        self._firsts: set[str] = set()
         self.state_label.setText("")
         self.video.clear(f"Opening {source_label(spec)}…")
         self.view3d.set_message(f"3D view: waiting for a person ({HINT})")
@@ -302,6 +303,10 @@ class MainWindow(QMainWindow):
             alpha = result.display_alpha if frame.overlay is not None else 0.0
             self.video.set_frame(frame.video, result.observation, frame.overlay, alpha)
             self.stats.count_display((time.perf_counter_ns() - result.frame.wall_ns) / 1e6)
+            for what in ("frame", "body mesh") if result.display_mesh is not None else ("frame",):
+                if what not in self._firsts:  # start-up milestones (benchmarks/bench_live.py)
+                    self._firsts.add(what)
+                    log.info("first %s on screen", what)
         if frame.view is not None:
             self.view3d.set_image(frame.view)
         if result is not None and self.render_error is None:
