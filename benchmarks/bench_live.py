@@ -311,7 +311,7 @@ def main() -> None:
         work = Path(tmp)
         weights = args.weights or str(placed_checkpoint(work / "placed.pt"))
         env = dict(os.environ)
-        if args.lp_threads:
+        if args.lp_threads is not None:
             env["LP_NUM_THREADS"] = str(args.lp_threads)
         for case in args.cases:
             if case == "startup":
