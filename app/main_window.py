@@ -197,7 +197,7 @@ class MainWindow(QMainWindow):
         self._firsts: set[str] = set()
         self.state_label.setText("")
         self.video.clear(f"Opening {source_label(spec)}…")
-        self.view3d.set_message(f"3D view: waiting for a person ({HINT})")
+        self.view3d.set_message("Loading the models and the 3D view…")  # until a frame comes
         self.display = DisplayThread(self.stats, self._control)
         self.display.set_overlay(self.video.show_mesh)
         self.display.frame_ready.connect(self._show_display)
