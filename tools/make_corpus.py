@@ -51,13 +51,17 @@ def _worker(split: str, seeds: list[int], photos: list[str], verbose: bool) -> N
             if path.exists():
                 continue
             t0 = time.perf_counter()
-            clip, _ = render_clip(make_clip(body, seed), body, renderer, localizer,
-                                  [Path(p) for p in photos])  # fmt: skip
+            clip, _ = render_clip(
+                make_clip(body, seed), body, renderer, localizer, [Path(p) for p in photos]
+            )
             save_clip(clip, path)
             if verbose:
                 dt = time.perf_counter() - t0
-                print(f"{path.name} {clip.activity:14s} {clip.framing:11s} {clip.background:8s} "
-                      f"detected {clip.detected.mean():.2f} {dt:.1f}s", flush=True)  # fmt: skip
+                print(
+                    f"{path.name} {clip.activity:14s} {clip.framing:11s} {clip.background:8s} "
+                    f"detected {clip.detected.mean():.2f} {dt:.1f}s",
+                    flush=True,
+                )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -74,14 +78,17 @@ def main(argv: list[str] | None = None) -> int:
     photos = [str(x) for x in photo_split(all_photos, held_out=args.split == "heldout")]
     seed0 = HELD_OUT_SEED0 if args.split == "heldout" else 0
     seeds = list(range(seed0, seed0 + args.count))
-    print(f"{args.split}: {args.count} clips -> {corpus_dir(args.split)} "
-          f"({len(photos)} photos, {args.workers} workers)", flush=True)  # fmt: skip
+    print(
+        f"{args.split}: {args.count} clips -> {corpus_dir(args.split)} "
+        f"({len(photos)} photos, {args.workers} workers)",
+        flush=True,
+    )
     t0 = time.time()
     ctx = mp.get_context("spawn")  # GL contexts and MediaPipe graphs do not survive fork
     procs = [
         ctx.Process(
             target=_worker, args=(args.split, seeds[k :: args.workers], photos, not args.quiet)
-        )  # fmt: skip
+        )
         for k in range(args.workers)
     ]
     for proc in procs:

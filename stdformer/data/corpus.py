@@ -36,6 +36,7 @@ class ClipSpec:
     motion: Motion
     camera: CameraSpec
     background: str  # one of appearance.BACKGROUND_KINDS
+    vertices_world: np.ndarray  # (N, V, 3) the posed body on the floor (`pose_body`)
 
 
 @dataclass(frozen=True)
@@ -66,9 +67,15 @@ class CorpusClip:
     def motion(self) -> Motion:
         n = len(self.detected)
         return Motion(
-            self.activity, self.betas, float(self.scale), self.global_orient, self.body_pose,
-            self.transl, self.lift, np.zeros((n, 24, 3), np.float32),
-        )  # fmt: skip
+            self.activity,
+            self.betas,
+            float(self.scale),
+            self.global_orient,
+            self.body_pose,
+            self.transl,
+            self.lift,
+            np.zeros((n, 24, 3), np.float32),
+        )
 
     @property
     def camera(self) -> CameraSpec:
@@ -89,12 +96,12 @@ def make_clip(body: BodyModel, seed: int, n_frames: int = CLIP_FRAMES) -> ClipSp
     else:
         activity = STANDING[int(rng.integers(len(STANDING)))]
     motion = generate_motion(activity, n_frames, rng, yaw0_deg=rng.uniform(-180, 180))
-    _, joints = pose_body(body, motion)
+    verts, joints = pose_body(body, motion)
     size = (640, 480) if rng.random() < 0.8 else (640, 360)
     camera = sample_camera(joints, framing, rng, size)
     kinds = appearance.BACKGROUND_KINDS
     background = kinds[int(rng.choice(3, p=(0.25, 0.35, 0.4)))]
-    return ClipSpec(seed, motion, camera, background)
+    return ClipSpec(seed, motion, camera, background, verts)
 
 
 def render_clip(
@@ -108,7 +115,7 @@ def render_clip(
     """Render every frame of `spec`, run the localizer on it; frames are returned if asked."""
     rng = np.random.default_rng(spec.seed + 7)
     cam = spec.camera
-    verts, _ = pose_body(body, spec.motion)
+    verts = spec.vertices_world
     colors = appearance.clothing_colors(body, rng)
     background = appearance.background_bgr(cam.size_wh, spec.background, rng, photos)
     mesh_gain, gain = rng.uniform(0.6, 1.15), rng.uniform(0.75, 1.2)
@@ -122,9 +129,13 @@ def render_clip(
         v_cam = cam.to_cam(verts[i])
         if (v_cam[:, 2] > 0.05).any():
             img = renderer.render_overlay_bgr(
-                background, v_cam, body.faces, cam.K, alpha=1.0,
+                background,
+                v_cam,
+                body.faces,
+                cam.K,
+                alpha=1.0,
                 vertex_colors=np.clip(colors * mesh_gain, 0, 1),
-            )  # fmt: skip
+            )
         else:
             img = background
         img = appearance.camera_effects(img, rng, gain)
@@ -137,11 +148,26 @@ def render_clip(
             frames.append(img)
     m = spec.motion
     clip = CorpusClip(
-        spec.seed, m.activity, cam.framing, spec.background, m.betas, m.scale, m.global_orient,
-        m.body_pose, m.transl, m.lift, cam.R_cam_from_world.astype(np.float32),
-        cam.t_cam_from_world.astype(np.float32), cam.K.astype(np.float32),
-        np.asarray(cam.size_wh, np.int32), detected, lm, vis, pres, world,
-    )  # fmt: skip
+        spec.seed,
+        m.activity,
+        cam.framing,
+        spec.background,
+        m.betas,
+        m.scale,
+        m.global_orient,
+        m.body_pose,
+        m.transl,
+        m.lift,
+        cam.R_cam_from_world.astype(np.float32),
+        cam.t_cam_from_world.astype(np.float32),
+        cam.K.astype(np.float32),
+        np.asarray(cam.size_wh, np.int32),
+        detected,
+        lm,
+        vis,
+        pres,
+        world,
+    )
     return clip, frames
 
 

@@ -246,9 +246,8 @@ class Predictor:
     ) -> MeshResult:
         """Place root-relative predictions in the full image's camera (module docstring)."""
         f = focal_length_px(observation.image_size_wh, self.config.fov_deg)
-        transl = weak_to_full_translation(
-            cam_wp, observation.crop_xyxy, observation.image_size_wh, f
-        )
+        crop = self.model.frontend.input_crop(observation)  # the square the camera refers to
+        transl = weak_to_full_translation(cam_wp, crop, observation.image_size_wh, f)
         return MeshResult(
             vertices_cam=(verts_rel + transl).astype(np.float32),
             joints_cam=(joints_rel + transl).astype(np.float32),

@@ -76,6 +76,10 @@ class FrontEnd(nn.Module, abc.ABC):
         """
         return self.disentangle_block.frame(feats, t)
 
+    def input_crop(self, observation: Observation) -> np.ndarray:
+        """(4,) xyxy square the network's camera refers to: the localizer's crop by default."""
+        return np.asarray(observation.crop_xyxy, np.float32)
+
     @abc.abstractmethod
     def tokens(self, fused: torch.Tensor) -> torch.Tensor:
         """Per-frame tokens, (N, *feat) -> (N, n_tokens, d_model)."""

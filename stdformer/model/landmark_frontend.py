@@ -4,9 +4,9 @@ Per frame each of the 33 landmarks becomes one feature vector (`observation_to_t
 
     [x, y, z_rel, visibility, presence, world_x, world_y, world_z]      (F = 8)
 
-with x, y normalised to the square crop box ((-1, -1) top-left, (1, 1) bottom-right corner, the
-same frame the weak-perspective camera predicts in), z_rel the landmark's relative depth divided
-by the same half crop side, and world xyz the hip-centred metric landmarks.
+with x, y normalised to the square `landmark_crop` ((-1, -1) top-left, (1, 1) bottom-right
+corner, the frame the weak-perspective camera predicts in), z_rel the landmark's relative depth
+divided by the same half crop side, and world xyz the hip-centred metric landmarks.
 
 `encode_frame`: a per-landmark MLP (F -> hidden -> C) plus a learned landmark embedding gives
 (N, C, 33, 1): channels first and the landmarks laid out as a 33 x 1 "image", so the SD/TD EMA
@@ -34,25 +34,61 @@ from stdformer.pose_topology import FLIP_PERMUTATION
 from stdformer.types import NUM_POSE_LANDMARKS, Observation
 
 LANDMARK_FEATURES = 8  # F
+CROP_MARGIN = 0.15  # of the landmark box's longer side, on every side
 _FLIP_SIGN = np.array([-1, 1, 1, 1, 1, -1, 1, 1], np.float32)  # x and world x change sign
+
+
+def landmark_crop(
+    landmarks_px: np.ndarray,  # (..., 33, 3)
+    presence: np.ndarray,  # (..., 33)
+    margin: float = CROP_MARGIN,
+) -> np.ndarray:  # (..., 4) float32 xyxy
+    """The square the landmark features are normalised to, from the landmarks alone.
+
+    Box of the landmarks with presence >= 0.5 (all of them when fewer than two qualify), squared
+    on its longer side and grown by `margin` of that side on every side. The network owns this
+    definition (not the localizer's display box) so trained weights see the same normalisation
+    whatever box the app draws.
+    """
+    xy = np.asarray(landmarks_px, np.float64)[..., :2]
+    keep = np.asarray(presence) >= 0.5  # (..., 33)
+    few = keep.sum(axis=-1, keepdims=True) < 2
+    keep = keep | few
+    lo = np.where(keep[..., None], xy, np.inf).min(axis=-2)  # (..., 2)
+    hi = np.where(keep[..., None], xy, -np.inf).max(axis=-2)
+    center = 0.5 * (lo + hi)
+    half = 0.5 * np.maximum((hi - lo).max(axis=-1), 1.0) * (1.0 + 2.0 * margin)  # (...,)
+    return np.concatenate([center - half[..., None], center + half[..., None]], -1).astype(
+        np.float32
+    )
+
+
+def landmark_features(
+    landmarks_px: np.ndarray,  # (..., 33, 3) x, y pixels, z relative depth (pixel scale)
+    visibility: np.ndarray,  # (..., 33)
+    presence: np.ndarray,  # (..., 33)
+    world_landmarks: np.ndarray,  # (..., 33, 3) metres
+) -> tuple[np.ndarray, np.ndarray]:
+    """Features (..., 33, 8) float32 (module docstring) and the crop (..., 4) they refer to."""
+    crop = landmark_crop(landmarks_px, presence)
+    center = 0.5 * (crop[..., :2] + crop[..., 2:])  # (..., 2)
+    half = 0.5 * (crop[..., 2] - crop[..., 0])  # (...,)
+    lm = np.asarray(landmarks_px, np.float64)
+    out = np.empty((*lm.shape[:-1], LANDMARK_FEATURES), np.float32)
+    out[..., 0:2] = (lm[..., :2] - center[..., None, :]) / half[..., None, None]
+    out[..., 2] = lm[..., 2] / half[..., None]
+    out[..., 3] = visibility
+    out[..., 4] = presence
+    out[..., 5:8] = world_landmarks
+    return out, crop
 
 
 def observation_to_tensor(obs: Observation) -> torch.Tensor:
     """One observation -> (33, 8) float32 landmark features (see module docstring)."""
-    crop = np.asarray(obs.crop_xyxy, np.float64)
-    center = 0.5 * (crop[:2] + crop[2:])  # (2,)
-    # Same square as the image front-end's crop: side max(w, h) around the box centre.
-    half = 0.5 * float(max(crop[2] - crop[0], crop[3] - crop[1]))
-    if not half > 0:
-        raise ValueError(f"crop box {crop.tolist()} has no positive width")
-    lm = np.asarray(obs.landmarks_px, np.float64)  # (33, 3)
-    out = np.empty((NUM_POSE_LANDMARKS, LANDMARK_FEATURES), np.float32)
-    out[:, 0:2] = (lm[:, :2] - center) / half
-    out[:, 2] = lm[:, 2] / half
-    out[:, 3] = obs.visibility
-    out[:, 4] = obs.presence
-    out[:, 5:8] = obs.world_landmarks
-    return torch.from_numpy(out)
+    feats, _ = landmark_features(
+        obs.landmarks_px, obs.visibility, obs.presence, obs.world_landmarks
+    )
+    return torch.from_numpy(feats)
 
 
 def observations_to_tensor(observations: Sequence[Observation]) -> torch.Tensor:
@@ -102,6 +138,10 @@ class LandmarkFrontEnd(FrontEnd):
         """(N, C, 33, 1) -> (N, 33, d_model)."""
         h = fused.squeeze(-1).transpose(1, 2)  # (N, 33, C)
         return self.token_proj(self.token_norm(h))
+
+    def input_crop(self, observation: Observation) -> np.ndarray:
+        """The square the features (and so the predicted camera) refer to: `landmark_crop`."""
+        return landmark_crop(observation.landmarks_px, observation.presence)
 
     def prepare(self, observation: Observation, image_bgr: np.ndarray | None) -> torch.Tensor:
         """Landmark features of one frame, (33, 8); the image is not needed."""

@@ -137,12 +137,14 @@ class STDFormer(nn.Module):
         n = tokens.shape[0]
         j = self.config.n_joints
         cam = self.cam_token_embed.weight[None].expand(n, -1, -1)  # (N, 1, d1)
-        queries = torch.cat([self.joint_token_embed.weight, self.vertex_token_embed.weight])
-        cached = not self.training and not torch.is_grad_enabled()
-        if cached:
-            queries = self._constant_queries()  # (J+Vc, d1) after the first self-attention
+        # Stage 1's first decoder self-attention sees only the learned query tokens: the same
+        # for every frame, so it runs once per call (cached across calls in inference).
+        if not self.training and not torch.is_grad_enabled():
+            queries = self._constant_queries()  # (J+Vc, d1)
+        else:
+            queries = self._first_self_block()
         queries = queries[None].expand(n, -1, -1)  # (N, J+Vc, d1)
-        cam, img, dec = self.stage1(cam, tokens, self.pos1, queries, self.query_mask, cached)
+        cam, img, dec = self.stage1(cam, tokens, self.pos1, queries, self.query_mask, True)
         cam, img, dec = self.stage2(
             self.dim_reduce_enc_cam(cam),
             self.dim_reduce_enc_img(img),
@@ -163,19 +165,24 @@ class STDFormer(nn.Module):
 
         Its input is the learned tokens only, so in inference it is the same for every frame:
         computing it once saves one of the two (J+Vc)^2 attentions per frame. The cache is keyed
-        on the parameters' in-place version counters (optimiser steps, load_state_dict, copy_)
-        and their device/dtype, so it never goes stale; it is used only without autograd.
+        on the parameters' in-place version counters (optimiser steps, load_state_dict, copy_),
+        their storage (a replaced `param.data`) and device/dtype, so it never goes stale; it is used only without autograd.
         """
         layer = self.stage1.decoder.layers[0]
         params = [self.joint_token_embed.weight, self.vertex_token_embed.weight]
         params += [*layer.norm1.parameters(), *layer.self_attn.parameters(), self.query_mask]
-        key = tuple((p.device, p.dtype, p._version) for p in params)
+        key = tuple((p.device, p.dtype, p._version, p.data_ptr()) for p in params)
         if self._query_cache is None or self._query_cache[0] != key:
-            queries = torch.cat([self.joint_token_embed.weight, self.vertex_token_embed.weight])
-            with torch.autocast(queries.device.type, enabled=False):
-                value = layer.self_block(queries[None], self.query_mask)[0]
+            with torch.autocast(self.query_mask.device.type, enabled=False):
+                value = self._first_self_block()
             self._query_cache = (key, value)
         return self._query_cache[1]
+
+    def _first_self_block(self) -> torch.Tensor:
+        """(J+Vc, d1): the learned query tokens after stage 1's first decoder self-attention."""
+        layer = self.stage1.decoder.layers[0]
+        queries = torch.cat([self.joint_token_embed.weight, self.vertex_token_embed.weight])
+        return layer.self_block(queries[None], self.query_mask)[0]
 
     def upsample_full(self, verts_mid: torch.Tensor) -> torch.Tensor:
         """(..., Vm, 3) -> (..., Vf, 3) with the fixed body-model matrix (as gathered rows)."""
@@ -184,12 +191,20 @@ class STDFormer(nn.Module):
         gathered = gathered.reshape(*verts_mid.shape[:-2], *idx.shape, 3)  # (..., Vf, k, 3)
         return torch.einsum("vk,...vkc->...vc", self.up_full_weight.to(verts_mid.dtype), gathered)
 
-    def forward(self, x: torch.Tensor, full: bool = True) -> ModelOutput:
-        """Clip mode: x (B, T, *in) -> ModelOutput with (B, T, ...) tensors, one per frame."""
+    def forward(self, x: torch.Tensor, full: bool = True, frames: slice | None = None) -> ModelOutput:
+        """Clip mode: x (B, T, *in) -> ModelOutput with (B, T', ...) tensors, one per frame.
+
+        `frames` picks the window positions to decode (T' of them; default all T). SD/TD always
+        see the whole clip; training may decode only the positions streaming reads out (the
+        last `lookahead + 1`), which costs a fraction of the per-frame transformer.
+        """
         b, t = x.shape[:2]
         if t != self.config.T:
             raise ValueError(f"model expects clips of T={self.config.T} frames, got {t}")
         tok = self.frontend(x)  # (B, T, n_tokens, d1)
+        if frames is not None:
+            tok = tok[:, frames]
+            t = tok.shape[1]
         out = self.head(tok.flatten(0, 1), full=full)
         return out.map(lambda a: a.reshape(b, t, *a.shape[1:]))
 

@@ -8,7 +8,9 @@ import torch
 
 from stdformer.model.config import image_config, landmark_config
 from stdformer.model.landmark_frontend import (
+    CROP_MARGIN,
     flip_landmark_features,
+    landmark_crop,
     observation_to_tensor,
     observations_to_tensor,
 )
@@ -119,12 +121,16 @@ def test_observation_features(observation_factory) -> None:
     obs = observation_factory(0, np.random.default_rng(1))
     x = observation_to_tensor(obs)
     assert x.shape == (33, 8) and x.dtype == torch.float32
-    crop = obs.crop_xyxy
+    crop = landmark_crop(obs.landmarks_px, obs.presence)
+    present = obs.presence >= 0.5
+    side = (obs.landmarks_px[present, :2].max(0) - obs.landmarks_px[present, :2].min(0)).max()
+    assert crop[2] - crop[0] == pytest.approx(side * (1 + 2 * CROP_MARGIN), rel=1e-5)
     half = 0.5 * (crop[2] - crop[0])
     expected_x = (obs.landmarks_px[:, 0] - 0.5 * (crop[0] + crop[2])) / half
     np.testing.assert_allclose(x[:, 0].numpy(), expected_x, atol=1e-5)
     np.testing.assert_allclose(x[:, 5:].numpy(), obs.world_landmarks)
-    assert x[:, :2].abs().max() <= 1.0  # landmarks inside the crop map into [-1, 1]
+    # present landmarks sit inside the crop, so they map into [-1, 1]
+    assert x[present, :2].abs().max() <= 1.0
     assert observations_to_tensor([obs, obs]).shape == (2, 33, 8)
     flipped = flip_landmark_features(x)
     # left shoulder (11) of the mirror image is the right shoulder (12) with x negated
