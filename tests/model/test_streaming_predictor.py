@@ -46,7 +46,7 @@ def test_streaming_equals_clip_mode(model, observations, lookahead) -> None:
         cam = out.cam_wp[0, slot].numpy()
         obs = observations[frame]
         f = focal_length_px(obs.image_size_wh, None)
-        transl = weak_to_full_translation(cam, obs.crop_xyxy, obs.image_size_wh, f)
+        transl = weak_to_full_translation(cam, model.frontend.input_crop(obs), obs.image_size_wh, f)
         expected = out.verts_full[0, slot].numpy() + transl
         np.testing.assert_allclose(res.vertices_cam, expected, atol=1e-5, rtol=1e-5)
         np.testing.assert_allclose(
