@@ -166,7 +166,8 @@ class STDFormer(nn.Module):
         Its input is the learned tokens only, so in inference it is the same for every frame:
         computing it once saves one of the two (J+Vc)^2 attentions per frame. The cache is keyed
         on the parameters' in-place version counters (optimiser steps, load_state_dict, copy_),
-        their storage (a replaced `param.data`) and device/dtype, so it never goes stale; it is used only without autograd.
+        their storage (a replaced `param.data`) and device/dtype, so it never goes stale; it is
+        used only without autograd.
         """
         layer = self.stage1.decoder.layers[0]
         params = [self.joint_token_embed.weight, self.vertex_token_embed.weight]
@@ -191,7 +192,9 @@ class STDFormer(nn.Module):
         gathered = gathered.reshape(*verts_mid.shape[:-2], *idx.shape, 3)  # (..., Vf, k, 3)
         return torch.einsum("vk,...vkc->...vc", self.up_full_weight.to(verts_mid.dtype), gathered)
 
-    def forward(self, x: torch.Tensor, full: bool = True, frames: slice | None = None) -> ModelOutput:
+    def forward(
+        self, x: torch.Tensor, full: bool = True, frames: slice | None = None
+    ) -> ModelOutput:
         """Clip mode: x (B, T, *in) -> ModelOutput with (B, T', ...) tensors, one per frame.
 
         `frames` picks the window positions to decode (T' of them; default all T). SD/TD always
