@@ -142,8 +142,15 @@ def smooth_noise(rng: np.random.Generator, n: int, dims: int, sigma_frames: floa
     """(n, dims) zero-mean unit-std noise, low-passed with a Gaussian of `sigma_frames`."""
     pad = int(4 * sigma_frames)
     x = gaussian_filter1d(rng.standard_normal((n + 2 * pad, dims)), sigma_frames, axis=0)
-    x = x[pad : pad + n]
-    return x / (x.std(axis=0, keepdims=True) + 1e-9)
+    # The filter's gain, not the clip's sample std: short clips of slow noise must stay small.
+    gain = np.sqrt(np.sum(_gaussian_kernel(sigma_frames) ** 2))
+    return x[pad : pad + n] / gain
+
+
+def _gaussian_kernel(sigma: float) -> np.ndarray:
+    r = int(4 * sigma + 0.5)
+    k = np.exp(-0.5 * (np.arange(-r, r + 1) / sigma) ** 2)
+    return k / k.sum()
 
 
 # --------------------------------------------------------------------------- postures
@@ -282,16 +289,18 @@ def lunge(c, t, rng) -> Root:
 
 def jump(c, t, rng) -> Root:
     start = rng.uniform(0.2, 0.6)
-    crouch = pulse(t, start, 0.1, 0.35)
-    flight_t = t - (start + 0.8)
-    v = rng.uniform(1.8, 2.6)
-    lift = np.clip(v * flight_t - 4.905 * flight_t**2, 0, None)
+    v = rng.uniform(1.8, 2.6)  # take-off speed, m/s
+    t_off, flight = start + 0.8, 2 * v / 9.81
+    crouch = pulse(t, start, 0.1, 0.35) + 0.6 * pulse(t, t_off + flight - 0.05, 0.05, 0.3)
+    air = pulse(t, t_off - 0.1, flight - 0.1, 0.2)  # arms up and legs tucked, smoothly
+    ft = t - t_off
+    lift = np.clip(v * ft - 4.905 * ft**2, 0, None)
     pitch = 20 * crouch
-    c.both("hip", x=-80 * crouch - pitch)
-    c.both("knee", x=100 * crouch + 15 * (lift > 0))
-    c.both("shoulder", y=45 * crouch - 100 * (lift > 0.02) * min_jerk(flight_t / 0.2))
+    c.both("hip", x=-80 * crouch - pitch - 10 * air)
+    c.both("knee", x=100 * crouch + 20 * air)
+    c.both("shoulder", y=45 * crouch - 100 * air)
     flat_feet(c, pitch)
-    c.both("ankle", x=40 * np.clip(lift / 0.1, 0, 1))
+    c.both("ankle", x=40 * air)
     return _root(len(t), pitch=pitch, lift=lift)
 
 

@@ -24,7 +24,8 @@ class TrainConfig:
 
     Optimiser: AdamW with linear warm-up and cosine decay. The paper fine-tunes a pretrained
     FastMETRO with plain SGD at 1e-5; this network starts from scratch, where SGD at such rates
-    does not move, so Adam is used (losses and their weights are the paper's).
+    does not move, so AdamW is the default (losses and their weights are the paper's); "sgd"
+    remains for fine-tuning.
     """
 
     out_dir: str = dataclasses.field(default_factory=lambda: _cache("runs", "landmarks"))
@@ -35,6 +36,7 @@ class TrainConfig:
     steps: int = 4000
     batch_size: int = 16  # clips per step, over all processes
     decode_last: int = 3  # window positions decoded (streaming uses the last 1 + look-ahead)
+    optimizer: str = "adamw"  # or "sgd" (momentum 0.9; the paper's fine-tuning optimiser)
     lr: float = 5e-4
     weight_decay: float = 1e-4
     warmup_steps: int = 200
@@ -46,6 +48,12 @@ class TrainConfig:
     seed: int = 0
     device: str = "auto"
     threads: int | None = None  # torch CPU threads per process; None: torch's default
+
+    def __post_init__(self) -> None:
+        if self.optimizer not in ("adamw", "sgd"):
+            raise ValueError(f"optimizer must be adamw or sgd, got {self.optimizer!r}")
+        if not 1 <= self.decode_last <= self.T:
+            raise ValueError(f"decode_last must be in [1, T={self.T}], got {self.decode_last}")
 
     def replace(self, **changes: Any) -> TrainConfig:
         return dataclasses.replace(self, **changes)

@@ -171,7 +171,10 @@ def train(cfg: TrainConfig, show_progress: bool = True) -> dict:
     levels = mesh_levels_for_body(body)
     model = build_model(landmark_config(cfg.preset, T=cfg.T, dropout=0.0), levels).to(device)
     loss_fn = STDFormerLoss(levels, eval_joint_regressor(body), full_samples=2048).to(device)
-    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    if cfg.optimizer == "sgd":
+        opt = torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=0.9)
+    else:
+        opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     out_dir = Path(cfg.out_dir).expanduser()
     start, best = _resume(out_dir / "last.pt", model, opt)
     net = model
