@@ -45,6 +45,7 @@ class TrainConfig:
     sim_clips: int = 400  # simulated motions in the pool (60 frames each)
     val_every: int = 250
     val_windows: int = 96
+    init_from: str | None = None  # start from this checkpoint's weights (a new schedule)
     seed: int = 0
     device: str = "auto"
     threads: int | None = None  # torch CPU threads per process; None: torch's default

@@ -47,6 +47,8 @@ class Outputs:
 
     joints: np.ndarray  # (N, 14, 3) camera axes, metres
     verts: np.ndarray | None  # (N, V, 3) pelvis-centred, or None (no mesh)
+    verts_cam: np.ndarray | None = None  # (N, V, 3) placed in the camera (network only)
+    K: np.ndarray | None = None  # (3, 3) the intrinsics the predictor placed them with
 
 
 @dataclass
@@ -112,6 +114,8 @@ def run_network(model: STDFormer, body: BodyModel, obs: list, lookahead: int, st
     """Stream a clip's observations through the Predictor as the app does."""
     n, v = len(obs), body.num_vertices
     joints, verts = np.full((n, 14, 3), np.nan), np.full((n, v, 3), np.nan, np.float32)
+    placed = np.full_like(verts, np.nan)
+    K: list[np.ndarray] = []
     pred = Predictor(
         model,
         PredictorConfig(lookahead=lookahead, device="cpu"),
@@ -123,6 +127,8 @@ def run_network(model: STDFormer, body: BodyModel, obs: list, lookahead: int, st
         for r in results:
             vr = r.vertices_cam - r.joints_cam[0]  # pelvis-centred, camera axes
             verts[r.index], joints[r.index] = vr, ereg @ vr
+            placed[r.index] = r.vertices_cam
+            K[:] = [r.K]
 
     for o in obs:
         if o is None:
@@ -134,7 +140,7 @@ def run_network(model: STDFormer, body: BodyModel, obs: list, lookahead: int, st
         r = pred.push(o)
         keep([] if r is None else [r])
     keep(pred.flush())
-    return Outputs(joints, verts)
+    return Outputs(joints, verts, placed, K[0] if K else None)
 
 
 def mediapipe_joints(world: np.ndarray) -> np.ndarray:

@@ -42,7 +42,7 @@ from stdformer.data.simulate import SimCalibration
 from stdformer.live.predictor import resolve_device
 from stdformer.losses import STDFormerLoss, Targets
 from stdformer.metrics import mpvpe, pa_mpjpe
-from stdformer.model.checkpoint import save_checkpoint
+from stdformer.model.checkpoint import model_from_checkpoint, read_checkpoint, save_checkpoint
 from stdformer.model.config import landmark_config
 from stdformer.model.stdformer import STDFormer, build_model
 from stdformer.train.config import TrainConfig
@@ -59,7 +59,7 @@ class Pools:
 
 
 def build_pools(body: BodyModel, cfg: TrainConfig, show: bool) -> Pools:
-    corpus = load_corpus(Path(cfg.corpus_dir))
+    corpus = load_corpus(Path(cfg.corpus_dir).expanduser())
     recs = [
         (c.seed % 10 == 0, corpus_record(body, c))
         for c in tqdm(corpus, "corpus clips", disable=not show)
@@ -177,6 +177,10 @@ def train(cfg: TrainConfig, show_progress: bool = True) -> dict:
         opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     out_dir = Path(cfg.out_dir).expanduser()
     start, best = _resume(out_dir / "last.pt", model, opt)
+    if start == 0 and cfg.init_from:
+        ckpt = read_checkpoint(Path(cfg.init_from).expanduser())
+        model.load_state_dict(model_from_checkpoint(ckpt, levels).state_dict())
+        log.info("initialised from %s", cfg.init_from)
     net = model
     if world > 1:
         ids = [device.index] if device.type == "cuda" else None
