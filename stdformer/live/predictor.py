@@ -1,8 +1,9 @@
 """Streaming inference: one observation in, one body mesh in camera coordinates out.
 
-Per pushed frame the predictor runs the front-end's `encode_frame` once (N = 1) and caches the
-result in a `FeatureBuffer` of T frames; then SD/TD/fusion runs over the buffered window (cheap)
-and the transformer + heads run for one frame only: the newest (`lookahead=0`, causal) or the
+Per pushed frame the predictor turns the observation into network input (`model_input.prepare`),
+runs `STDFormer.encode_frame` once (N = 1) and caches the result in a `FeatureBuffer` of T
+frames; then `STDFormer.decode_window` runs SD/TD/fusion over the buffered window (cheap) and the
+transformer + heads for one frame only: the newest (`lookahead=0`, causal) or the
 frame `lookahead` positions before it (k frames of latency for k frames of future context).
 The window is exactly the clip that clip mode (`STDFormer.forward`) would see, so streaming and
 clip results agree to float rounding. Until T frames have arrived the window is left-padded
@@ -36,6 +37,7 @@ import numpy as np
 import torch
 
 from stdformer.live.buffer import FeatureBuffer
+from stdformer.live.model_input import input_crop, prepare
 from stdformer.model.stdformer import STDFormer
 from stdformer.types import MeshResult, Observation
 
@@ -143,6 +145,7 @@ class Predictor:
         if self.device.type == "cpu" and self.config.cpu_threads is not None:
             torch.set_num_threads(max(1, self.config.cpu_threads))
         self.model = model.to(self.device).eval()
+        self._frontend_kind = model.config.frontend  # "landmarks" or "image": its input
         self.buffer = FeatureBuffer(model.T)
         self._pending: deque[Observation] = deque()  # frames awaiting their look-ahead
         self._regressor = None
@@ -182,9 +185,9 @@ class Predictor:
         `observation.crop_xyxy`), ignored by the landmark front-end.
         """
         t0 = time.perf_counter()
-        x = self.model.frontend.prepare(observation, image_bgr)  # (*in) CPU float32
+        x = prepare(self._frontend_kind, observation, image_bgr)  # (*in) CPU float32
         with torch.inference_mode(), self._autocast():
-            feats = self.model.frontend.encode_frame(x.to(self.device, non_blocking=True)[None])
+            feats = self.model.encode_frame(x.to(self.device, non_blocking=True)[None])
             self.buffer.push(feats[0])
         self._pending.append(observation)
         encode_ms = (time.perf_counter() - t0) * 1e3
@@ -216,8 +219,7 @@ class Predictor:
         with torch.inference_mode():
             with self._autocast():
                 window = self.buffer.window()[None]  # (1, T, *feat)
-                fused = self.model.frontend.disentangle_frame(window, position)  # (1, *feat)
-                out = self.model.head(self.model.frontend.tokens(fused))
+                out = self.model.decode_window(window, position)
             verts = out.verts_full[0].float()  # (Vf, 3)
             if self._regressor is None:
                 joints = out.joints[0].float()  # (J, 3) token joints
@@ -246,7 +248,7 @@ class Predictor:
     ) -> MeshResult:
         """Place root-relative predictions in the full image's camera (module docstring)."""
         f = focal_length_px(observation.image_size_wh, self.config.fov_deg)
-        crop = self.model.frontend.input_crop(observation)  # the square the camera refers to
+        crop = input_crop(self._frontend_kind, observation)  # the square the camera refers to
         transl = weak_to_full_translation(cam_wp, crop, observation.image_size_wh, f)
         return MeshResult(
             vertices_cam=(verts_rel + transl).astype(np.float32),

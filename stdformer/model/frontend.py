@@ -22,9 +22,8 @@ Implementations: `stdformer.model.image_frontend.ImageFrontEnd(config: ModelConf
 `stdformer.model.landmark_frontend.LandmarkFrontEnd(config: ModelConfig)`; `build_frontend` in
 `stdformer.model.stdformer` picks one from `config.frontend`.
 
-`prepare(observation, image_bgr)` converts one frame of the live pipeline into the `x` that
-`encode_frame` takes (without the batch axis, float32, CPU). The image front-end needs the full
-BGR image to crop; the landmark front-end ignores it.
+Live frames become `encode_frame` input in `stdformer.live.model_input` (`prepare`): the
+network knows tensors, not the live pipeline's `Observation`.
 """
 
 from __future__ import annotations
@@ -32,12 +31,10 @@ from __future__ import annotations
 import abc
 import math
 
-import numpy as np
 import torch
 from torch import nn
 
 from stdformer.model.disentangle import DisentangleBlock
-from stdformer.types import Observation
 
 
 class FrontEnd(nn.Module, abc.ABC):
@@ -76,17 +73,9 @@ class FrontEnd(nn.Module, abc.ABC):
         """
         return self.disentangle_block.frame(feats, t)
 
-    def input_crop(self, observation: Observation) -> np.ndarray:
-        """(4,) xyxy square the network's camera refers to: the localizer's crop by default."""
-        return np.asarray(observation.crop_xyxy, np.float32)
-
     @abc.abstractmethod
     def tokens(self, fused: torch.Tensor) -> torch.Tensor:
         """Per-frame tokens, (N, *feat) -> (N, n_tokens, d_model)."""
-
-    @abc.abstractmethod
-    def prepare(self, observation: Observation, image_bgr: np.ndarray | None) -> torch.Tensor:
-        """One live frame -> the un-batched `encode_frame` input (*in), float32 on the CPU."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Clip mode: (B, T, *in) -> tokens (B, T, n_tokens, d_model)."""

@@ -19,7 +19,6 @@ from stdformer.model.backbones import build_backbone
 from stdformer.model.config import ModelConfig
 from stdformer.model.disentangle import DisentangleBlock
 from stdformer.model.frontend import FrontEnd
-from stdformer.types import Observation
 
 CROP_SIZE = 224
 FEATURE_HW = (56, 56)  # layer1 resolution for a 224 crop
@@ -132,9 +131,3 @@ class ImageFrontEnd(FrontEnd):
         """(N, 256, 56, 56) -> (N, 49, d_model), row-major over the 7x7 grid."""
         grid = self.conv_1x1(self.feature_map(fused))  # (N, d_model, 7, 7)
         return grid.flatten(2).transpose(1, 2)
-
-    def prepare(self, observation: Observation, image_bgr: np.ndarray | None) -> torch.Tensor:
-        """The normalised person crop of one frame, (3, 224, 224)."""
-        if image_bgr is None:
-            raise ValueError("the image front-end needs the frame's image to crop the person")
-        return crop_and_normalize(image_bgr, observation.crop_xyxy)

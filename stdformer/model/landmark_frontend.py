@@ -1,6 +1,7 @@
 """Landmark front-end: MediaPipe observations -> 33 tokens, with the paper's SD/TD in between.
 
-Per frame each of the 33 landmarks becomes one feature vector (`observation_to_tensor`):
+Per frame each of the 33 landmarks becomes one feature vector (`landmark_features`; the live
+adapter `stdformer.live.model_input` builds it from an observation):
 
     [x, y, z_rel, visibility, presence, world_x, world_y, world_z]      (F = 8)
 
@@ -21,8 +22,6 @@ T frames, sigmoid fusion) on (B, T, C, 33, 1).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import numpy as np
 import torch
 from torch import nn
@@ -31,7 +30,7 @@ from stdformer.model.config import ModelConfig
 from stdformer.model.disentangle import DisentangleBlock
 from stdformer.model.frontend import FrontEnd
 from stdformer.pose_topology import FLIP_PERMUTATION
-from stdformer.types import NUM_POSE_LANDMARKS, Observation
+from stdformer.types import NUM_POSE_LANDMARKS
 
 LANDMARK_FEATURES = 8  # F
 CROP_MARGIN = 0.15  # of the landmark box's longer side, on every side
@@ -83,21 +82,6 @@ def landmark_features(
     return out, crop
 
 
-def observation_to_tensor(obs: Observation) -> torch.Tensor:
-    """One observation -> (33, 8) float32 landmark features (see module docstring)."""
-    feats, _ = landmark_features(
-        obs.landmarks_px, obs.visibility, obs.presence, obs.world_landmarks
-    )
-    return torch.from_numpy(feats)
-
-
-def observations_to_tensor(observations: Sequence[Observation]) -> torch.Tensor:
-    """A clip of observations -> (T, 33, 8); stack clips with `torch.stack` for (B, T, 33, 8)."""
-    if len(observations) == 0:
-        raise ValueError("need at least one observation")
-    return torch.stack([observation_to_tensor(o) for o in observations])
-
-
 def flip_landmark_features(x: torch.Tensor) -> torch.Tensor:
     """Features of the horizontally mirrored image: (..., 33, 8) -> (..., 33, 8).
 
@@ -138,11 +122,3 @@ class LandmarkFrontEnd(FrontEnd):
         """(N, C, 33, 1) -> (N, 33, d_model)."""
         h = fused.squeeze(-1).transpose(1, 2)  # (N, 33, C)
         return self.token_proj(self.token_norm(h))
-
-    def input_crop(self, observation: Observation) -> np.ndarray:
-        """The square the features (and so the predicted camera) refer to: `landmark_crop`."""
-        return landmark_crop(observation.landmarks_px, observation.presence)
-
-    def prepare(self, observation: Observation, image_bgr: np.ndarray | None) -> torch.Tensor:
-        """Landmark features of one frame, (33, 8); the image is not needed."""
-        return observation_to_tensor(observation)

@@ -85,7 +85,11 @@ def build_vertex_mask(n_joints: int, coarse_adjacency: torch.Tensor) -> torch.Te
 
 
 class STDFormer(nn.Module):
-    """The whole network. `forward` is clip mode; `head` runs the per-frame transformer part."""
+    """The whole network. `forward` is clip mode; `head` runs the per-frame transformer part.
+
+    Streaming (`stdformer.live.predictor`) splits clip mode in two: `encode_frame` once per new
+    frame (its output is cached), `decode_window` once per output over the cached window.
+    """
 
     def __init__(self, config: ModelConfig, levels: MeshLevels, frontend: FrontEnd) -> None:
         super().__init__()
@@ -159,6 +163,19 @@ class STDFormer(nn.Module):
         verts_mid = self.mesh_upsampling(verts_coarse.transpose(1, 2).contiguous()).transpose(1, 2)
         verts_full = self.upsample_full(verts_mid) if full else None
         return ModelOutput(cam_wp, joints, verts_coarse, verts_mid, verts_full)
+
+    def encode_frame(self, x: torch.Tensor) -> torch.Tensor:
+        """Per-frame front-end features, (N, *in) -> (N, *feat); no frame interaction."""
+        return self.frontend.encode_frame(x)
+
+    def decode_window(self, window: torch.Tensor, position: int, full: bool = True) -> ModelOutput:
+        """One frame of a window of cached features: (B, T, *feat) -> ModelOutput with (B, ...).
+
+        SD/TD/fusion read the whole window, the transformer and heads run for window position
+        `position` only; the same values as `forward(x)[:, position]` on the clip behind it.
+        """
+        fused = self.frontend.disentangle_frame(window, position)  # (B, *feat)
+        return self.head(self.frontend.tokens(fused), full=full)
 
     def _constant_queries(self) -> torch.Tensor:
         """Stage 1's first decoder self-attention on the learned query tokens, cached.

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 
+from stdformer.live.model_input import input_crop, prepare
 from stdformer.model.backbones import build_backbone, count_parameters
 from stdformer.model.config import image_config
 from stdformer.model.image_frontend import (
@@ -166,7 +167,7 @@ def test_crop_rotation_and_flip_augmentation() -> None:
     np.testing.assert_allclose(mirrored, plain[:, ::-1], atol=1.01)
 
 
-def test_center_scale_box_and_prepare(frontend: ImageFrontEnd) -> None:
+def test_center_scale_box_and_prepare() -> None:
     box = crop_box_from_center_scale(np.array([320.0, 240.0]), 1.5)
     np.testing.assert_allclose(box, [170.0, 90.0, 470.0, 390.0])
     obs = Observation(
@@ -181,11 +182,12 @@ def test_center_scale_box_and_prepare(frontend: ImageFrontEnd) -> None:
         index=0,
     )
     img = _gradient_image(480, 640)
-    x = frontend.prepare(obs, img)
+    x = prepare("image", obs, img)
     assert x.shape == (3, 224, 224) and x.dtype == torch.float32
     torch.testing.assert_close(x, crop_and_normalize(img, box))
     with pytest.raises(ValueError):
-        frontend.prepare(obs, None)
+        prepare("image", obs, None)
+    np.testing.assert_array_equal(input_crop("image", obs), box)
 
 
 def test_imagenet_weights_load_strictly_dropping_only_the_classifier(tmp_path) -> None:

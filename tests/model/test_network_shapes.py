@@ -6,13 +6,12 @@ import numpy as np
 import pytest
 import torch
 
+from stdformer.live.model_input import input_crop, observation_to_tensor, observations_to_tensor
 from stdformer.model.config import image_config, landmark_config
 from stdformer.model.landmark_frontend import (
     CROP_MARGIN,
     flip_landmark_features,
     landmark_crop,
-    observation_to_tensor,
-    observations_to_tensor,
 )
 from stdformer.model.stdformer import build_model, build_vertex_mask, sparse_rows
 
@@ -122,6 +121,7 @@ def test_observation_features(observation_factory) -> None:
     x = observation_to_tensor(obs)
     assert x.shape == (33, 8) and x.dtype == torch.float32
     crop = landmark_crop(obs.landmarks_px, obs.presence)
+    np.testing.assert_array_equal(input_crop("landmarks", obs), crop)  # the camera's square
     present = obs.presence >= 0.5
     side = (obs.landmarks_px[present, :2].max(0) - obs.landmarks_px[present, :2].min(0)).max()
     assert crop[2] - crop[0] == pytest.approx(side * (1 + 2 * CROP_MARGIN), rel=1e-5)

@@ -10,13 +10,13 @@ import numpy as np
 import pytest
 import torch
 
+from stdformer.live.model_input import input_crop, observations_to_tensor
 from stdformer.live.predictor import (
     Predictor,
     PredictorConfig,
     focal_length_px,
     weak_to_full_translation,
 )
-from stdformer.model.landmark_frontend import observations_to_tensor
 from stdformer.model.stdformer import build_model
 
 
@@ -42,7 +42,7 @@ def test_flush_outputs_equal_padded_clip_mode(
         o = obs[i]
         f = focal_length_px(o.image_size_wh, None)
         transl = weak_to_full_translation(
-            out.cam_wp[0, slot].numpy(), model.frontend.input_crop(o), o.image_size_wh, f
+            out.cam_wp[0, slot].numpy(), input_crop("landmarks", o), o.image_size_wh, f
         )
         expected = out.verts_full[0, slot].numpy() + transl
         np.testing.assert_allclose(res.vertices_cam, expected, atol=1e-5, rtol=1e-5)

@@ -7,13 +7,13 @@ import pytest
 import torch
 
 from stdformer.live.buffer import FeatureBuffer
+from stdformer.live.model_input import input_crop, observations_to_tensor
 from stdformer.live.predictor import (
     Predictor,
     PredictorConfig,
     focal_length_px,
     weak_to_full_translation,
 )
-from stdformer.model.landmark_frontend import observations_to_tensor
 from stdformer.model.stdformer import build_model, project_weak_perspective
 
 
@@ -46,7 +46,7 @@ def test_streaming_equals_clip_mode(model, observations, lookahead) -> None:
         cam = out.cam_wp[0, slot].numpy()
         obs = observations[frame]
         f = focal_length_px(obs.image_size_wh, None)
-        transl = weak_to_full_translation(cam, model.frontend.input_crop(obs), obs.image_size_wh, f)
+        transl = weak_to_full_translation(cam, input_crop("landmarks", obs), obs.image_size_wh, f)
         expected = out.verts_full[0, slot].numpy() + transl
         np.testing.assert_allclose(res.vertices_cam, expected, atol=1e-5, rtol=1e-5)
         np.testing.assert_allclose(
