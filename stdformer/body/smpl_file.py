@@ -2,18 +2,15 @@
 
 Official SMPL `.pkl` files pickle `chumpy` objects and a scipy sparse joint regressor. chumpy does
 not import on numpy 2, and unpickling a user file with the stock `pickle` module could run
-arbitrary code. `_RestrictedUnpickler` therefore resolves only the few globals an SMPL file needs
-(numpy array reconstruction, scipy sparse matrices, chumpy `Ch`) and maps each to a passive
-stand-in; anything else raises `BadFileError`. The result is validated field by field so that a
-wrong file fails here with a message naming the field, not deep inside smplx.
+arbitrary code. `stdformer.safe_pickle.restricted_load` therefore resolves only the few globals
+an SMPL file needs (numpy array reconstruction, scipy sparse matrices, chumpy `Ch`) and maps each
+to a passive stand-in; anything else raises `BadFileError`. The result is validated field by
+field so that a wrong file fails here with a message naming the field, not deep inside smplx.
 """
 
 from __future__ import annotations
 
-import codecs
-import copyreg
 import io
-import pickle
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from stdformer.paths import BadFileError
+from stdformer.safe_pickle import StandIn, restricted_load
 
 NUM_JOINTS = 24
 NUM_POSE_BASIS = (NUM_JOINTS - 1) * 9  # 207: smplx requires exactly this many pose blend shapes
@@ -82,7 +80,7 @@ class SmplArrays:
 # Restricted unpickling
 
 
-class _ChumpyStandIn:
+class _ChumpyStandIn(StandIn):
     """Receives the pickled state of a chumpy object; `array()` returns its value `x`."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -105,7 +103,7 @@ class _ChumpyStandIn:
         )
 
 
-class _SparseStandIn:
+class _SparseStandIn(StandIn):
     """Receives the pickled state of a scipy sparse CSC/CSR matrix; `array()` densifies it."""
 
     fmt = "csc"
@@ -142,46 +140,18 @@ class _CsrStandIn(_SparseStandIn):
     fmt = "csr"
 
 
-def _numpy_globals() -> dict[tuple[str, str], Any]:
-    from numpy._core import multiarray
-
-    allowed: dict[tuple[str, str], Any] = {}
-    for mod in ("numpy.core.multiarray", "numpy._core.multiarray"):
-        allowed[(mod, "_reconstruct")] = multiarray._reconstruct
-        allowed[(mod, "scalar")] = multiarray.scalar
-    for mod in ("numpy", "numpy.core.numeric", "numpy._core.numeric"):
-        allowed[(mod, "ndarray")] = np.ndarray
-        allowed[(mod, "dtype")] = np.dtype
-    allowed[("copyreg", "_reconstructor")] = copyreg._reconstructor
-    allowed[("copy_reg", "_reconstructor")] = copyreg._reconstructor
-    # Python-3 pickles (protocol 2) spell bytes as _codecs.encode(str, "latin1"): harmless.
-    allowed[("_codecs", "encode")] = codecs.encode
-    for mod in ("builtins", "__builtin__"):  # plain containers inside chumpy object state
-        allowed[(mod, "object")] = object
-        allowed[(mod, "bytes")] = bytes  # protocol 2 spells an empty numpy buffer as bytes()
-        allowed[(mod, "set")] = set
-        allowed[(mod, "frozenset")] = frozenset
-    return allowed
+def _stand_in(module: str, name: str) -> type[StandIn] | None:
+    """The passive class for an allowed pickled class (chumpy arrays, CSC/CSR matrices)."""
+    if module == "chumpy" or module.startswith("chumpy."):
+        return _ChumpyStandIn
+    if module.startswith("scipy.sparse") and name in ("csc_matrix", "csc_array"):
+        return _SparseStandIn
+    if module.startswith("scipy.sparse") and name in ("csr_matrix", "csr_array"):
+        return _CsrStandIn
+    return None
 
 
-class _RestrictedUnpickler(pickle.Unpickler):
-    """Unpickler that can only build numpy arrays, sparse matrices and chumpy stand-ins."""
-
-    _allowed = _numpy_globals()
-
-    def find_class(self, module: str, name: str) -> Any:
-        if (module, name) in self._allowed:
-            return self._allowed[(module, name)]
-        if module == "chumpy" or module.startswith("chumpy."):
-            return _ChumpyStandIn
-        if module.startswith("scipy.sparse") and name in ("csc_matrix", "csc_array"):
-            return _SparseStandIn
-        if module.startswith("scipy.sparse") and name in ("csr_matrix", "csr_array"):
-            return _CsrStandIn
-        raise BadFileError(
-            f"refusing to load '{module}.{name}' from the pickle: SMPL files contain only "
-            "numpy arrays, scipy sparse matrices and chumpy arrays"
-        )
+_WHAT = "SMPL files contain only numpy arrays, scipy sparse matrices and chumpy arrays"
 
 
 def _plain(value: Any) -> Any:
@@ -193,7 +163,7 @@ def _plain(value: Any) -> Any:
 def _read_pickle(path: Path) -> dict[str, Any]:
     try:
         raw = path.read_bytes()
-        data = _RestrictedUnpickler(io.BytesIO(raw), encoding="latin1").load()
+        data = restricted_load(io.BytesIO(raw), _stand_in, _WHAT)
     except BadFileError as exc:
         raise BadFileError(f"{path}: {exc}. {HOW_TO_GET_SMPL}") from exc
     except Exception as exc:  # any unpickling failure means "not an SMPL pickle"

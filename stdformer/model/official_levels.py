@@ -9,13 +9,13 @@ upsample with a map learned for its 1723-vertex mesh, so they only work with tho
 - `smpl_1723_faces.npy` (FastMETRO): the (F, 3) faces of the 1723-vertex mesh.
 
 `np.load(allow_pickle=True)` would execute whatever the pickle says. `read_metro_levels` parses
-the npz members itself and unpickles with a whitelist (numpy array reconstruction and scipy
-sparse classes replaced by a plain record), then rebuilds the matrices from their arrays.
+the npz members itself and unpickles with `stdformer.safe_pickle.restricted_load` (numpy array
+reconstruction; scipy sparse classes replaced by a plain record), then rebuilds the matrices from
+their arrays.
 """
 
 from __future__ import annotations
 
-import codecs
 import io
 import os
 import pickle
@@ -27,9 +27,10 @@ import scipy.sparse as sp
 
 from stdformer.body.levels import MeshLevels
 from stdformer.paths import BadFileError, MissingFileError
+from stdformer.safe_pickle import StandIn, restricted_load
 
 
-class _SparseRecord:
+class _SparseRecord(StandIn):
     """Stand-in for a pickled scipy sparse matrix: keeps its state dict, runs nothing."""
 
     kind = ""
@@ -45,33 +46,13 @@ _RECORDS = {
     name: type(name, (_SparseRecord,), {"kind": name})
     for name in ("csr_matrix", "csc_matrix", "coo_matrix")
 }
-_NUMPY_CORE = ("numpy.core.multiarray", "numpy._core.multiarray")
+_WHAT = "mesh files contain only numpy arrays and scipy sparse matrices"
 
 
-def _reconstructor(cls: type, base: type, state: Any) -> Any:
-    """copy_reg._reconstructor (Python 2 pickles), for the stand-in classes only."""
-    if not (isinstance(cls, type) and issubclass(cls, _SparseRecord)):
-        raise pickle.UnpicklingError(f"refusing to reconstruct {cls!r}")
-    return object.__new__(cls)
-
-
-class _SafeUnpickler(pickle.Unpickler):
-    """Whitelist: numpy array/scalar rebuilding, scipy sparse classes as plain records."""
-
-    def find_class(self, module: str, name: str) -> Any:
-        if module.startswith("scipy.sparse") and name in _RECORDS:
-            return _RECORDS[name]
-        if module in _NUMPY_CORE and name in ("_reconstruct", "scalar"):
-            return getattr(np._core.multiarray, name)
-        if module == "numpy" and name in ("ndarray", "dtype"):
-            return getattr(np, name)
-        if module == "_codecs" and name == "encode":
-            return codecs.encode
-        if module in ("copy_reg", "copyreg") and name == "_reconstructor":
-            return _reconstructor
-        if module in ("__builtin__", "builtins") and name == "object":
-            return object
-        raise pickle.UnpicklingError(f"refusing to load {module}.{name} from a mesh file")
+def _stand_in(module: str, name: str) -> type[StandIn] | None:
+    if module.startswith("scipy.sparse") and name in _RECORDS:
+        return _RECORDS[name]
+    return None
 
 
 def _to_sparse(rec: Any, where: str) -> sp.csr_matrix:
@@ -105,7 +86,7 @@ def _read_object_member(zf: zipfile.ZipFile, name: str, path: str) -> list[Any]:
         shape, _, dtype = np.lib.format.read_array_header_2_0(fp)
     if dtype.hasobject:
         try:
-            arr = _SafeUnpickler(fp, encoding="latin1").load()
+            arr = restricted_load(fp, _stand_in, _WHAT)
         except (pickle.UnpicklingError, EOFError, AttributeError, ValueError) as exc:
             raise BadFileError(f"{path}: cannot read '{name}' safely ({exc})") from exc
     else:
