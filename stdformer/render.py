@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from stdformer import pyrender_patches
+from stdformer.body.surface import vertex_normals
 from stdformer.compat import GL_SETUP_ADVICE, RenderError, gl_platform, import_pyrender
 from stdformer.pose_topology import POSE_CONNECTIONS
 from stdformer.render_geometry import (
@@ -26,7 +27,6 @@ from stdformer.render_geometry import (
     as_float_rgba,
     grid_lines,
     skeleton_mesh,
-    vertex_normals,
     yup_from_opencv,
 )
 

@@ -1,4 +1,4 @@
-"""Pure-numpy geometry for the renderer: frames, the orbit camera, normals, skeleton and grid.
+"""Pure-numpy geometry for the renderer: frames, the orbit camera, skeleton and grid.
 
 Kept apart from `render.py` so it can be tested and used without an OpenGL context.
 
@@ -111,19 +111,6 @@ class OrbitCamera:
         return OrbitCamera(
             target=tuple(0.5 * (lo + hi)), distance_m=dist, yfov_deg=yfov_deg, **kwargs
         )
-
-
-def vertex_normals(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
-    """Area-weighted unit vertex normals (V, 3) float32 for triangles `faces` (F, 3)."""
-    v = np.asarray(vertices, dtype=np.float64)
-    f = np.asarray(faces, dtype=np.int64)
-    face_n = np.cross(v[f[:, 1]] - v[f[:, 0]], v[f[:, 2]] - v[f[:, 0]])  # (F, 3), |n| = 2 area
-    idx = f.ravel()
-    normals = np.stack(
-        [np.bincount(idx, np.repeat(face_n[:, k], 3), minlength=len(v)) for k in range(3)], axis=1
-    )
-    norm = np.linalg.norm(normals, axis=1, keepdims=True)
-    return (normals / np.maximum(norm, 1e-12)).astype(np.float32)
 
 
 def as_float_rgba(colors: np.ndarray, n: int) -> np.ndarray:

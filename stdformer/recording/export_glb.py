@@ -30,11 +30,11 @@ from pathlib import Path
 
 import numpy as np
 
+from stdformer.body.surface import vertex_normals
 from stdformer.recording.export_mesh import Progress, check_new_file, mesh_positions
 from stdformer.recording.export_mesh import yup_from_opencv as _yup
 from stdformer.recording.format import RecordingError
 from stdformer.recording.reader import Recording
-from stdformer.render_geometry import vertex_normals
 
 CHUNK_TARGETS = 200
 _FLOAT, _UINT32 = 5126, 5125

@@ -5,12 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from stdformer.body.surface import vertex_normals
 from stdformer.pose_topology import POSE_CONNECTIONS
 from stdformer.render_geometry import (
     OrbitCamera,
     as_float_rgba,
     skeleton_mesh,
-    vertex_normals,
     yup_from_opencv,
 )
 
@@ -65,6 +65,9 @@ def test_vertex_normals_of_flat_square_and_tetrahedron() -> None:
     faces = np.array([[0, 1, 2], [0, 3, 1], [0, 2, 3], [1, 3, 2]])
     n = vertex_normals(tet, faces)
     np.testing.assert_allclose(n, tet / np.sqrt(3), atol=1e-6)  # outward at every corner
+    assert (
+        n.dtype == np.float64 and vertex_normals(tet.astype(np.float32), faces).dtype == np.float32
+    )
 
 
 def test_integer_colours_are_scaled_to_unit_floats() -> None:
