@@ -13,7 +13,7 @@ from typing import Any
 
 PRESET_LAYERS: dict[str, int] = {"S": 1, "M": 2, "L": 3}
 FRONTENDS = ("image", "landmarks")
-BACKBONES = ("hrnet_w64", "hrnet_w32", "resnet50")
+BACKBONES = ("hrnet_w64", "hrnet_w32", "resnet50")  # the one list; `build_backbone` builds each
 
 
 @dataclass(frozen=True)

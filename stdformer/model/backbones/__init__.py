@@ -8,8 +8,7 @@ from torch import nn
 
 from stdformer.model.backbones.hrnet import HRNetCls
 from stdformer.model.backbones.resnet import ResNet50
-
-BACKBONE_NAMES = ("hrnet_w64", "hrnet_w32", "resnet50")
+from stdformer.model.config import BACKBONES
 
 
 def build_backbone(name: str) -> HRNetCls | ResNet50:
@@ -24,7 +23,7 @@ def build_backbone(name: str) -> HRNetCls | ResNet50:
         return HRNetCls(32)
     if name == "resnet50":
         return ResNet50()
-    raise ValueError(f"unknown backbone {name!r}; choose one of {BACKBONE_NAMES}")
+    raise ValueError(f"unknown backbone {name!r}; choose one of {BACKBONES}")
 
 
 def count_parameters(module: nn.Module) -> int:
@@ -61,7 +60,6 @@ def load_imagenet_weights(backbone: nn.Module, path: str | os.PathLike[str]) -> 
 
 
 __all__ = [
-    "BACKBONE_NAMES",
     "HRNetCls",
     "ResNet50",
     "build_backbone",
