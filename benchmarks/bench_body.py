@@ -10,19 +10,16 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
 
+import _bootstrap  # noqa: F401
 import numpy as np
 import torch
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
-
-from stdformer.body.model import BodyModel, load_body_model  # noqa: E402
-from stdformer.body.synthetic_smpl import make_synthetic_smpl  # noqa: E402
+from stdformer.body.model import BodyModel, load_body_model
+from stdformer.body.synthetic_smpl import make_synthetic_smpl
 
 
 def time_forward(model: BodyModel, batch: int, repeats: int = 50) -> float:

@@ -13,18 +13,15 @@ what a new frame needs; "new frame" = encode + dis.frame + tokens. Best-of-N ms 
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 from collections.abc import Callable
-from pathlib import Path
 
+import _bootstrap  # noqa: F401
 import torch
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
-from stdformer.model.backbones import count_parameters  # noqa: E402
-from stdformer.model.config import BACKBONES, image_config  # noqa: E402
-from stdformer.model.image_frontend import ImageFrontEnd  # noqa: E402
+from stdformer.model.backbones import count_parameters
+from stdformer.model.config import BACKBONES, image_config
+from stdformer.model.image_frontend import ImageFrontEnd
 
 
 def best_times_ms(

@@ -14,25 +14,22 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import sys
 import tempfile
 import time
 from collections.abc import Callable
-from pathlib import Path
 
+import _bootstrap  # noqa: F401
 import numpy as np
 import torch
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
-from stdformer.body import regressors as R  # noqa: E402
-from stdformer.body.mesh_levels import (  # noqa: E402
+from stdformer.body import regressors as R
+from stdformer.body.mesh_levels import (
     compute_mesh_levels,
     load_or_compute_mesh_levels,
     mesh_levels_for_body,
 )
-from stdformer.body.model import load_body_model  # noqa: E402
-from stdformer.body.synthetic_smpl import make_synthetic_smpl  # noqa: E402
+from stdformer.body.model import load_body_model
+from stdformer.body.synthetic_smpl import make_synthetic_smpl
 
 
 def time_ms(fn: Callable[[], object], repeats: int) -> float:

@@ -34,9 +34,10 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import _bootstrap  # noqa: F401
 
-ROOT = Path(__file__).resolve().parents[1]
+from stdformer.paths import REPO_ROOT
+
 CASES = {  # name: (size_wh, fps, paced)
     "paced-480": ((640, 480), 30.0, True),
     "paced-720": ((1280, 720), 30.0, True),
@@ -53,7 +54,7 @@ def make_clip(size_wh: tuple[int, int], fps: float, out: Path) -> Path:
     import cv2
     import numpy as np
 
-    cap = cv2.VideoCapture(str(ROOT / "assets" / "sample_clip.mp4"))
+    cap = cv2.VideoCapture(str(REPO_ROOT / "assets" / "sample_clip.mp4"))
     w, h = size_wh
     writer = cv2.VideoWriter(str(out), cv2.VideoWriter_fourcc(*"mp4v"), fps, (w, h))
     while True:
@@ -263,7 +264,7 @@ def startup(clip: Path, weights: str, env: dict[str, str], work: Path) -> dict[s
     from datetime import datetime
 
     env = dict(env, QT_QPA_PLATFORM="offscreen", XDG_CONFIG_HOME=str(work / "config"))
-    cmd = [sys.executable, str(ROOT / "main.py"), "--source", str(clip), "--weights", weights]
+    cmd = [sys.executable, str(REPO_ROOT / "main.py"), "--source", str(clip), "--weights", weights]
     t0 = time.time()
     proc = subprocess.run(
         [*cmd, "--quit-after", "15"], env=env, capture_output=True, text=True, check=False

@@ -17,14 +17,11 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import sys
 import time
-from pathlib import Path
 
+import _bootstrap  # noqa: F401
 import numpy as np
 import torch
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from stdformer.body.levels import MeshLevels
 from stdformer.body.mesh_levels import DEFAULT_LEVELS_FILE, compute_mesh_levels

@@ -19,9 +19,8 @@ import tempfile
 import time
 from pathlib import Path
 
+import _bootstrap  # noqa: F401
 import numpy as np
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from stdformer.body.model import load_body_model
 from stdformer.paths import resolve_file

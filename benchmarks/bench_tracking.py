@@ -22,10 +22,9 @@ import sys
 import time
 from pathlib import Path
 
+import _bootstrap  # noqa: F401
 import cv2
 import numpy as np
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from stdformer.live.localize import LocalizerConfig, PersonLocalizer
 from stdformer.live.redetect import RedetectConfig

@@ -34,16 +34,15 @@ The output is deterministic (fixed seed, float64 maths, fixed ordering).
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
+import _bootstrap  # noqa: F401
 import numpy as np
 import torch
 from scipy.optimize import nnls
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
-from stdformer.body.smpl_file import SMPL_JOINT_NAMES, SMPL_PARENTS  # noqa: E402
+from stdformer.body.smpl_file import SMPL_JOINT_NAMES, SMPL_PARENTS
+from stdformer.paths import REPO_ROOT
 
 # SMPL joint -> anny bone whose head is the joint (environment-facts.md mapping, with the spine
 # anchors chosen by height so spine1/2/3 sit where SMPL's do relative to pelvis and neck).
@@ -386,7 +385,7 @@ def describe(data: dict[str, np.ndarray]) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--out", type=Path, default=REPO / "assets" / "default_body.npz")
+    parser.add_argument("--out", type=Path, default=REPO_ROOT / "assets" / "default_body.npz")
     build(parser.parse_args().out)
 
 

@@ -17,26 +17,22 @@ Usage:
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 from pathlib import Path
 
+import _bootstrap  # noqa: F401
 import numpy as np
+from scipy.sparse.csgraph import connected_components
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO_ROOT))
-
-from scipy.sparse.csgraph import connected_components  # noqa: E402
-
-from stdformer.body.levels import MeshLevels  # noqa: E402
-from stdformer.body.mesh_levels import (  # noqa: E402
+from stdformer.body.levels import MeshLevels
+from stdformer.body.mesh_levels import (
     DEFAULT_LEVELS_FILE,
     compute_mesh_levels,
     mesh_levels_key,
     save_mesh_levels,
 )
-from stdformer.body.model import load_body_model  # noqa: E402
-from stdformer.paths import ASSETS_DIR  # noqa: E402
+from stdformer.body.model import load_body_model
+from stdformer.paths import ASSETS_DIR
 
 
 def report(levels: MeshLevels, vertices: np.ndarray) -> None:

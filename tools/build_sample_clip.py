@@ -20,16 +20,14 @@ from __future__ import annotations
 import argparse
 import logging
 import math
-import sys
 from pathlib import Path
 
+import _bootstrap  # noqa: F401
 import cv2
 import numpy as np
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO_ROOT))
-
-from tools.sample_clip_scene import (  # noqa: E402
+from stdformer.paths import REPO_ROOT
+from tools.sample_clip_scene import (
     camera_from_world,
     clothing_colors,
     draw_background_bgr,

@@ -12,13 +12,11 @@ import argparse
 import sys
 from pathlib import Path
 
+import _bootstrap  # noqa: F401
 import numpy as np
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO_ROOT))
-
-from stdformer.body.mesh_levels import default_cache_dir  # noqa: E402
-from stdformer.pose_topology import POSE_LANDMARK_NAMES  # noqa: E402
+from stdformer.body.mesh_levels import default_cache_dir
+from stdformer.pose_topology import POSE_LANDMARK_NAMES
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -22,19 +22,19 @@ import logging
 import sys
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
-from stdformer.body.levels import MeshLevels  # noqa: E402
-from stdformer.model.checkpoint import save_checkpoint  # noqa: E402
-from stdformer.model.config import BACKBONES, PRESET_LAYERS, image_config  # noqa: E402
-from stdformer.model.convert_official import (  # noqa: E402
+import _bootstrap  # noqa: F401
+
+from stdformer.body.levels import MeshLevels
+from stdformer.model.checkpoint import save_checkpoint
+from stdformer.model.config import BACKBONES, PRESET_LAYERS, image_config
+from stdformer.model.convert_official import (
     apply_conversion,
     convert_state_dict,
     load_official_state_dict,
 )
-from stdformer.model.official_levels import read_metro_levels  # noqa: E402
-from stdformer.model.stdformer import build_model  # noqa: E402
-from stdformer.paths import BadFileError, MissingFileError  # noqa: E402
+from stdformer.model.official_levels import read_metro_levels
+from stdformer.model.stdformer import build_model
+from stdformer.paths import BadFileError, MissingFileError
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

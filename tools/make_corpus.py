@@ -20,11 +20,10 @@ import sys
 import time
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO_ROOT))
+import _bootstrap  # noqa: F401
 
-from stdformer.body.mesh_levels import default_cache_dir  # noqa: E402
-from stdformer.data.corpus import HELD_OUT_SEED0  # noqa: E402
+from stdformer.body.mesh_levels import default_cache_dir
+from stdformer.data.corpus import HELD_OUT_SEED0
 
 
 def corpus_dir(split: str) -> Path:

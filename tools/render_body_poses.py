@@ -11,17 +11,14 @@ Each PNG shows a front view and a side view side by side.
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
+import _bootstrap  # noqa: F401
 import numpy as np
 import torch
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
-
-from stdformer.body.model import BodyModel, body_pose_from_rotvecs, load_body_model  # noqa: E402
-from stdformer.render import OffscreenRenderer, OrbitCamera  # noqa: E402
+from stdformer.body.model import BodyModel, body_pose_from_rotvecs, load_body_model
+from stdformer.render import OffscreenRenderer, OrbitCamera
 
 # SMPL conventions: +X is the body's left, Y up, +Z forward. Hip flexion (thigh forward) is a
 # negative rotation about X, knee flexion (shin backward) a positive one; from the T-pose, the left

@@ -195,7 +195,7 @@ def test_load_official_file(tmp_path, model: torch.nn.Module) -> None:
         load_official_state_dict(tmp_path / "garbage.bin")
 
 
-def test_command_line_tool_writes_a_loadable_checkpoint(tmp_path) -> None:
+def test_command_line_tool_writes_a_loadable_checkpoint(tmp_path, monkeypatch) -> None:
     import importlib.util
 
     from stdformer.model.checkpoint import model_from_checkpoint, read_checkpoint
@@ -204,6 +204,7 @@ def test_command_line_tool_writes_a_loadable_checkpoint(tmp_path) -> None:
     spec = importlib.util.spec_from_file_location(
         "convert_official_tool", REPO_ROOT / "tools" / "convert_official.py"
     )
+    monkeypatch.syspath_prepend(str(REPO_ROOT / "tools"))  # as `python tools/x.py` runs
     tool = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(tool)
 

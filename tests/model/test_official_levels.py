@@ -103,7 +103,7 @@ def test_missing_and_malformed_files(tmp_path) -> None:
         read_metro_levels(npz, tmp_path / "faces_bad.npy")
 
 
-def test_conversion_tool_reads_metro_files_and_saves_levels(tmp_path) -> None:
+def test_conversion_tool_reads_metro_files_and_saves_levels(tmp_path, monkeypatch) -> None:
     import importlib.util
 
     from stdformer.body.levels import MeshLevels
@@ -112,6 +112,7 @@ def test_conversion_tool_reads_metro_files_and_saves_levels(tmp_path) -> None:
     spec = importlib.util.spec_from_file_location(
         "convert_official_tool_levels", REPO_ROOT / "tools" / "convert_official.py"
     )
+    monkeypatch.syspath_prepend(str(REPO_ROOT / "tools"))  # as `python tools/x.py` runs
     tool = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(tool)
     npz, faces, _ = _write(tmp_path, True)
