@@ -97,7 +97,6 @@ def build_parser() -> argparse.ArgumentParser:
         default=2,
         help="people MediaPipe looks for; the main subject is followed (1 is fastest)",
     )
-    p.add_argument("--segmentation", action="store_true", help="also compute the person mask")
     p.add_argument(
         "--quit-after",
         type=_positive_float,
@@ -118,7 +117,6 @@ def config_from_args(args: argparse.Namespace) -> AppConfig:
             localizer=LocalizerConfig(
                 pose_model=args.pose_model,
                 max_people=args.max_people,
-                segmentation=args.segmentation,
             ),
             body_model=args.body_model,
             weights=args.weights,

@@ -1,9 +1,10 @@
 """Offscreen pyrender renderer: a free 3D view (grid, body mesh, skeleton) and a camera overlay.
 
-Used by the GUI's 3D panel and camera overlay, the sample-clip tool, the `process` CLI and video
-export. An OpenGL context belongs to the thread that made it, so an `OffscreenRenderer` must be
-created, used and closed in one thread (the GUI does all three in its render worker); calls
-from another thread raise RenderError instead of crashing inside the driver. The GL context,
+Used by the live views (`stdformer.live.views`: the GUI's 3D panel and mesh overlay), video
+export (also after `process`), the training corpus and the tools that render. An OpenGL context
+belongs to the thread that made it, so an `OffscreenRenderer` must be created, used and closed in
+one thread (the GUI does all three in its display thread, `app/workers.py`); calls from another
+thread raise RenderError instead of crashing inside the driver. The GL context,
 scenes, lights and grid are built once and reused; only the per-frame meshes are replaced.
 
 Frames: see `stdformer.render_geometry` ("cam" = OpenCV, "world" = Y-up display frame).

@@ -3,8 +3,8 @@
 EMA (Ouyang et al., ICASSP 2023) re-weights every spatial position of a feature map using
 attention computed inside channel groups. STDFormer uses it twice: per frame over image channels
 (spatial disentanglement, SD) and over a regrouped tensor whose group "channels" are the T frames
-of one feature channel (temporal disentanglement, TD). Written from the project spec
-(`shared/design/stdformer-architecture.md`).
+of one feature channel (temporal disentanglement, TD). Written from the project's design
+notes on the paper (kept outside this repository).
 
 For an input x of shape (N, C, H, W) split into G groups of c = C / G channels, per group:
 
