@@ -18,7 +18,7 @@ import _bootstrap  # noqa: F401
 import numpy as np
 import torch
 
-from stdformer.body.model import BodyModel, load_body_model
+from stdformer.body.body_model import BodyModel, load_body_model
 from stdformer.body.synthetic_smpl import make_synthetic_smpl
 
 

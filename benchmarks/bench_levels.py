@@ -23,12 +23,12 @@ import numpy as np
 import torch
 
 from stdformer.body import regressors as R
+from stdformer.body.body_model import load_body_model
 from stdformer.body.mesh_levels import (
     compute_mesh_levels,
     load_or_compute_mesh_levels,
     mesh_levels_for_body,
 )
-from stdformer.body.model import load_body_model
 from stdformer.body.synthetic_smpl import make_synthetic_smpl
 
 

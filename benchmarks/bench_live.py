@@ -75,8 +75,8 @@ def placed_checkpoint(out: Path) -> Path:
     """Untrained landmark network whose camera puts the mesh over the person (module doc)."""
     import torch
 
+    from stdformer.body.body_model import load_body_model
     from stdformer.body.mesh_levels import mesh_levels_for_body
-    from stdformer.body.model import load_body_model
     from stdformer.model.checkpoint import save_checkpoint
     from stdformer.model.config import landmark_config
     from stdformer.model.stdformer import build_model

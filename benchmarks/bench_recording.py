@@ -22,7 +22,7 @@ from pathlib import Path
 import _bootstrap  # noqa: F401
 import numpy as np
 
-from stdformer.body.model import load_body_model
+from stdformer.body.body_model import load_body_model
 from stdformer.paths import resolve_file
 from stdformer.recording import FrameRecord, RecordingInfo, RecordingWriter, open_recording
 from stdformer.recording.export import FORMATS, export_recording

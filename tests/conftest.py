@@ -39,8 +39,8 @@ def landmark_weights(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """
     import torch
 
+    from stdformer.body.body_model import load_body_model
     from stdformer.body.mesh_levels import mesh_levels_for_body
-    from stdformer.body.model import load_body_model
     from stdformer.model.checkpoint import save_checkpoint
     from stdformer.model.config import landmark_config
     from stdformer.model.stdformer import build_model

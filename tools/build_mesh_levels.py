@@ -24,6 +24,7 @@ import _bootstrap  # noqa: F401
 import numpy as np
 from scipy.sparse.csgraph import connected_components
 
+from stdformer.body.body_model import load_body_model
 from stdformer.body.levels import MeshLevels
 from stdformer.body.mesh_levels import (
     DEFAULT_LEVELS_FILE,
@@ -31,7 +32,6 @@ from stdformer.body.mesh_levels import (
     mesh_levels_key,
     save_mesh_levels,
 )
-from stdformer.body.model import load_body_model
 from stdformer.paths import ASSETS_DIR
 
 

@@ -20,7 +20,7 @@ from stdformer.pose_topology import POSE_LANDMARK_NAMES
 
 
 def main(argv: list[str] | None = None) -> int:
-    from stdformer.body.model import load_body_model
+    from stdformer.body.body_model import load_body_model
     from stdformer.data.corpus import load_corpus
     from stdformer.data.dataset import corpus_record
     from stdformer.data.simulate import CALIBRATION_FILE, calibrate

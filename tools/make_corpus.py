@@ -34,7 +34,7 @@ def _worker(split: str, seeds: list[int], photos: list[str], verbose: bool) -> N
     import logging
 
     logging.basicConfig(level=logging.WARNING)
-    from stdformer.body.model import load_body_model
+    from stdformer.body.body_model import load_body_model
     from stdformer.data.corpus import make_clip, render_clip, save_clip
     from stdformer.live.localize import LocalizerConfig, PersonLocalizer
     from stdformer.render import OffscreenRenderer

@@ -17,7 +17,7 @@ import _bootstrap  # noqa: F401
 import numpy as np
 import torch
 
-from stdformer.body.model import BodyModel, body_pose_from_rotvecs, load_body_model
+from stdformer.body.body_model import BodyModel, body_pose_from_rotvecs, load_body_model
 from stdformer.render import OffscreenRenderer, OrbitCamera
 
 # SMPL conventions: +X is the body's left, Y up, +Z forward. Hip flexion (thigh forward) is a

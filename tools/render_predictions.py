@@ -22,8 +22,8 @@ from stdformer.body.mesh_levels import default_cache_dir
 
 
 def main(argv: list[str] | None = None) -> int:
+    from stdformer.body.body_model import load_body_model
     from stdformer.body.mesh_levels import mesh_levels_for_body
-    from stdformer.body.model import load_body_model
     from stdformer.data import appearance
     from stdformer.data.corpus import load_corpus, make_clip
     from stdformer.live.pipeline import choose_weights

@@ -42,7 +42,7 @@ from stdformer.body.surface import closest_barycentric_pairs, face_normals, vert
 from stdformer.paths import ASSETS_DIR
 
 if TYPE_CHECKING:
-    from stdformer.body.model import BodyModel
+    from stdformer.body.body_model import BodyModel
 
 log = logging.getLogger(__name__)
 

@@ -42,7 +42,7 @@ from stdformer.body import surface as sf
 from stdformer.pose_topology import POSE_LANDMARK_NAMES
 
 if TYPE_CHECKING:
-    from stdformer.body.model import BodyModel
+    from stdformer.body.body_model import BodyModel
 
 log = logging.getLogger(__name__)
 

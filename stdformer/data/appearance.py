@@ -15,7 +15,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from stdformer.body.model import BodyModel
+from stdformer.body.body_model import BodyModel
 
 SKIN_TONES = np.array(
     [[0.95, 0.80, 0.69], [0.88, 0.67, 0.54], [0.76, 0.57, 0.44], [0.58, 0.40, 0.28],

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from stdformer.body.model import BodyModel
+from stdformer.body.body_model import BodyModel
 from stdformer.data import appearance
 from stdformer.data.motion import ACTIVITIES, SEATED, Motion, generate_motion
 from stdformer.data.scene import FRAMING_WEIGHTS, FRAMINGS, CameraSpec, pose_body, sample_camera

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from scipy.spatial.transform import Rotation
 
-from stdformer.body.model import BodyModel
+from stdformer.body.body_model import BodyModel
 from stdformer.body.regressors import eval_joint_regressor, landmark_regressor
 from stdformer.data.corpus import CorpusClip, make_clip
 from stdformer.data.motion import Motion

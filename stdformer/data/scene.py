@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from stdformer.body.model import BodyModel
+from stdformer.body.body_model import BodyModel
 from stdformer.data.motion import Motion
 
 FRAMINGS = ("full", "upper", "knees", "enter_leave")

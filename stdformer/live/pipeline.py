@@ -17,15 +17,15 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from stdformer.body.body_model import load_body_model
 from stdformer.body.levels import MeshLevels
-from stdformer.body.model import load_body_model
 from stdformer.live.display_mesh import DisplayLevel, DisplayLod
 from stdformer.live.localize import LocalizerConfig, PersonLocalizer
 from stdformer.paths import ASSETS, MissingFileError, resolve_file, resolve_optional_file
 from stdformer.types import Frame, MeshResult, Observation
 
 if TYPE_CHECKING:
-    from stdformer.body.model import BodyModel
+    from stdformer.body.body_model import BodyModel
     from stdformer.model.stdformer import STDFormer
 
 log = logging.getLogger(__name__)

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from stdformer.body.model import BodyModel
+from stdformer.body.body_model import BodyModel
 from stdformer.body.regressors import eval_joint_regressor
 from stdformer.data.corpus import CorpusClip
 from stdformer.data.scene import pose_body

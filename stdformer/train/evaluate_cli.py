@@ -30,8 +30,8 @@ METHODS = ("stdformer", "stdformer+2", "static-T1", "mediapipe-world", "fit-per-
 def evaluate_heldout(
     weights: str | None, folder: Path, methods, fit_iters: int, show: bool, limit: int | None = None
 ):
+    from stdformer.body.body_model import load_body_model
     from stdformer.body.mesh_levels import mesh_levels_for_body
-    from stdformer.body.model import load_body_model
     from stdformer.data.corpus import load_corpus
     from stdformer.data.simulate import inside_image, project
     from stdformer.live.pipeline import choose_weights
@@ -94,7 +94,7 @@ def _run(method, model, body, clip, obs, fit_iters):
 def evaluate_video(path: str, weights: str | None, lookahead: int, show: bool) -> dict:
     from collections import deque
 
-    from stdformer.body.model import load_body_model
+    from stdformer.body.body_model import load_body_model
     from stdformer.body.regressors import landmark_regressor
     from stdformer.live.localize import LocalizerConfig
     from stdformer.live.pipeline import LivePipeline, PipelineConfig

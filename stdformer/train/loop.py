@@ -24,8 +24,8 @@ import torch
 import torch.distributed as dist
 from tqdm import tqdm
 
+from stdformer.body.body_model import BodyModel, load_body_model
 from stdformer.body.mesh_levels import mesh_levels_for_body
-from stdformer.body.model import BodyModel, load_body_model
 from stdformer.body.regressors import eval_joint_regressor, regress
 from stdformer.data.corpus import load_corpus
 from stdformer.data.dataset import (

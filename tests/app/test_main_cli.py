@@ -100,8 +100,8 @@ def test_garbage_or_mismatched_checkpoint_is_refused_before_the_window(
     err = capsys.readouterr().err
     assert err.startswith("error: ") and "weights.pt" in err and "checkpoint" in err
     # Weights for the default body with levels of another topology: caught before the window.
+    from stdformer.body.body_model import load_body_model
     from stdformer.body.mesh_levels import compute_mesh_levels
-    from stdformer.body.model import load_body_model
 
     body = load_body_model()
     other = tmp_path / "other_levels.npz"

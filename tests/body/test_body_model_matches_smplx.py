@@ -10,7 +10,7 @@ import pytest
 import smplx
 import torch
 
-from stdformer.body.model import load_body_model
+from stdformer.body.body_model import load_body_model
 from stdformer.body.smpl_file import SMPL_JOINT_NAMES
 
 

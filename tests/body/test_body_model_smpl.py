@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from stdformer.body.model import BodyModel, BodyOutput, load_body_model
+from stdformer.body.body_model import BodyModel, BodyOutput, load_body_model
 from stdformer.body.smpl_file import SMPL_JOINT_NAMES, SMPL_PARENTS
 
 

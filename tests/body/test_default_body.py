@@ -7,7 +7,7 @@ import pytest
 import torch
 from scipy.spatial import cKDTree
 
-from stdformer.body.model import BodyModel, body_pose_from_rotvecs, load_body_model
+from stdformer.body.body_model import BodyModel, body_pose_from_rotvecs, load_body_model
 from stdformer.body.smpl_file import SMPL_JOINT_NAMES, SMPL_PARENTS
 
 

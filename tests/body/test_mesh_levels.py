@@ -195,7 +195,7 @@ def test_cache_dir_comes_from_env_not_the_model_folder(tmp_path, monkeypatch):
     not (ASSETS_DIR / "default_body_levels.npz").is_file(), reason="levels not built yet"
 )
 def test_committed_default_levels_match_the_default_body(monkeypatch):
-    from stdformer.body.model import load_body_model
+    from stdformer.body.body_model import load_body_model
 
     body = load_body_model()
 
@@ -236,7 +236,7 @@ def test_default_levels_spread_vertex_tokens_evenly_over_the_body():
     third of the skin). Each region's share of coarse/middle vertices must now be within a
     factor 1.6 of its share of the surface, and hands keep a recognisable mitten.
     """
-    from stdformer.body.model import load_body_model
+    from stdformer.body.body_model import load_body_model
 
     body = load_body_model()
     lv = ml.mesh_levels_for_body(body)

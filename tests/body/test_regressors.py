@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from stdformer.body import regressors as R
-from stdformer.body.model import load_body_model
+from stdformer.body.body_model import load_body_model
 from stdformer.pose_topology import FLIP_PERMUTATION, POSE_LANDMARK_NAMES
 
 LM = {n: i for i, n in enumerate(POSE_LANDMARK_NAMES)}

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from stdformer.body.model import load_body_model
+from stdformer.body.body_model import load_body_model
 from stdformer.body.smpl_file import read_smpl_file
 from stdformer.paths import BadFileError, MissingFileError
 

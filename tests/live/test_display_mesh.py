@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import torch
 
+from stdformer.body.body_model import load_body_model
 from stdformer.body.mesh_levels import mesh_levels_for_body
-from stdformer.body.model import load_body_model
 from stdformer.live.display_mesh import DisplayLod
 from stdformer.live.views import overlay_camera
 

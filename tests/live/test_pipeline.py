@@ -61,8 +61,8 @@ def test_named_body_model_is_checked_even_without_weights(
 
 
 def test_mesh_levels_file_must_match_the_weights(landmark_weights: Path, tmp_path: Path) -> None:
+    from stdformer.body.body_model import load_body_model
     from stdformer.body.mesh_levels import compute_mesh_levels, mesh_levels_for_body
-    from stdformer.body.model import load_body_model
 
     body = load_body_model()
     same = tmp_path / "same_levels.npz"

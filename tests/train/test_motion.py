@@ -35,7 +35,7 @@ def test_shapes_cover_adults_and_children() -> None:
 
 @pytest.fixture(scope="module")
 def body():
-    from stdformer.body.model import load_body_model
+    from stdformer.body.body_model import load_body_model
 
     return load_body_model()
 

@@ -22,8 +22,8 @@ def _tiny(out: Path, corpus: Path, **kw) -> TrainConfig:
 
 
 def test_a_few_steps_reduce_the_loss(tmp_path: Path) -> None:
+    from stdformer.body.body_model import load_body_model
     from stdformer.body.mesh_levels import mesh_levels_for_body
-    from stdformer.body.model import load_body_model
     from stdformer.body.regressors import eval_joint_regressor
     from stdformer.losses import STDFormerLoss
     from stdformer.model.config import landmark_config
