@@ -191,6 +191,21 @@ class BodyModel(nn.Module):
             vertices=vertices + p["transl"][:, None], joints=joints + p["transl"][:, None]
         )
 
+    def joints_only(
+        self,
+        betas: torch.Tensor | None = None,  # (B, num_betas)
+        global_orient: torch.Tensor | None = None,  # (B, 3)
+        body_pose: torch.Tensor | None = None,  # (B, 69)
+    ) -> torch.Tensor:  # (B, 24, 3)
+        """The 24 posed joints without skinning the mesh (forward kinematics only, ~100x
+        cheaper than `forward`); equal to `forward(...).joints` with zero `transl`."""
+        p = self._params(betas, global_orient, body_pose, None)
+        b = p["betas"]
+        joints_rest = self.J_template + torch.einsum("bl,jkl->bjk", b, self.J_shapedirs)
+        full_pose = torch.cat([p["global_orient"], p["body_pose"]], dim=1).reshape(-1, 3)
+        rot = smplx.lbs.batch_rodrigues(full_pose).view(b.shape[0], NUM_JOINTS, 3, 3)
+        return self._chain(rot, joints_rest)[:, :, :3, 3]
+
     def _lbs(
         self, betas: torch.Tensor, global_orient: torch.Tensor, body_pose: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor]:

@@ -183,8 +183,7 @@ def fit_per_frame(body: BodyModel, world: np.ndarray, iters: int = 80) -> np.nda
     pose = torch.zeros(n, 69, requires_grad=True)
     opt = torch.optim.Adam([go, pose], lr=0.05)
     for _ in range(iters):
-        out = body(global_orient=go, body_pose=pose)  # full LBS is wasteful; fine offline
-        j = out.joints
+        j = body.joints_only(global_orient=go, body_pose=pose)  # (N, 24, 3)
         j = j - j[:, [1, 2]].mean(1, keepdim=True)
         loss = ((j[:, sj] - tgt) ** 2).sum(-1).mean() + 1e-3 * (pose**2).mean()
         opt.zero_grad()

@@ -117,3 +117,17 @@ def test_squat_keeps_limbs_attached(body: BodyModel) -> None:
     rest_len = np.linalg.norm(body.v_template[f[:, 0]] - body.v_template[f[:, 1]], axis=1)
     posed_len = np.linalg.norm(v[f[:, 0]] - v[f[:, 1]], axis=1)
     assert np.percentile(posed_len / rest_len, 99.9) < 3.0  # no tearing / long stretched edges
+
+
+def test_joints_only_equals_the_skinned_forward() -> None:
+    import torch
+
+    from stdformer.body.body_model import load_body_model
+
+    body = load_body_model()
+    g = torch.Generator().manual_seed(0)
+    pose = 0.3 * torch.randn(3, 69, generator=g)
+    orient = torch.randn(3, 3, generator=g)
+    betas = torch.randn(3, 10, generator=g)
+    ref = body(betas=betas, global_orient=orient, body_pose=pose).joints
+    torch.testing.assert_close(body.joints_only(betas, orient, pose), ref, atol=1e-5, rtol=1e-5)
