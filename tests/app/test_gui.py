@@ -76,7 +76,7 @@ def test_main_cli_quit_after_writes_stats(tmp_path: Path) -> None:
     stats_path = tmp_path / "run.json"
     env = dict(os.environ, QT_QPA_PLATFORM="offscreen", XDG_CONFIG_HOME=str(tmp_path / "config"))
     proc = subprocess.run(
-        [*MAIN, "--source", "sample", "--quit-after", "6", "--stats-json", str(stats_path)],
+        [*MAIN, "--source", "sample", "--quit-after", "12", "--stats-json", str(stats_path)],
         cwd=REPO_ROOT,
         env=env,
         capture_output=True,

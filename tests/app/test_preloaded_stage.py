@@ -10,6 +10,7 @@ from PyQt6.QtCore import QSettings
 from app.main_window import MainWindow
 from main import build_parser, check_inputs, config_from_args
 from stdformer.live.pipeline import LivePipeline
+from stdformer.paths import ASSETS_DIR
 
 
 def test_check_inputs_returns_the_stage_and_the_pipeline_reuses_it(placed_weights: Path) -> None:
@@ -20,7 +21,8 @@ def test_check_inputs_returns_the_stage_and_the_pipeline_reuses_it(placed_weight
         assert pipe.predictor is not None and pipe.predictor.model is stage.model
         assert pipe.faces is not None and len(pipe.faces) == len(stage.body.faces)
         assert pipe.display_lod is not None and pipe.display_lod.level == "mid"
-    assert check_inputs(config_from_args(build_parser().parse_args([]))) is None
+    default = check_inputs(config_from_args(build_parser().parse_args([])))
+    assert default is not None and default.weights == ASSETS_DIR / "stdformer_landmarks.pt"
 
 
 def test_the_window_hands_the_stage_to_its_first_run_only(
