@@ -10,9 +10,8 @@ Clips are made in a temporary folder from `assets/sample_clip.mp4`: 640x480 at 3
 1280x720 at 30 fps (the sample letterboxed). "unpaced" reads the file as fast as the session
 takes frames (batch mode: none dropped at capture) for the throughput ceiling.
 
-Without `--weights` an untrained landmark checkpoint is built whose camera head always says
-"the body fills the crop", so its mesh lands on the person and costs what a trained mesh costs
-to draw. Measured after the first mesh is on screen plus `--warmup` s: displayed fps, drop rate
+Without `--weights` the shipped weights (`assets/stdformer_landmarks.pt`) are used, as the app
+does. Measured after the first mesh is on screen plus `--warmup` s: displayed fps, drop rate
 (source frames never displayed), latency capture -> GUI p50/p90/p99, per-stage medians, process
 CPU (cores used, CPU ms per displayed frame, by thread) and resident memory over time.
 `--minutes M` is the soak mode (M minutes per case; RSS growth after the first minute and fps
@@ -36,6 +35,7 @@ from pathlib import Path
 
 import _bootstrap  # noqa: F401
 
+from stdformer.live.pipeline import choose_weights
 from stdformer.paths import REPO_ROOT
 
 CASES = {  # name: (size_wh, fps, paced)
@@ -71,27 +71,6 @@ def make_clip(size_wh: tuple[int, int], fps: float, out: Path) -> Path:
     return out
 
 
-def placed_checkpoint(out: Path) -> Path:
-    """Untrained landmark network whose camera puts the mesh over the person (module doc)."""
-    import torch
-
-    from stdformer.body.body_model import load_body_model
-    from stdformer.body.mesh_levels import mesh_levels_for_body
-    from stdformer.model.checkpoint import save_checkpoint
-    from stdformer.model.config import landmark_config
-    from stdformer.model.stdformer import build_model
-
-    torch.manual_seed(0)
-    model = build_model(landmark_config(), mesh_levels_for_body(load_body_model()))
-    heads = [m for name, m in model.named_modules() if name.endswith("cam_predictor")]
-    with torch.no_grad():
-        heads[0].weight.zero_()
-        heads[0].bias.copy_(torch.tensor([0.9, 0.0, 0.0]))
-    save_checkpoint(out, model)
-    return out
-
-
-# ------------------------------------------------------------------ probes (case process)
 def rss_mb() -> float:
     with open("/proc/self/statm") as f:
         return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
@@ -292,7 +271,7 @@ def main() -> None:
     p.add_argument("--minutes", type=float, default=0.0, help="soak: minutes per case")
     p.add_argument("--warmup", type=float, default=2.0, help="seconds after the first mesh")
     p.add_argument("--sample-every", type=float, default=None, help="RSS sample period, s")
-    p.add_argument("--weights", help="checkpoint (default: an untrained placed one)")
+    p.add_argument("--weights", help="checkpoint (default: the shipped weights)")
     p.add_argument("--lookahead", type=int, default=0)
     p.add_argument("--max-people", type=int, default=2)
     p.add_argument("--lp-threads", type=int, help="LP_NUM_THREADS for llvmpipe")
@@ -310,7 +289,7 @@ def main() -> None:
     results = []
     with tempfile.TemporaryDirectory(prefix="bench_live_") as tmp:
         work = Path(tmp)
-        weights = args.weights or str(placed_checkpoint(work / "placed.pt"))
+        weights = args.weights or str(choose_weights(None))
         env = dict(os.environ)
         if args.lp_threads is not None:
             env["LP_NUM_THREADS"] = str(args.lp_threads)
