@@ -59,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
             v_cam = clip.camera.to_cam(spec.vertices_world[i])
             img = r.render_overlay_bgr(bg, v_cam, body.faces, clip.K, 1.0, colors)
             out = ev.run_network(model, body, ev.observations(clip), 0, static=False)
-            gt_v, _ = ev.truth(body, clip)
+            gt_v, _, _ = ev.truth(body, clip)
             over = r.render_overlay_bgr(img, out.verts_cam[i], body.faces, out.K, 0.6)
             both = np.concatenate([gt_v[i] - [0.5, 0, 0], out.verts[i] + [0.5, 0, 0]])
             faces2 = np.concatenate([body.faces, body.faces + body.num_vertices])

@@ -195,15 +195,15 @@ def fit_per_frame(body: BodyModel, world: np.ndarray, iters: int = 80) -> np.nda
         return (v - pelvis[:, None]).numpy()
 
 
-def truth(body: BodyModel, clip: CorpusClip) -> tuple[np.ndarray, np.ndarray]:
-    """(N, V, 3) pelvis-centred true vertices in camera axes and (N, 14, 3) joints."""
+def truth(body: BodyModel, clip: CorpusClip) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Pelvis-centred true vertices (N, V, 3) and joints (N, 14, 3) in camera axes, and the
+    pelvis in the camera frame (N, 1, 3) (to project the joints into the image)."""
     verts, _ = pose_body(body, clip.motion)
     v_cam = verts @ clip.R_cam_from_world.T
-    pelvis = np.einsum("v,nvc->nc", np.asarray(body.J_regressor[0]), v_cam)
-    v_cam = v_cam - pelvis[:, None]
-    return v_cam.astype(np.float32), np.einsum(
-        "jv,nvc->njc", eval_joint_regressor(body).numpy(), v_cam
-    )
+    pelvis = np.einsum("v,nvc->nc", np.asarray(body.J_regressor[0]), v_cam)[:, None]
+    v_cam = v_cam - pelvis
+    joints = np.einsum("jv,nvc->njc", eval_joint_regressor(body).numpy(), v_cam)
+    return v_cam.astype(np.float32), joints, pelvis + clip.t_cam_from_world
 
 
 def _centred(j: np.ndarray) -> np.ndarray:

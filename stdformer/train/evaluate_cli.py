@@ -51,24 +51,15 @@ def evaluate_heldout(
     model = load_model(mesh_levels_for_body(body), path) if path else None
     scores = {m: {g: ev.Scores() for g in (*ev.GROUPS, "all")} for m in methods}
     for clip in tqdm(clips, "held-out clips", disable=not show):
-        gt_v, gt_j = ev.truth(body, clip)
+        gt_v, gt_j, pelvis_cam = ev.truth(body, clip)
         obs = ev.observations(clip)
-        inside = inside_image(project(gt_j + _root_cam(body, clip), clip.K), tuple(clip.size_wh))
+        inside = inside_image(project(gt_j + pelvis_cam, clip.K), tuple(clip.size_wh))
         group = next(g for g, fr in ev.GROUPS.items() if clip.framing in fr)
         for m in methods:
             out = _run(m, model, body, clip, obs, fit_iters)
             for g in (group, "all"):
                 ev.score_clip(scores[m][g], out, gt_v, gt_j, inside, upper=g == "upper")
     return {m: {g: s.summary() for g, s in per.items()} for m, per in scores.items()}, len(clips)
-
-
-def _root_cam(body, clip) -> np.ndarray:
-    """(N, 1, 3) the true pelvis in the camera frame (to project root-relative joints)."""
-    from stdformer.data.scene import pose_body
-
-    verts, _ = pose_body(body, clip.motion)
-    pelvis = np.einsum("v,nvc->nc", np.asarray(body.J_regressor[0]), verts)
-    return clip.camera.to_cam(pelvis)[:, None]
 
 
 def _run(method, model, body, clip, obs, fit_iters):

@@ -35,7 +35,7 @@ def scores():
     body = load_body_model()
     model = load_model(mesh_levels_for_body(body), weights)
     clip = load_clip(CLIP)
-    gt_v, gt_j = ev.truth(body, clip)
+    gt_v, gt_j, _ = ev.truth(body, clip)
     out = {}
     for name, static in (("stdformer", False), ("static", True)):
         s = ev.Scores()
