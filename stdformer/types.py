@@ -55,6 +55,22 @@ class Observation:
 
 
 @dataclass(frozen=True)
+class BodyParams:
+    """Body-model parameters of one frame in smplx conventions, in the camera frame.
+
+    `BodyModel.forward(betas=betas[None], global_orient=global_orient[None], body_pose=...,
+    transl=transl[None])` (or `smplx.SMPL(...)(**same)` with the same body file) reproduces the
+    frame's vertices in the OpenCV camera frame (x right, y down, z forward, metres): the
+    rotation from the body's Y-up rest frame to the camera is part of `global_orient`.
+    """
+
+    betas: np.ndarray  # (B,) float32, B = the body's num_betas (10), held per take
+    global_orient: np.ndarray  # (3,) float32 axis-angle of the pelvis
+    body_pose: np.ndarray  # (69,) float32 axis-angle of joints 1..23, SMPL order
+    transl: np.ndarray  # (3,) float32 metres, added after posing (smplx convention)
+
+
+@dataclass(frozen=True)
 class MeshResult:
     """The reconstructed body for one frame, in the camera frame of the input image.
 
@@ -71,3 +87,4 @@ class MeshResult:
     index: int
     observation: Observation | None = None
     timings_ms: dict[str, float] = field(default_factory=dict)
+    body: BodyParams | None = None  # the posed body that `vertices_cam` shows, when fitted
