@@ -24,22 +24,22 @@ from pathlib import Path
 
 from app.config import AppConfig
 from stdformer.body.levels import MeshLevels
-from stdformer.live.localize import LocalizerConfig, validate_task_file
-from stdformer.live.pipeline import MeshStage, PipelineConfig, load_mesh_stage
-from stdformer.live.sources import SourceError, open_source
+from stdformer.detect.localize import LocalizerConfig, validate_task_file
 from stdformer.paths import (
     BadFileError,
     MissingFileError,
     resolve_file,
     resolve_optional_file,
 )
+from stdformer.session.pipeline import MeshStage, PipelineConfig, load_mesh_stage
+from stdformer.session.sources import SourceError, open_source
 
 log = logging.getLogger("stdformer")
 CAMERA_OR_CLIP = ("sample", "auto")  # sources not opened by check_inputs
 # Headless sub-commands: name -> module with `main(argv: list[str]) -> int` (imported lazily).
 COMMANDS: dict[str, str] = {
     "train": "stdformer.train.cli",
-    "evaluate": "stdformer.train.evaluate_cli",
+    "evaluate": "stdformer.eval.evaluate_cli",
     "process": "stdformer.recording.process_cli",
     "export": "stdformer.recording.export_cli",
 }

@@ -11,8 +11,8 @@ from PyQt6.QtWidgets import QApplication
 
 from app.config import AppConfig
 from app.main_window import SAMPLE, MainWindow
-from stdformer.live.pipeline import MeshStage
-from stdformer.live.sources import list_cameras
+from stdformer.session.pipeline import MeshStage
+from stdformer.session.sources import list_cameras
 
 log = logging.getLogger(__name__)
 qt_log = logging.getLogger("qt")

@@ -2,15 +2,15 @@
 main.py can parse and check arguments without importing Qt.
 
 Each library stage keeps its own small frozen config next to its code (`LocalizerConfig` in
-`stdformer.live.localize`, `PipelineConfig` in `stdformer.live.pipeline`, `SessionConfig` in
-`stdformer.live.session`); `AppConfig` composes them for one run of the app.
+`stdformer.detect.localize`, `PipelineConfig` in `stdformer.session.pipeline`, `SessionConfig` in
+`stdformer.session.session`); `AppConfig` composes them for one run of the app.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from stdformer.live.pipeline import PipelineConfig
+from stdformer.session.pipeline import PipelineConfig
 
 
 @dataclass(frozen=True)

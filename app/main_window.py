@@ -30,10 +30,10 @@ from app.status import status_text
 from app.video_view import VideoView
 from app.view3d import HINT, View3D
 from app.workers import DisplayThread, SessionWorker
-from stdformer.live.pipeline import MeshStage, PipelineConfig
-from stdformer.live.session import SessionConfig, SessionEvent, SessionResult
-from stdformer.live.stats import RunStats
-from stdformer.live.views import ViewControl
+from stdformer.render.views import ViewControl
+from stdformer.session.pipeline import MeshStage, PipelineConfig
+from stdformer.session.session import SessionConfig, SessionEvent, SessionResult
+from stdformer.session.stats import RunStats
 
 log = logging.getLogger(__name__)
 SAMPLE = "sample"

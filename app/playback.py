@@ -2,7 +2,7 @@
 and over the source video when the recording kept it.
 
 Rendering runs in `PlaybackRenderer`, a thread that owns its GL context (one per thread, see
-`stdformer.render`) and renders only the newest requested frame, so scrubbing never queues.
+`stdformer.render.renderer`) and renders only the newest requested frame, so scrubbing never queues.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from PyQt6.QtWidgets import (
 from app.video_view import bgr_to_qimage, rgb_to_qimage
 from stdformer.recording import Recording
 from stdformer.recording.export_video import take_view
-from stdformer.render import OffscreenRenderer, yup_from_opencv
+from stdformer.render.renderer import OffscreenRenderer, yup_from_opencv
 
 SPEEDS = (0.25, 0.5, 1.0, 2.0)
 VIEW_WH = (480, 480)

@@ -21,10 +21,10 @@ from PyQt6.QtWidgets import (
     QWidget,
 )
 
-from stdformer.live.session import Session, SessionConfig
 from stdformer.recording import RecordingError, open_recording
 from stdformer.recording.export import FORMATS, check_output, default_output, export_recording
 from stdformer.recording.recorder import Recorder, recording_info
+from stdformer.session.session import Session, SessionConfig
 
 log = logging.getLogger(__name__)
 DEFAULT_FOLDER = Path.home() / "stdformer-recordings"

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from stdformer.live.session import Session
-from stdformer.live.stats import RunStats
+from stdformer.session.session import Session
+from stdformer.session.stats import RunStats
 
 BUSY_FRACTION = 0.9  # showing fewer than this share of the camera's frames: say the app is busy
 

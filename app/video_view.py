@@ -13,7 +13,7 @@ from PyQt6.QtCore import QPointF, QRectF, Qt, pyqtSignal
 from PyQt6.QtGui import QColor, QImage, QPainter, QPen
 from PyQt6.QtWidgets import QSizePolicy, QWidget
 
-from stdformer.live.pose_quality import drawable_skeleton, landmark_confidence
+from stdformer.detect.pose_quality import drawable_skeleton, landmark_confidence
 from stdformer.types import Observation
 
 CONFIDENT = 0.5  # landmarks below this visibility or presence are not drawn

@@ -1,9 +1,9 @@
 """Thin Qt adapters over the live session: its events as signals, and the display worker.
 
-The per-frame loop is `stdformer.live.session.Session` (no Qt). `SessionWorker` starts and stops
+The per-frame loop is `stdformer.session.session.Session` (no Qt). `SessionWorker` starts and stops
 it and turns its events into signals. `DisplayThread` is one of the session's subscribers: it
 owns the GL context, draws each newest result (3D view and mesh overlay layer, see
-`stdformer.live.views`) and hands the GUI one `DisplayFrame` at a time; it redraws the 3D view
+`stdformer.render.views`) and hands the GUI one `DisplayFrame` at a time; it redraws the 3D view
 alone when the user moves it. Nothing queues without bound: the session keeps only the newest
 result for the display, and the display posts a new frame only after the GUI took the last one.
 The display paces the session (`Session.subscribe(..., paces=True)`): `submit` returns when
@@ -23,11 +23,11 @@ from PyQt6.QtCore import QObject, QThread, pyqtSignal
 from PyQt6.QtGui import QImage
 
 from app.video_view import bgr_to_qimage, rgb_to_qimage, rgba_to_qimage
-from stdformer.live.pipeline import LivePipeline, MeshStage
-from stdformer.live.session import Session, SessionConfig, SessionResult
-from stdformer.live.stats import RunStats
-from stdformer.live.views import LiveViews, ViewControl
-from stdformer.render import OffscreenRenderer
+from stdformer.render.renderer import OffscreenRenderer
+from stdformer.render.views import LiveViews, ViewControl
+from stdformer.session.pipeline import LivePipeline, MeshStage
+from stdformer.session.session import Session, SessionConfig, SessionResult
+from stdformer.session.stats import RunStats
 
 log = logging.getLogger(__name__)
 SUBMIT_WAIT_S = 0.5  # a stuck display never holds the session longer than this per frame

@@ -35,8 +35,8 @@ from pathlib import Path
 
 import _bootstrap  # noqa: F401
 
-from stdformer.live.pipeline import choose_weights
 from stdformer.paths import REPO_ROOT
+from stdformer.session.pipeline import choose_weights
 
 CASES = {  # name: (size_wh, fps, paced)
     "paced-480": ((640, 480), 30.0, True),
@@ -103,7 +103,7 @@ def thread_cpu_s() -> dict[str, float]:
 
 
 def pct(samples: list[float], q: float) -> float | None:
-    from stdformer.live.stats import percentile
+    from stdformer.session.stats import percentile
 
     return round(percentile(samples, q), 1) if samples else None
 
@@ -121,8 +121,8 @@ def run_case(args: argparse.Namespace) -> dict[str, object]:
 
     from app.config import AppConfig
     from app.main_window import MainWindow
-    from stdformer.live.localize import LocalizerConfig
-    from stdformer.live.pipeline import PipelineConfig
+    from stdformer.detect.localize import LocalizerConfig
+    from stdformer.session.pipeline import PipelineConfig
 
     paced = CASES[args.case][2]
 

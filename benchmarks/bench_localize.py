@@ -22,9 +22,9 @@ import _bootstrap  # noqa: F401
 import cv2
 import numpy as np
 
-from stdformer.live.localize import LocalizerConfig, PersonLocalizer
-from stdformer.live.sources import open_source
+from stdformer.detect.localize import LocalizerConfig, PersonLocalizer
 from stdformer.paths import REPO_ROOT, MissingFileError, resolve_file
+from stdformer.session.sources import open_source
 from stdformer.types import Frame
 
 SIZE_WH = (640, 480)

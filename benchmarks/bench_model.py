@@ -25,7 +25,7 @@ import torch
 
 from stdformer.body.levels import MeshLevels
 from stdformer.body.mesh_levels import DEFAULT_LEVELS_FILE, compute_mesh_levels
-from stdformer.live.predictor import Predictor, PredictorConfig
+from stdformer.inference.predictor import Predictor, PredictorConfig
 from stdformer.model.config import BACKBONES, ModelConfig, image_config, landmark_config
 from stdformer.model.stdformer import build_model
 from stdformer.types import Observation

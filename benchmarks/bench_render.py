@@ -5,7 +5,7 @@
 Cases: the free 3D view and the camera overlay of a body-sized mesh with SMPL's vertex count
 (6890 vertices, 13,568 triangles: a closed deformed tube, new vertex positions every frame as
 in live use), and the 3D view of a 33-landmark MediaPipe skeleton. The GL platform is the one
-`stdformer.compat` picks (set PYOPENGL_PLATFORM to compare EGL and OSMesa).
+`stdformer.render.gl_platform` picks (set PYOPENGL_PLATFORM to compare EGL and OSMesa).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from collections.abc import Callable
 import _bootstrap  # noqa: F401
 import numpy as np
 
-from stdformer.render import OffscreenRenderer, OrbitCamera, yup_from_opencv
+from stdformer.render.renderer import OffscreenRenderer, OrbitCamera, yup_from_opencv
 
 
 def body_like_mesh(rows: int = 65, cols: int = 106) -> tuple[np.ndarray, np.ndarray]:

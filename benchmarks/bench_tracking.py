@@ -26,9 +26,9 @@ import _bootstrap  # noqa: F401
 import cv2
 import numpy as np
 
-from stdformer.live.localize import LocalizerConfig, PersonLocalizer
-from stdformer.live.redetect import RedetectConfig
-from stdformer.live.tracking import box_iou
+from stdformer.detect.localize import LocalizerConfig, PersonLocalizer
+from stdformer.detect.redetect import RedetectConfig
+from stdformer.detect.tracking import box_iou
 from stdformer.types import Frame
 from tools.tracking_scenes import SCENES, SceneFrame, TrackingScenes
 

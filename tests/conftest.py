@@ -7,8 +7,11 @@ from pathlib import Path
 
 import pytest
 
+# Photos, composed frames and small clips shared by the detect/, session/ and render/ tests.
+pytest_plugins = ["tests.image_fixtures"]
+
 # Tests run without a display: Qt renders offscreen. pyrender's GL platform is picked by
-# `stdformer.compat` (EGL, then OSMesa) unless PYOPENGL_PLATFORM is set.
+# `stdformer.render.gl_platform` (EGL, then OSMesa) unless PYOPENGL_PLATFORM is set.
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 

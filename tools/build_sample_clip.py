@@ -239,7 +239,7 @@ def main(argv: list[str] | None = None) -> int:
     import anny
     import torch
 
-    from stdformer.render import OffscreenRenderer
+    from stdformer.render.renderer import OffscreenRenderer
 
     torch.set_num_threads(1)
     model = anny.Anny()  # default rig (104 bones) and topology (13,718 vertices)

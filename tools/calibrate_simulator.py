@@ -16,7 +16,7 @@ import _bootstrap  # noqa: F401
 import numpy as np
 
 from stdformer.body.mesh_levels import default_cache_dir
-from stdformer.pose_topology import POSE_LANDMARK_NAMES
+from stdformer.detect.pose_topology import POSE_LANDMARK_NAMES
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -36,8 +36,8 @@ def _worker(split: str, seeds: list[int], photos: list[str], verbose: bool) -> N
     logging.basicConfig(level=logging.WARNING)
     from stdformer.body.body_model import load_body_model
     from stdformer.data.corpus import make_clip, render_clip, save_clip
-    from stdformer.live.localize import LocalizerConfig, PersonLocalizer
-    from stdformer.render import OffscreenRenderer
+    from stdformer.detect.localize import LocalizerConfig, PersonLocalizer
+    from stdformer.render.renderer import OffscreenRenderer
 
     body = load_body_model()
     out = corpus_dir(split)

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from stdformer.body.body_model import BodyModel, body_pose_from_rotvecs, load_body_model
-from stdformer.render import OffscreenRenderer, OrbitCamera
+from stdformer.render.renderer import OffscreenRenderer, OrbitCamera
 
 # SMPL conventions: +X is the body's left, Y up, +Z forward. Hip flexion (thigh forward) is a
 # negative rotation about X, knee flexion (shin backward) a positive one; from the T-pose, the left

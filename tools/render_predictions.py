@@ -26,10 +26,10 @@ def main(argv: list[str] | None = None) -> int:
     from stdformer.body.mesh_levels import mesh_levels_for_body
     from stdformer.data import appearance
     from stdformer.data.corpus import load_corpus, make_clip
-    from stdformer.live.pipeline import choose_weights
+    from stdformer.eval import evaluate as ev
     from stdformer.model.checkpoint import load_model
-    from stdformer.render import OffscreenRenderer, OrbitCamera, yup_from_opencv
-    from stdformer.train import evaluate as ev
+    from stdformer.render.renderer import OffscreenRenderer, OrbitCamera, yup_from_opencv
+    from stdformer.session.pipeline import choose_weights
 
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--weights")

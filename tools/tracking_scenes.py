@@ -56,7 +56,7 @@ class SceneFrame:
 
 def extract_sprites(clip: Path, count: int, pose_model: Path | None = None) -> list[Sprite]:
     """`count` evenly spaced poses of the clip's person, cut out with MediaPipe's mask."""
-    from stdformer.live.localize import LocalizerConfig, PersonLocalizer
+    from stdformer.detect.localize import LocalizerConfig, PersonLocalizer
     from stdformer.types import Frame
 
     cap = cv2.VideoCapture(str(clip))

@@ -39,7 +39,7 @@ import torch
 from scipy.sparse.csgraph import connected_components
 
 from stdformer.body import surface as sf
-from stdformer.pose_topology import POSE_LANDMARK_NAMES
+from stdformer.detect.pose_topology import POSE_LANDMARK_NAMES
 
 if TYPE_CHECKING:
     from stdformer.body.body_model import BodyModel

@@ -107,8 +107,8 @@ def make_clip(body: BodyModel, seed: int, n_frames: int = CLIP_FRAMES) -> ClipSp
 def render_clip(
     spec: ClipSpec,
     body: BodyModel,
-    renderer: object,  # stdformer.render.OffscreenRenderer, made in this thread
-    localizer: object,  # stdformer.live.localize.PersonLocalizer (reset here)
+    renderer: object,  # stdformer.render.renderer.OffscreenRenderer, made in this thread
+    localizer: object,  # stdformer.detect.localize.PersonLocalizer (reset here)
     photos: list[Path],
     keep_frames: bool = False,
 ) -> tuple[CorpusClip, list[np.ndarray]]:

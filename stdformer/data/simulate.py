@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from stdformer.pose_topology import FLIP_PERMUTATION
+from stdformer.detect.pose_topology import FLIP_PERMUTATION
 
 CALIBRATION_FILE = Path(__file__).with_name("sim_calibration.json")
 HIPS = (23, 24)

@@ -22,7 +22,7 @@ Implementations: `stdformer.model.image_frontend.ImageFrontEnd(config: ModelConf
 `stdformer.model.landmark_frontend.LandmarkFrontEnd(config: ModelConfig)`; `build_frontend` in
 `stdformer.model.stdformer` picks one from `config.frontend`.
 
-Live frames become `encode_frame` input in `stdformer.live.model_input` (`prepare`): the
+Live frames become `encode_frame` input in `stdformer.inference.model_input` (`prepare`): the
 network knows tensors, not the live pipeline's `Observation`.
 """
 

@@ -1,7 +1,7 @@
 """Landmark front-end: MediaPipe observations -> 33 tokens, with the paper's SD/TD in between.
 
 Per frame each of the 33 landmarks becomes one feature vector (`landmark_features`; the live
-adapter `stdformer.live.model_input` builds it from an observation):
+adapter `stdformer.inference.model_input` builds it from an observation):
 
     [x, y, z_rel, visibility, presence, world_x, world_y, world_z]      (F = 8)
 
@@ -26,10 +26,10 @@ import numpy as np
 import torch
 from torch import nn
 
+from stdformer.detect.pose_topology import FLIP_PERMUTATION
 from stdformer.model.config import ModelConfig
 from stdformer.model.disentangle import DisentangleBlock
 from stdformer.model.frontend import FrontEnd
-from stdformer.pose_topology import FLIP_PERMUTATION
 from stdformer.types import NUM_POSE_LANDMARKS
 
 LANDMARK_FEATURES = 8  # F

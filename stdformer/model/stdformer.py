@@ -87,7 +87,7 @@ def build_vertex_mask(n_joints: int, coarse_adjacency: torch.Tensor) -> torch.Te
 class STDFormer(nn.Module):
     """The whole network. `forward` is clip mode; `head` runs the per-frame transformer part.
 
-    Streaming (`stdformer.live.predictor`) splits clip mode in two: `encode_frame` once per new
+    Streaming (`stdformer.inference.predictor`) splits clip mode in two: `encode_frame` once per new
     frame (its output is cached), `decode_window` once per output over the cached window.
     """
 

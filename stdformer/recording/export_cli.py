@@ -11,7 +11,6 @@ import logging
 import sys
 import time
 
-from stdformer.compat import RenderError
 from stdformer.recording.export import (
     FORMATS,
     check_output,
@@ -21,6 +20,7 @@ from stdformer.recording.export import (
 )
 from stdformer.recording.format import RecordingError
 from stdformer.recording.reader import open_recording
+from stdformer.render.gl_platform import RenderError
 
 log = logging.getLogger(__name__)
 

@@ -18,7 +18,7 @@ import numpy as np
 from stdformer.recording.export_mesh import Progress, check_new_file, mesh_positions
 from stdformer.recording.format import RecordingError
 from stdformer.recording.reader import Recording
-from stdformer.render import OffscreenRenderer, OrbitCamera, yup_from_opencv
+from stdformer.render.renderer import OffscreenRenderer, OrbitCamera, yup_from_opencv
 
 DEFAULT_SIZE_WH = (640, 480)  # grid view size when no source video was recorded
 YFOV_DEG = 45.0

@@ -16,15 +16,15 @@ import sys
 import time
 from pathlib import Path
 
-from stdformer.live.localize import LocalizerConfig
-from stdformer.live.pipeline import PipelineConfig
-from stdformer.live.session import Session, SessionConfig, SessionEvent
-from stdformer.live.sources import ImageFolderSource, SourceError, VideoFileSource, open_source
+from stdformer.detect.localize import LocalizerConfig
 from stdformer.paths import BadFileError, MissingFileError
 from stdformer.recording.export import FORMATS, check_output, default_output, export_recording
 from stdformer.recording.format import RecordingError
 from stdformer.recording.reader import open_recording
 from stdformer.recording.recorder import Recorder, recording_info
+from stdformer.session.pipeline import PipelineConfig
+from stdformer.session.session import Session, SessionConfig, SessionEvent
+from stdformer.session.sources import ImageFolderSource, SourceError, VideoFileSource, open_source
 
 log = logging.getLogger(__name__)
 

@@ -33,9 +33,9 @@ from stdformer.recording.writer import RecordingWriter
 from stdformer.types import Observation
 
 if TYPE_CHECKING:
-    from stdformer.live.pipeline import PipelineConfig
-    from stdformer.live.session import Session, SessionResult
-    from stdformer.live.subscribers import Subscription
+    from stdformer.session.pipeline import PipelineConfig
+    from stdformer.session.session import Session, SessionResult
+    from stdformer.session.subscribers import Subscription
 
 log = logging.getLogger(__name__)
 

@@ -1,1 +1,1 @@
-"""Training and evaluation of the embedded landmark network (`python main.py train|evaluate`)."""
+"""Training of the embedded landmark network (`python main.py train`) and its losses."""

@@ -39,13 +39,13 @@ from stdformer.data.dataset import (
     true_vertices,
 )
 from stdformer.data.simulate import SimCalibration
-from stdformer.live.predictor import resolve_device
-from stdformer.losses import STDFormerLoss, Targets
-from stdformer.metrics import mpvpe, pa_mpjpe
+from stdformer.eval.metrics import mpvpe, pa_mpjpe
+from stdformer.inference.predictor import resolve_device
 from stdformer.model.checkpoint import model_from_checkpoint, read_checkpoint, save_checkpoint
 from stdformer.model.config import landmark_config
 from stdformer.model.stdformer import STDFormer, build_model
 from stdformer.train.config import TrainConfig
+from stdformer.train.losses import STDFormerLoss, Targets
 
 log = logging.getLogger(__name__)
 

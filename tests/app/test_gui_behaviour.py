@@ -16,12 +16,12 @@ from PyQt6.QtCore import QtMsgType
 
 import app.main_window as main_window_module
 import app.workers as workers_module
-import stdformer.live.session as session_module
+import stdformer.session.session as session_module
 from app.application import close_on_signals, qt_message_to_log
 from app.config import AppConfig
 from app.main_window import OPEN_FILE, SAMPLE, MainWindow, source_label
-from stdformer.live.views import ViewControl
 from stdformer.paths import MissingFileError, resolve_file
+from stdformer.render.views import ViewControl
 
 
 def make_window(qtbot, config: AppConfig | None = None, source: str = SAMPLE) -> MainWindow:

@@ -14,8 +14,8 @@ from PyQt6.QtGui import QImage
 
 from app.config import AppConfig
 from app.main_window import MainWindow
-from stdformer.live.pipeline import PipelineConfig
 from stdformer.paths import resolve_file
+from stdformer.session.pipeline import PipelineConfig
 
 
 def pixels(image: QImage) -> np.ndarray:  # (H, W, 3) uint8 RGB

@@ -12,8 +12,8 @@ import pytest
 import torch
 
 from main import build_parser, check_inputs, config_from_args, main
-from stdformer.live.sources import SourceError
 from stdformer.paths import REPO_ROOT, BadFileError, MissingFileError
+from stdformer.session.sources import SourceError
 
 
 def config_for(*argv: str):

@@ -9,8 +9,8 @@ from PyQt6.QtCore import QSettings
 
 from app.main_window import MainWindow
 from main import build_parser, check_inputs, config_from_args
-from stdformer.live.pipeline import LivePipeline
 from stdformer.paths import ASSETS_DIR
+from stdformer.session.pipeline import LivePipeline
 
 
 def test_check_inputs_returns_the_stage_and_the_pipeline_reuses_it(placed_weights: Path) -> None:

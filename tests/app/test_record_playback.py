@@ -10,8 +10,8 @@ import numpy as np
 from app.config import AppConfig
 from app.main_window import MainWindow
 from app.playback import PlaybackWindow
-from stdformer.live.pipeline import PipelineConfig
 from stdformer.recording import open_recording
+from stdformer.session.pipeline import PipelineConfig
 from tests.app.test_live_mesh_view import body_pixels
 from tests.recording.synthetic import write_synthetic
 

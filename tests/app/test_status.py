@@ -5,7 +5,7 @@ from __future__ import annotations
 from types import SimpleNamespace
 
 from app.status import status_text
-from stdformer.live.capture import CaptureStatus
+from stdformer.session.capture import CaptureStatus
 
 
 class _Stats(SimpleNamespace):

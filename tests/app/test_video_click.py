@@ -31,7 +31,7 @@ def test_click_without_a_frame_does_nothing(qtbot) -> None:
 
 
 def test_session_forwards_the_pick_to_the_localizer() -> None:
-    from stdformer.live.session import Session, SessionConfig
+    from stdformer.session.session import Session, SessionConfig
 
     picks = []
 

@@ -11,7 +11,7 @@ import torch
 
 from stdformer.body import regressors as R
 from stdformer.body.body_model import load_body_model
-from stdformer.pose_topology import FLIP_PERMUTATION, POSE_LANDMARK_NAMES
+from stdformer.detect.pose_topology import FLIP_PERMUTATION, POSE_LANDMARK_NAMES
 
 LM = {n: i for i, n in enumerate(POSE_LANDMARK_NAMES)}
 EJ = {n: i for i, n in enumerate(R.EVAL_JOINT_NAMES)}

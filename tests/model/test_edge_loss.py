@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from stdformer.losses import edge_self_loss, mesh_edges
+from stdformer.train.losses import edge_self_loss, mesh_edges
 
 
 def test_edge_self_loss_is_mean_edge_length() -> None:
@@ -19,8 +19,8 @@ def test_unlabelled_2d_joints_are_not_supervised_through_velocity(
     sphere_levels, tiny_landmark_config
 ) -> None:
     """A 2D joint with confidence 0 carries no label: neither its L1 nor its V term may count."""
-    from stdformer.losses import STDFormerLoss, Targets
     from stdformer.model.stdformer import build_model, project_weak_perspective
+    from stdformer.train.losses import STDFormerLoss, Targets
 
     model = build_model(tiny_landmark_config, sphere_levels)
     with torch.no_grad():

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from stdformer.live.model_input import input_crop, prepare
+from stdformer.inference.model_input import input_crop, prepare
 from stdformer.model.backbones import build_backbone, count_parameters
 from stdformer.model.config import image_config
 from stdformer.model.image_frontend import (
@@ -212,7 +212,7 @@ def test_imagenet_weights_load_strictly_dropping_only_the_classifier(tmp_path) -
 @pytest.mark.slow
 def test_image_streaming_equals_clip_mode(sphere_levels, observations) -> None:
     """The predictor's cached-feature path with the image front-end == clip mode on crops."""
-    from stdformer.live.predictor import (
+    from stdformer.inference.predictor import (
         Predictor,
         PredictorConfig,
         focal_length_px,

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 import torch
 
-from stdformer.losses import (
+from stdformer.model.stdformer import ModelOutput, build_model, project_weak_perspective
+from stdformer.train.losses import (
     LossWeights,
     STDFormerLoss,
     Targets,
@@ -17,7 +18,6 @@ from stdformer.losses import (
     normal_consistency_loss,
     velocity_loss,
 )
-from stdformer.model.stdformer import ModelOutput, build_model, project_weak_perspective
 
 
 def test_velocity_loss_golden() -> None:

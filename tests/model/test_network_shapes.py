@@ -6,7 +6,11 @@ import numpy as np
 import pytest
 import torch
 
-from stdformer.live.model_input import input_crop, observation_to_tensor, observations_to_tensor
+from stdformer.inference.model_input import (
+    input_crop,
+    observation_to_tensor,
+    observations_to_tensor,
+)
 from stdformer.model.config import image_config, landmark_config
 from stdformer.model.landmark_frontend import (
     CROP_MARGIN,

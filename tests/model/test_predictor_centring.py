@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from stdformer.live.predictor import Predictor, PredictorConfig
+from stdformer.inference.predictor import Predictor, PredictorConfig
 from stdformer.model.stdformer import build_model
 
 

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 import torch
 
-from stdformer.live.model_input import input_crop, observations_to_tensor
-from stdformer.live.predictor import (
+from stdformer.inference.model_input import input_crop, observations_to_tensor
+from stdformer.inference.predictor import (
     Predictor,
     PredictorConfig,
     focal_length_px,

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import torch
 
-from stdformer.live.buffer import FeatureBuffer
-from stdformer.live.model_input import input_crop, observations_to_tensor
-from stdformer.live.predictor import (
+from stdformer.inference.buffer import FeatureBuffer
+from stdformer.inference.model_input import input_crop, observations_to_tensor
+from stdformer.inference.predictor import (
     Predictor,
     PredictorConfig,
     focal_length_px,

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import trimesh
 
-from stdformer.render import OffscreenRenderer
+from stdformer.render.renderer import OffscreenRenderer
 
 
 @pytest.fixture(scope="module")

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from stdformer import compat
-from stdformer.compat import RenderError, choose_gl_platform
+from stdformer.render import gl_platform
+from stdformer.render.gl_platform import RenderError, choose_gl_platform
 
 
 def test_no_working_platform_raises_actionable_render_error() -> None:
@@ -33,26 +33,26 @@ def test_first_working_platform_in_order_is_chosen() -> None:
 
 def test_import_pyrender_raises_when_nothing_works(monkeypatch: pytest.MonkeyPatch) -> None:
     # Pretend this process has not chosen a platform nor imported pyrender yet.
-    monkeypatch.setattr(compat, "_chosen_platform", None)
-    monkeypatch.setattr(compat, "_pyrender", None)
+    monkeypatch.setattr(gl_platform, "_chosen_platform", None)
+    monkeypatch.setattr(gl_platform, "_pyrender", None)
     monkeypatch.delenv("PYOPENGL_PLATFORM", raising=False)
-    monkeypatch.setattr(compat, "probe_gl_platform", lambda name: (False, "simulated failure"))
+    monkeypatch.setattr(gl_platform, "probe_gl_platform", lambda name: (False, "simulated failure"))
     with pytest.raises(RenderError, match="No working OpenGL platform"):
-        compat.import_pyrender()
+        gl_platform.import_pyrender()
     assert "PYOPENGL_PLATFORM" not in __import__("os").environ  # nothing half-chosen
 
 
 def test_explicit_platform_env_var_skips_probing(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(compat, "_chosen_platform", None)
+    monkeypatch.setattr(gl_platform, "_chosen_platform", None)
     monkeypatch.setenv("PYOPENGL_PLATFORM", "osmesa")
 
     def probe(name: str) -> tuple[bool, str]:
         raise AssertionError("must not probe when PYOPENGL_PLATFORM is set")
 
-    monkeypatch.setattr(compat, "probe_gl_platform", probe)
-    assert compat.gl_platform() == "osmesa"
+    monkeypatch.setattr(gl_platform, "probe_gl_platform", probe)
+    assert gl_platform.gl_platform() == "osmesa"
 
 
 def test_probe_reports_a_broken_platform() -> None:
-    works, detail = compat.probe_gl_platform("no_such_platform", timeout_s=60)
+    works, detail = gl_platform.probe_gl_platform("no_such_platform", timeout_s=60)
     assert not works and detail

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from stdformer.body.surface import vertex_normals
-from stdformer.pose_topology import POSE_CONNECTIONS
-from stdformer.render_geometry import (
+from stdformer.detect.pose_topology import POSE_CONNECTIONS
+from stdformer.render.geometry import (
     OrbitCamera,
     as_float_rgba,
     skeleton_mesh,

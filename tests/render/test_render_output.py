@@ -7,9 +7,14 @@ import threading
 import numpy as np
 import pytest
 
-from stdformer.compat import RenderError
-from stdformer.pose_topology import POSE_LANDMARK_NAMES
-from stdformer.render import BACKGROUND_RGB, OffscreenRenderer, OrbitCamera, yup_from_opencv
+from stdformer.detect.pose_topology import POSE_LANDMARK_NAMES
+from stdformer.render.gl_platform import RenderError
+from stdformer.render.renderer import (
+    BACKGROUND_RGB,
+    OffscreenRenderer,
+    OrbitCamera,
+    yup_from_opencv,
+)
 
 BG = np.round(np.array(BACKGROUND_RGB) * 255).astype(int)
 

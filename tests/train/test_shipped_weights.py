@@ -26,9 +26,9 @@ MPVPE_MM = 150.0
 def scores():
     from stdformer.body.body_model import load_body_model
     from stdformer.body.mesh_levels import mesh_levels_for_body
-    from stdformer.live.pipeline import choose_weights
+    from stdformer.eval import evaluate as ev
     from stdformer.model.checkpoint import load_model
-    from stdformer.train import evaluate as ev
+    from stdformer.session.pipeline import choose_weights
 
     weights = choose_weights(None)
     assert weights == ASSETS_DIR / "stdformer_landmarks.pt"  # shipped and used by default

@@ -25,10 +25,10 @@ def test_a_few_steps_reduce_the_loss(tmp_path: Path) -> None:
     from stdformer.body.body_model import load_body_model
     from stdformer.body.mesh_levels import mesh_levels_for_body
     from stdformer.body.regressors import eval_joint_regressor
-    from stdformer.losses import STDFormerLoss
     from stdformer.model.config import landmark_config
     from stdformer.model.stdformer import build_model
     from stdformer.train.loop import build_pools, decoded_frames, sample_batch, targets_for
+    from stdformer.train.losses import STDFormerLoss
 
     torch.manual_seed(0)
     cfg = _tiny(tmp_path / "run", tmp_path)

@@ -1,0 +1,1 @@
+"""Evaluation: metrics (MPJPE, PA-MPJPE, MPVPE, acceleration) and the `evaluate` command."""

@@ -1,0 +1,175 @@
+"""`python main.py evaluate`: the metrics table on held-out renders, or on any video.
+
+    python main.py evaluate                      # held-out corpus, every method, table
+    python main.py evaluate --json out.json      # also write the numbers as JSON
+    python main.py evaluate --video clip.mp4     # footage without ground truth
+
+Held-out mode: see `stdformer.eval.evaluate`. Video mode runs the app's pipeline on every
+frame and reports coverage (frames with a mesh / frames), 2D alignment (mean distance between
+the mesh's projected landmark points and the detector's confident landmarks, % of the person
+box height) and jitter (mean vertex acceleration in the camera frame, mm/frame^2).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import math
+import sys
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from stdformer.body.mesh_levels import default_cache_dir
+
+METHODS = ("stdformer", "stdformer+2", "static-T1", "mediapipe-world", "fit-per-frame")
+
+
+def evaluate_heldout(
+    weights: str | None, folder: Path, methods, fit_iters: int, show: bool, limit: int | None = None
+):
+    from stdformer.body.body_model import load_body_model
+    from stdformer.body.mesh_levels import mesh_levels_for_body
+    from stdformer.data.corpus import load_corpus
+    from stdformer.data.simulate import inside_image, project
+    from stdformer.eval import evaluate as ev
+    from stdformer.model.checkpoint import load_model
+    from stdformer.session.pipeline import choose_weights
+
+    clips = load_corpus(folder)[:limit]
+    if not clips:
+        raise FileNotFoundError(
+            f"no held-out clips in {folder}: run `python tools/make_corpus.py --split heldout "
+            "--count 48` first"
+        )
+    body = load_body_model()
+    path = choose_weights(weights)
+    if path is None and any(m.startswith(("stdformer", "static")) for m in methods):
+        raise FileNotFoundError("no network weights: pass --weights or ship assets weights")
+    model = load_model(mesh_levels_for_body(body), path) if path else None
+    scores = {m: {g: ev.Scores() for g in (*ev.GROUPS, "all")} for m in methods}
+    for clip in tqdm(clips, "held-out clips", disable=not show):
+        gt_v, gt_j, pelvis_cam = ev.truth(body, clip)
+        obs = ev.observations(clip)
+        inside = inside_image(project(gt_j + pelvis_cam, clip.K), tuple(clip.size_wh))
+        group = next(g for g, fr in ev.GROUPS.items() if clip.framing in fr)
+        for m in methods:
+            out = _run(m, model, body, clip, obs, fit_iters)
+            for g in (group, "all"):
+                ev.score_clip(scores[m][g], out, gt_v, gt_j, inside, upper=g == "upper")
+    return {m: {g: s.summary() for g, s in per.items()} for m, per in scores.items()}, len(clips)
+
+
+def _run(method, model, body, clip, obs, fit_iters):
+    from stdformer.eval import evaluate as ev
+
+    if method in ("stdformer", "stdformer+2", "static-T1"):
+        look = 2 if method == "stdformer+2" else 0
+        return ev.run_network(model, body, obs, look, static=method == "static-T1")
+    det = clip.detected
+    joints = np.full((len(det), 14, 3), np.nan)
+    if method == "mediapipe-world":
+        joints[det] = ev.mediapipe_joints(clip.world_landmarks[det])
+        return ev.Outputs(joints, None)
+    verts = np.full((len(det), body.num_vertices, 3), np.nan, np.float32)
+    if det.any():
+        verts[det] = ev.fit_per_frame(body, clip.world_landmarks[det], fit_iters)
+        from stdformer.body.regressors import eval_joint_regressor
+
+        joints[det] = np.einsum("jv,nvc->njc", eval_joint_regressor(body).numpy(), verts[det])
+    return ev.Outputs(joints, verts)
+
+
+def evaluate_video(path: str, weights: str | None, lookahead: int, show: bool) -> dict:
+    from collections import deque
+
+    from stdformer.body.body_model import load_body_model
+    from stdformer.body.regressors import landmark_regressor
+    from stdformer.detect.localize import LocalizerConfig
+    from stdformer.session.pipeline import LivePipeline, PipelineConfig
+    from stdformer.session.sources import open_source
+
+    cfg = PipelineConfig(LocalizerConfig(), weights=weights, lookahead=lookahead)
+    lreg = landmark_regressor(load_body_model(cfg.body_model)).numpy()  # (33, V)
+    frames = with_mesh = 0
+    align, acc = [], []
+    recent: deque[np.ndarray] = deque(maxlen=3)  # last meshes of the current track
+    with LivePipeline(cfg) as pipe, open_source(path) as source:
+        if pipe.predictor is None:
+            raise FileNotFoundError("no network weights: pass --weights or ship assets weights")
+        for frame in tqdm(source, "frames", disable=not show):
+            frames += 1
+            res = pipe.process(frame)
+            for mesh in res.meshes:
+                with_mesh += 1
+                obs = mesh.observation
+                lm_cam = lreg @ mesh.vertices_cam  # (33, 3)
+                uv = lm_cam[:, :2] / lm_cam[:, 2:3] * np.diag(mesh.K)[:2] + mesh.K[:2, 2]
+                ok = (obs.visibility > 0.5) & (obs.presence > 0.5)
+                height = max(float(obs.bbox_xyxy[3] - obs.bbox_xyxy[1]), 1.0)
+                if ok.any():
+                    d = np.linalg.norm(uv[ok] - obs.landmarks_px[ok, :2], axis=-1).mean()
+                    align.append(100 * d / height)
+                recent.append(mesh.vertices_cam)
+                if len(recent) == 3:
+                    a = recent[2] - 2 * recent[1] + recent[0]
+                    acc.append(1000 * float(np.linalg.norm(a, axis=-1).mean()))
+            if res.observation is None:
+                recent.clear()  # a new track starts: no acceleration across the gap
+    return {
+        "frames": frames,
+        "coverage": 100 * with_mesh / max(frames, 1),
+        "align_pct_box": float(np.mean(align)) if align else math.nan,
+        "jitter_mm": float(np.mean(acc)) if acc else math.nan,
+    }
+
+
+def format_table(results: dict) -> str:
+    cols = ("mpjpe", "pa_mpjpe", "mpvpe", "accel", "coverage")
+    lines = []
+    for group in ("all", "full", "knees", "upper"):
+        extra = ("pa_visible", "legs_ok") if group == "upper" else ()
+        head = f"{group:6s} {'method':16s}" + "".join(f"{c:>10s}" for c in (*cols, *extra))
+        lines += [head, "-" * len(head)]
+        for method, per in results.items():
+            row = per.get(group, {})
+            lines.append(
+                f"{'':6s} {method:16s}"
+                + "".join(f"{row.get(c, math.nan):10.1f}" for c in (*cols, *extra))
+            )
+        lines.append("")
+    lines.append("mm (coverage, legs_ok: %); accel in mm/frame^2; nan = not applicable")
+    return "\n".join(lines)
+
+
+def main(argv: list[str]) -> int:
+    p = argparse.ArgumentParser(prog="main.py evaluate", description=__doc__.split("\n\n")[0])
+    p.add_argument("--weights", help="checkpoint (default: the shipped weights)")
+    p.add_argument("--heldout", type=Path, default=default_cache_dir() / "corpus" / "heldout")
+    p.add_argument("--video", help="evaluate on this video (no ground truth) instead")
+    p.add_argument("--lookahead", type=int, default=0, help="video mode look-ahead")
+    p.add_argument("--methods", nargs="+", choices=METHODS, default=list(METHODS))
+    p.add_argument("--fit-iters", type=int, default=80, help="per-frame fit iterations")
+    p.add_argument("--limit", type=int, help="only the first N held-out clips (quick checks)")
+    p.add_argument("--json", type=Path, help="write the results here")
+    p.add_argument("-q", "--quiet", action="store_true")
+    args = p.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING)
+    try:
+        if args.video:
+            results = evaluate_video(args.video, args.weights, args.lookahead, not args.quiet)
+            print(", ".join(f"{k} {v:.2f}" for k, v in results.items()))
+        else:
+            results, n = evaluate_heldout(
+                args.weights, args.heldout, args.methods, args.fit_iters, not args.quiet, args.limit
+            )
+            print(f"held-out clips: {n} ({args.heldout})")
+            print(format_table(results))
+    except (FileNotFoundError, ValueError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=1) + "\n")
+    return 0

@@ -1,0 +1,163 @@
+"""The one place with third-party compatibility workarounds: numpy 2 for pyrender, GL platform.
+
+pyrender 0.1.45 still uses `np.infty` (removed in numpy 2), and PyOpenGL picks its GL platform
+once, from `PYOPENGL_PLATFORM`, when OpenGL is first imported. Both must be settled before
+pyrender is imported, so every module that renders gets pyrender through `import_pyrender()`
+instead of `import pyrender`. Nothing here runs at import time.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import subprocess
+import sys
+import threading
+from collections.abc import Callable, Sequence
+from types import ModuleType
+
+import numpy as np
+
+from stdformer.paths import REPO_ROOT
+
+logger = logging.getLogger(__name__)
+
+# Tried in this order when PYOPENGL_PLATFORM is unset. EGL works with the pinned PyOpenGL 3.1.0;
+# OSMesa needs PyOpenGL >= 3.1.10 (see the error message).
+GL_PLATFORM_CANDIDATES: tuple[str, ...] = ("egl", "osmesa")
+PROBE_TIMEOUT_S = 30.0
+
+# A tiny offscreen render in a child process: a platform that crashes or hangs cannot take the
+# caller with it, and the caller's own OpenGL import stays free to pick the winner.
+_PROBE_CODE = """
+from stdformer.render.gl_platform import apply_numpy_shim
+apply_numpy_shim()
+import pyrender
+r = pyrender.OffscreenRenderer(8, 8)
+s = pyrender.Scene()
+s.add(pyrender.PerspectiveCamera(yfov=1.0))
+color, depth = r.render(s)
+r.delete()
+assert color.shape == (8, 8, 3)
+print("GL_PROBE_OK")
+"""
+
+_lock = threading.Lock()
+_chosen_platform: str | None = None
+_pyrender: ModuleType | None = None
+
+
+class RenderError(RuntimeError):
+    """Offscreen rendering is unavailable or failed; the message says how to fix it."""
+
+
+def apply_numpy_shim() -> None:
+    """Restore `np.infty` (removed in numpy 2) for pyrender's bounds and shadow code."""
+    if not hasattr(np, "infty"):
+        np.infty = np.inf  # type: ignore[attr-defined]
+
+
+def probe_gl_platform(platform: str, timeout_s: float = PROBE_TIMEOUT_S) -> tuple[bool, str]:
+    """Try an 8x8 pyrender render with `platform` in a child process.
+
+    Returns (works, detail) where detail is the last line of the child's error output.
+    """
+    root = str(REPO_ROOT)  # the folder that holds the stdformer package
+    path = os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH", "")) if p)
+    env = dict(os.environ, PYOPENGL_PLATFORM=platform, PYTHONPATH=path)
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-c", _PROBE_CODE],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=timeout_s,
+            check=False,
+        )
+    except subprocess.TimeoutExpired:
+        return False, f"timed out after {timeout_s:.0f} s"
+    if proc.returncode == 0 and "GL_PROBE_OK" in proc.stdout:
+        return True, "ok"
+    lines = [ln for ln in proc.stderr.strip().splitlines() if ln.strip()]
+    return False, lines[-1] if lines else f"exit code {proc.returncode}"
+
+
+GL_SETUP_ADVICE = (
+    "Fix one of: "
+    "(1) EGL (GPU or Mesa's CPU renderer): `sudo apt-get install -y libegl1 libgl1 "
+    "libegl-mesa0 libgl1-mesa-dri` (with an NVIDIA driver libegl1 libgl1 suffice), then run "
+    "with PYOPENGL_PLATFORM=egl; "
+    "(2) OSMesa (pure CPU): `sudo apt-get install -y libosmesa6` and "
+    "`pip install PyOpenGL==3.1.10` (pyrender pins 3.1.0, which cannot load OSMesa; ignore "
+    "pip's pin warning), then run with PYOPENGL_PLATFORM=osmesa. "
+    "Setting PYOPENGL_PLATFORM yourself skips the automatic choice."
+)
+
+
+def _no_platform_message(failures: dict[str, str]) -> str:
+    tried = "; ".join(f"{name}: {detail}" for name, detail in failures.items())
+    return f"No working OpenGL platform for offscreen rendering (tried {tried}). {GL_SETUP_ADVICE}"
+
+
+def choose_gl_platform(
+    candidates: Sequence[str] = GL_PLATFORM_CANDIDATES,
+    probe: Callable[[str], tuple[bool, str]] | None = None,
+) -> str:
+    """Return the first platform in `candidates` that renders; raise RenderError if none does.
+
+    `probe` defaults to `probe_gl_platform` (looked up at call time, so tests can replace it).
+    """
+    probe = probe_gl_platform if probe is None else probe
+    failures: dict[str, str] = {}
+    for name in candidates:
+        works, detail = probe(name)
+        if works:
+            logger.info("offscreen GL platform: %s", name)
+            return name
+        logger.info("GL platform %s unusable: %s", name, detail)
+        failures[name] = detail
+    raise RenderError(_no_platform_message(failures))
+
+
+def gl_platform() -> str:
+    """The GL platform this process uses: $PYOPENGL_PLATFORM if set, else a probed choice.
+
+    The probe (a short child process per candidate, ~2 s) runs at most once per process; the
+    choice is written to PYOPENGL_PLATFORM so that PyOpenGL, imported afterwards, uses it.
+    """
+    global _chosen_platform
+    with _lock:
+        if _chosen_platform is None:
+            env_choice = os.environ.get("PYOPENGL_PLATFORM", "").strip()
+            if env_choice:
+                _chosen_platform = env_choice
+            else:
+                if "OpenGL" in sys.modules:
+                    logger.warning(
+                        "OpenGL was imported before the GL platform was chosen; "
+                        "set PYOPENGL_PLATFORM explicitly if rendering fails"
+                    )
+                _chosen_platform = choose_gl_platform()
+                os.environ["PYOPENGL_PLATFORM"] = _chosen_platform
+        return _chosen_platform
+
+
+def import_pyrender() -> ModuleType:
+    """Import pyrender with the numpy shim applied and a working GL platform selected.
+
+    Raises RenderError (with apt/pip/env-var advice) when no platform works or the import fails.
+    """
+    global _pyrender
+    if _pyrender is not None:
+        return _pyrender
+    apply_numpy_shim()
+    platform = gl_platform()
+    try:
+        import pyrender
+    except Exception as exc:  # ImportError, or OpenGL failing to load the platform library
+        raise RenderError(
+            f"pyrender could not be imported with PYOPENGL_PLATFORM={platform}: {exc}. "
+            + _no_platform_message({platform: str(exc)})
+        ) from exc
+    _pyrender = pyrender
+    return pyrender

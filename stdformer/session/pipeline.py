@@ -1,0 +1,178 @@
+"""Frame in -> person + body mesh out: the one pipeline the GUI and the headless CLI drive.
+
+`LivePipeline.process(frame)` localizes the main subject and, when network weights are
+available, pushes the observation through the streaming `Predictor` to get the body mesh in
+camera coordinates. Without weights (none given and none shipped yet) it runs localization only
+and says so in `mesh_status`; it never runs a network with random weights.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from stdformer.body.body_model import load_body_model
+from stdformer.body.levels import MeshLevels
+from stdformer.detect.localize import LocalizerConfig, PersonLocalizer
+from stdformer.paths import ASSETS, MissingFileError, resolve_file, resolve_optional_file
+from stdformer.render.display_mesh import DisplayLevel, DisplayLod
+from stdformer.types import Frame, MeshResult, Observation
+
+if TYPE_CHECKING:
+    from stdformer.body.body_model import BodyModel
+    from stdformer.model.stdformer import STDFormer
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class PipelineConfig:
+    localizer: LocalizerConfig = field(default_factory=LocalizerConfig)
+    body_model: str | None = None  # None: $STDFORMER_BODY_MODEL, then the embedded body
+    weights: str | None = None  # None: $STDFORMER_WEIGHTS, then the shipped weights if present
+    mesh_levels: str | None = None  # None: computed from the body (official weights need METRO's)
+    device: str = "auto"
+    lookahead: int = 0  # frames of future context (latency) for the mesh
+    cpu_threads: int | None = 1  # torch threads on the CPU: leave cores to MediaPipe + renderer
+    display_level: DisplayLevel = "mid"  # mesh level the live views draw (recordings: full)
+
+
+@dataclass(frozen=True)
+class PipelineResult:
+    frame: Frame
+    observation: Observation | None
+    # Meshes this frame completed, oldest first: usually one (for frame index - lookahead); none
+    # without weights or a person, or while the look-ahead fills; up to lookahead + 1 when the
+    # subject is lost and the frames still owed are flushed.
+    meshes: tuple[MeshResult, ...]
+    timings_ms: dict[str, float]
+
+    @property
+    def mesh(self) -> MeshResult | None:
+        """The newest completed mesh, if any."""
+        return self.meshes[-1] if self.meshes else None
+
+
+def choose_weights(explicit: str | None) -> Path | None:
+    """The one place that decides which network weights a run uses.
+
+    `explicit` (--weights), then $STDFORMER_WEIGHTS, then the shipped file. None when nothing is
+    named and nothing ships: the run shows landmarks only (never a network with random
+    weights). A named file that is missing raises MissingFileError.
+    """
+    try:
+        return resolve_file("weights", explicit or None)
+    except MissingFileError:
+        if explicit or os.environ.get(ASSETS["weights"].env_var):
+            raise  # the user named this file (option or variable): tell them it is missing
+        return None
+
+
+@dataclass(frozen=True)
+class MeshStage:
+    """What the mesh needs, loaded and checked against each other."""
+
+    weights: Path
+    body: BodyModel
+    model: STDFormer  # on the CPU, eval mode
+    levels: MeshLevels
+
+
+def load_mesh_stage(config: PipelineConfig) -> MeshStage | None:
+    """Load the body model, mesh levels and network `config` names; None without weights.
+
+    Every named file is fully read and checked (a body model named without weights too), so
+    main.py calls this before any window opens. Raises MissingFileError or BadFileError.
+    """
+    weights = choose_weights(config.weights)
+    if weights is None:
+        if config.body_model:  # still check the file the user named
+            load_body_model(config.body_model)
+        return None
+    from stdformer.body.mesh_levels import mesh_levels_for_body
+    from stdformer.model.checkpoint import load_model
+
+    body = load_body_model(config.body_model)
+    levels_file = resolve_optional_file("mesh_levels", config.mesh_levels)
+    levels = MeshLevels.load(levels_file) if levels_file else mesh_levels_for_body(body)
+    return MeshStage(weights, body, load_model(levels, weights), levels)
+
+
+class LivePipeline:
+    """Owns the localizer and (optionally) the body model + predictor; one thread at a time."""
+
+    def __init__(
+        self, config: PipelineConfig | None = None, stage: MeshStage | None = None
+    ) -> None:
+        """`stage`: the mesh stage already loaded for `config` (main.py's input check loads it
+        before the window opens; the first run reuses it instead of loading it again)."""
+        self.config = config or PipelineConfig()
+        self.localizer = PersonLocalizer(self.config.localizer)
+        self.predictor = None
+        self.faces: np.ndarray | None = None  # (F, 3) int64 of the body the mesh uses
+        self.display_lod: DisplayLod | None = None  # the lighter mesh the views draw
+        self.mesh_status = ""
+        try:
+            self._load_mesh_stage(stage)
+        except BaseException:
+            self.localizer.close()
+            raise
+
+    def _load_mesh_stage(self, stage: MeshStage | None) -> None:
+        stage = stage if stage is not None else load_mesh_stage(self.config)
+        if stage is None:
+            self.mesh_status = "no trained weights found: showing landmarks only"
+            log.info("%s (pass --weights PATH to enable the body mesh)", self.mesh_status)
+            return
+        from stdformer.inference.predictor import Predictor, PredictorConfig
+
+        self.predictor = Predictor(
+            stage.model,
+            PredictorConfig(
+                lookahead=self.config.lookahead,
+                device=self.config.device,
+                cpu_threads=self.config.cpu_threads,
+            ),
+            joint_regressor=np.asarray(stage.body.J_regressor, dtype=np.float32),  # (24, V)
+        )
+        self.faces = np.asarray(stage.body.faces, dtype=np.int64)
+        self.display_lod = DisplayLod.from_levels(stage.levels, self.config.display_level)
+        self.mesh_status = f"body mesh from {stage.weights.name} on {self.predictor.device}"
+
+    def process(self, frame: Frame) -> PipelineResult:
+        t0 = time.perf_counter()
+        obs = self.localizer.process(frame)
+        timings = {"localize": (time.perf_counter() - t0) * 1e3}
+        meshes: tuple[MeshResult, ...] = ()
+        if self.predictor is not None:
+            t1 = time.perf_counter()
+            if obs is None:
+                # Subject lost: emit what look-ahead still owes, then start a fresh track so old
+                # frames never mix into a new one.
+                meshes = tuple(self.predictor.flush())
+                self.predictor.reset()
+            else:
+                mesh = self.predictor.push(obs, frame.image_bgr)
+                meshes = () if mesh is None else (mesh,)
+                timings["mesh"] = (time.perf_counter() - t1) * 1e3
+        return PipelineResult(frame, obs, meshes, timings)
+
+    def reset(self) -> None:
+        self.localizer.reset()
+        if self.predictor is not None:
+            self.predictor.reset()
+
+    def close(self) -> None:
+        self.localizer.close()
+
+    def __enter__(self) -> LivePipeline:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

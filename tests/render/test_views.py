@@ -1,0 +1,103 @@
+"""What the live 3D view frames and how it stands: gravity-aligned floor, framing of the visible
+part of the body (a head-and-shoulders view fills the panel), user orbit/zoom/pan on top."""
+
+from __future__ import annotations
+
+import math
+from types import MappingProxyType
+
+import numpy as np
+import pytest
+
+from stdformer.render.views import LiveViews, ViewControl, rotation_to_up
+from stdformer.session.session import SessionCounters, SessionResult
+from stdformer.types import Frame, MeshResult
+
+W, H, F = 640, 480, 640.0
+AWAY = np.float32([0, 0, 3])  # 3 m in front of the camera
+K = np.array([[F, 0, W / 2], [0, F, H / 2], [0, 0, 1]], np.float32)
+
+
+def column_body(n: int = 200) -> tuple[np.ndarray, np.ndarray]:
+    """A 1.8 m "body" in OpenCV axes (y down), pelvis at the origin: vertices (n, 3), joints
+    (24, 3) with the pelvis (0) at y = 0 and the neck (12) 0.5 m above it."""
+    y = np.linspace(-0.9, 0.9, n)  # head at -0.9, feet at +0.9
+    verts = np.stack([0.15 * np.sin(7 * y), y, 0.1 * np.cos(5 * y)], axis=1).astype(np.float32)
+    joints = np.zeros((24, 3), np.float32)
+    joints[12] = (0.0, -0.5, 0.0)
+    return verts, joints
+
+
+def result_for(verts: np.ndarray, joints: np.ndarray, index: int = 0) -> SessionResult:
+    frame = Frame(np.zeros((H, W, 3), np.uint8), t_ns=index * 33_000_000, index=index)
+    mesh = MeshResult(verts, joints, K, np.zeros(4, np.float32), frame.t_ns, index)
+    counters = SessionCounters(1, 1, 1, 0, 30.0, 30.0)
+    faces = np.array([[0, 1, 2]], np.int64)
+    return SessionResult(
+        frame, None, (mesh,), mesh, 1.0, "tracking", faces, MappingProxyType({}), 1.0, counters,
+        1, 1,
+    )  # fmt: skip
+
+
+def frame_only(views: LiveViews, result: SessionResult) -> None:
+    """Update the framing from `result` without drawing (no GL context needed)."""
+    views.render(result, ViewControl(), (480, 480), overlay=False, view=False)
+
+
+def pitch(points: np.ndarray, degrees: float) -> np.ndarray:
+    """Rotate about the camera x axis: what a camera tilted down sees."""
+    a = math.radians(degrees)
+    r = np.array([[1, 0, 0], [0, math.cos(a), -math.sin(a)], [0, math.sin(a), math.cos(a)]])
+    return (points @ r.T).astype(np.float32)
+
+
+def test_rotation_to_up_turns_a_vector_onto_y() -> None:
+    for v in ([0.2, 1.0, 0.3], [0.0, 1.0, 0.0], [1.0, 0.1, -0.5]):
+        u = np.asarray(v) / np.linalg.norm(v)
+        r = rotation_to_up(u)
+        assert r @ u == pytest.approx([0.0, 1.0, 0.0], abs=1e-9)
+        assert np.linalg.det(r) == pytest.approx(1.0)
+
+
+def test_floor_is_gravity_aligned_under_a_tilted_camera() -> None:
+    verts, joints = column_body()
+    views = LiveViews(renderer=None)  # geometry only: no GL needed
+    for i in range(40):  # the up estimate settles over frames
+        pts, _, _ = views.world_points(
+            result_for(pitch(verts, 25) + AWAY, pitch(joints, 25) + AWAY, i)
+        )
+    head, feet = pts[0], pts[-1]
+    # The body stands straight up in the view although the camera looked down 25 degrees.
+    assert head[1] - feet[1] == pytest.approx(1.8, abs=0.02)
+    assert abs(head[2] - feet[2]) < 0.05 and abs(head[0] - feet[0]) < 0.3
+
+
+def test_head_and_shoulders_view_is_framed_closer_than_a_full_body() -> None:
+    verts, joints = column_body()
+    full = LiveViews(renderer=None)
+    frame_only(full, result_for(verts + AWAY, joints + AWAY))
+    close = LiveViews(renderer=None)
+    # Close to the camera and low in the image: only the head and shoulders are inside.
+    near = verts + np.float32([0, 0.55, 0.9])
+    v = near[:, 1] / near[:, 2] * F + H / 2  # (n,) image rows
+    visible = (v >= 0) & (v < H)
+    assert 20 < visible.sum() < len(near) / 2
+    shift = np.float32([0, 0.55, 0.9])
+    frame_only(close, result_for(near, joints + shift))
+    d_full = full.camera(ViewControl(), (480, 480)).distance_m
+    d_close = close.camera(ViewControl(), (480, 480)).distance_m
+    assert d_close < 0.6 * d_full  # the visible upper body fills the panel
+    assert close.camera(ViewControl(), (480, 480)).target[1] > 0.3  # aimed at the head end
+
+
+def test_user_changes_apply_on_top_of_the_framing_and_reset() -> None:
+    verts, joints = column_body()
+    views = LiveViews(renderer=None)
+    frame_only(views, result_for(verts + AWAY, joints + AWAY))
+    base = views.camera(ViewControl(), (480, 480))
+    control = ViewControl().orbit(90, 0).zoomed(0.5).panned(0.1, 0.0)
+    moved = views.camera(control, (480, 480))
+    assert moved.distance_m == pytest.approx(0.5 * base.distance_m)
+    assert moved.azimuth_deg == pytest.approx(90.0)
+    assert moved.target != base.target  # panned
+    assert views.camera(ViewControl(), (480, 480)) == base  # reset: the automatic framing

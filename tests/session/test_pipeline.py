@@ -1,0 +1,99 @@
+"""The live pipeline: localization always, the body mesh only with real weights on disk."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from stdformer.paths import ASSETS, BadFileError, MissingFileError
+from stdformer.session.pipeline import LivePipeline, PipelineConfig
+from stdformer.session.sources import open_source
+from stdformer.types import Frame
+
+
+def _frames(n: int) -> list:
+    with open_source("sample") as src:
+        return [f for f, _ in zip(src, range(n), strict=False)]
+
+
+def test_without_weights_runs_localization_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("STDFORMER_WEIGHTS", raising=False)
+    monkeypatch.setitem(ASSETS, "weights", replace(ASSETS["weights"], default="absent.pt"))
+    with LivePipeline(PipelineConfig()) as pipe:
+        assert pipe.predictor is None and "no trained weights" in pipe.mesh_status
+        result = pipe.process(_frames(1)[0])
+    assert result.observation is not None and result.mesh is None
+    assert result.timings_ms["localize"] > 0
+
+
+def test_explicit_missing_weights_is_an_error(tmp_path: Path) -> None:
+    with pytest.raises(MissingFileError, match=r"missing\.pt"):
+        LivePipeline(PipelineConfig(weights=str(tmp_path / "missing.pt")))
+
+
+def test_mesh_in_camera_frame_with_weights(landmark_weights: Path) -> None:
+    with LivePipeline(PipelineConfig(weights=str(landmark_weights), device="cpu")) as pipe:
+        assert pipe.predictor is not None and pipe.faces is not None
+        results = [pipe.process(f) for f in _frames(4)]
+    meshes = [r.mesh for r in results]
+    assert all(m is not None for m in meshes)
+    n_vertices = int(pipe.faces.max()) + 1
+    for m, r in zip(meshes, results, strict=True):
+        assert m.vertices_cam.shape == (n_vertices, 3) and np.isfinite(m.vertices_cam).all()
+        assert m.joints_cam.shape == (24, 3)
+        assert m.index == r.frame.index and m.observation is r.observation
+        assert (m.vertices_cam[:, 2] > 0).all()  # in front of the camera
+        assert "mesh" in r.timings_ms
+
+
+def test_named_body_model_is_checked_even_without_weights(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("STDFORMER_WEIGHTS", raising=False)
+    monkeypatch.setitem(ASSETS, "weights", replace(ASSETS["weights"], default="absent.pt"))
+    broken = tmp_path / "SMPL_NEUTRAL.npz"
+    broken.write_bytes(b"not a body model")
+    with pytest.raises(BadFileError, match="SMPL_NEUTRAL"):
+        LivePipeline(PipelineConfig(body_model=str(broken)))
+
+
+def test_mesh_levels_file_must_match_the_weights(landmark_weights: Path, tmp_path: Path) -> None:
+    from stdformer.body.body_model import load_body_model
+    from stdformer.body.mesh_levels import compute_mesh_levels, mesh_levels_for_body
+
+    body = load_body_model()
+    same = tmp_path / "same_levels.npz"
+    mesh_levels_for_body(body).save(same)
+    cfg = PipelineConfig(weights=str(landmark_weights), mesh_levels=str(same), device="cpu")
+    with LivePipeline(cfg) as pipe:
+        assert pipe.predictor is not None
+
+    other = tmp_path / "other_levels.npz"  # same body, other level sizes: other topology
+    compute_mesh_levels(body.v_template, body.faces, n_coarse=300, n_mid=1200).save(other)
+    cfg = PipelineConfig(weights=str(landmark_weights), mesh_levels=str(other), device="cpu")
+    with pytest.raises(BadFileError, match="another body topology"):
+        LivePipeline(cfg)
+
+
+def test_lookahead_meshes_are_flushed_when_the_subject_is_lost(landmark_weights: Path) -> None:
+    frames = _frames(4)
+    last = frames[-1]
+    empty = Frame(np.zeros_like(last.image_bgr), last.t_ns + 40_000_000, last.index + 1)
+    cfg = PipelineConfig(weights=str(landmark_weights), device="cpu", lookahead=2)
+    with LivePipeline(cfg) as pipe:
+        results = [pipe.process(f) for f in [*frames, empty]]
+    assert [len(r.meshes) for r in results] == [0, 0, 1, 1, 2]
+    indices = [m.index for r in results for m in r.meshes]
+    assert indices == [f.index for f in frames]  # every frame of the track got its mesh, in order
+    assert results[-1].observation is None and results[-1].mesh.index == last.index
+
+
+def test_damaged_mesh_levels_file_is_a_clear_error(landmark_weights: Path, tmp_path: Path) -> None:
+    damaged = tmp_path / "levels.npz"
+    damaged.write_bytes(b"PK\x03\x04 truncated")
+    cfg = PipelineConfig(weights=str(landmark_weights), mesh_levels=str(damaged), device="cpu")
+    with pytest.raises(BadFileError, match="not a readable mesh-levels"):
+        LivePipeline(cfg)
