@@ -125,7 +125,9 @@ class LiveViews:
     ) -> None:
         self.renderer = renderer
         self.overlay_max_side = overlay_max_side  # None: the overlay at the frame's size
-        self._shown: tuple[int, np.ndarray, np.ndarray] | None = None  # (id(result), V, F)
+        # (result, V, F) of the last result drawn. The result itself is kept, not its id: a freed
+        # result's id is reused by the next one, which would then draw the previous mesh.
+        self._shown: tuple[SessionResult, np.ndarray, np.ndarray] | None = None
         self._k = smoothing  # per-frame weight of the new framing / up estimate
         self._up: np.ndarray | None = None  # (3,) world-ish up in Y-up camera axes
         self._target: np.ndarray | None = None  # (3,) framing centre, world
@@ -154,14 +156,14 @@ class LiveViews:
         mesh = result.display_mesh
         if mesh is None or result.faces is None:
             return None
-        if self._shown is not None and self._shown[0] == id(result):
+        if self._shown is not None and self._shown[0] is result:
             return self._shown[1], self._shown[2]
         lod = result.display_lod
         if lod is None or len(mesh.vertices_cam) != lod.n_full:
             verts, faces = mesh.vertices_cam, result.faces
         else:
             verts, faces = lod.vertices(mesh.vertices_cam), lod.faces
-        self._shown = (id(result), verts, faces)
+        self._shown = (result, verts, faces)
         return verts, faces
 
     def world_points(self, result: SessionResult) -> tuple[np.ndarray, np.ndarray, str] | None:

@@ -3,6 +3,7 @@ part of the body (a head-and-shoulders view fills the panel), user orbit/zoom/pa
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from types import MappingProxyType
 
@@ -101,3 +102,23 @@ def test_user_changes_apply_on_top_of_the_framing_and_reset() -> None:
     assert moved.azimuth_deg == pytest.approx(90.0)
     assert moved.target != base.target  # panned
     assert views.camera(ViewControl(), (480, 480)) == base  # reset: the automatic framing
+
+
+def test_each_result_draws_its_own_mesh_when_results_are_dropped() -> None:
+    """A headless loop that keeps no result: Python reuses a freed result's memory (and id) for
+    the next one, and the views must still draw the new frame's mesh, never the previous one."""
+    verts, joints = column_body()
+    template = result_for(verts + AWAY, joints + AWAY)
+    meshes = [  # every frame a different mesh, 1 mm further right
+        dataclasses.replace(template.display_mesh, vertices_cam=verts + AWAY + (0.001 * i, 0, 0))
+        for i in range(50)
+    ]
+    views = LiveViews(renderer=None)
+    stale = []
+    for i, mesh in enumerate(meshes):
+        result = dataclasses.replace(template, display_mesh=mesh, meshes=(mesh,))
+        shown = views.shown_mesh(result)
+        if shown is None or not np.array_equal(shown[0], mesh.vertices_cam):
+            stale.append(i)
+        del result  # nothing keeps the result, as in a loop that drops what it does not show
+    assert stale == []
