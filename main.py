@@ -19,19 +19,19 @@ import argparse
 import logging
 import os
 import sys
-from collections.abc import Callable
 from pathlib import Path
 
 from app.config import AppConfig
 from stdformer.body.levels import MeshLevels
-from stdformer.detect.localize import LocalizerConfig, validate_task_file
+from stdformer.detect.localize import validate_task_file
 from stdformer.paths import (
     BadFileError,
     MissingFileError,
     resolve_file,
     resolve_optional_file,
 )
-from stdformer.session.pipeline import MeshStage, PipelineConfig, load_mesh_stage
+from stdformer.session.options import add_pipeline_args, pipeline_config_from_args, positive_float
+from stdformer.session.pipeline import MeshStage, load_mesh_stage
 from stdformer.session.sources import SourceError, open_source
 
 log = logging.getLogger("stdformer")
@@ -45,26 +45,6 @@ COMMANDS: dict[str, str] = {
 }
 
 
-def _int_at_least(minimum: int) -> Callable[[str], int]:
-    """argparse type: an integer >= minimum (a usage error names the option otherwise)."""
-
-    def parse(text: str) -> int:
-        value = int(text)
-        if value < minimum:
-            raise argparse.ArgumentTypeError(f"must be >= {minimum}, got {value}")
-        return value
-
-    parse.__name__ = "integer"  # argparse names the type in "invalid integer value"
-    return parse
-
-
-def _positive_float(text: str) -> float:
-    value = float(text)
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
-    return value
-
-
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="main.py", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -73,33 +53,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--no-loop", action="store_true", help="stop at the end of a video file instead of looping"
     )
-    p.add_argument(
-        "--pose-model", metavar="PATH", help="MediaPipe pose landmarker .task (lite/full/heavy)"
-    )
-    p.add_argument("--body-model", metavar="PATH", help="SMPL .pkl/.npz (default: embedded body)")
-    p.add_argument("--weights", metavar="PATH", help="STDFormer checkpoint (default: shipped)")
-    p.add_argument(
-        "--mesh-levels",
-        metavar="PATH",
-        help="mesh levels the weights were trained with (official weights: METRO's)",
-    )
-    p.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda[:N]")
-    p.add_argument(
-        "--lookahead",
-        type=_int_at_least(0),
-        default=0,
-        metavar="K",
-        help="frames of future context for the mesh (smoother, K frames more latency)",
-    )
-    p.add_argument(
-        "--max-people",
-        type=_int_at_least(1),
-        default=2,
-        help="people MediaPipe looks for; the main subject is followed (1 is fastest)",
-    )
+    add_pipeline_args(p)
     p.add_argument(
         "--quit-after",
-        type=_positive_float,
+        type=positive_float,
         metavar="SECONDS",
         help="close the app after this long (sooner at the end of a --no-loop file or on an "
         "error, then with exit code 1)",
@@ -113,17 +70,7 @@ def config_from_args(args: argparse.Namespace) -> AppConfig:
     return AppConfig(
         source=args.source,
         loop=not args.no_loop,
-        pipeline=PipelineConfig(
-            localizer=LocalizerConfig(
-                pose_model=args.pose_model,
-                max_people=args.max_people,
-            ),
-            body_model=args.body_model,
-            weights=args.weights,
-            mesh_levels=args.mesh_levels,
-            device=args.device,
-            lookahead=args.lookahead,
-        ),
+        pipeline=pipeline_config_from_args(args),
         quit_after_s=args.quit_after,
         stats_json=args.stats_json,
     )

@@ -23,6 +23,8 @@ import numpy as np
 from tqdm import tqdm
 
 from stdformer.body.mesh_levels import default_cache_dir
+from stdformer.session.options import add_pipeline_args, pipeline_config_from_args
+from stdformer.session.pipeline import PipelineConfig
 
 METHODS = ("stdformer", "stdformer+2", "static-T1", "mediapipe-world", "fit-per-frame")
 
@@ -82,16 +84,14 @@ def _run(method, model, body, clip, obs, fit_iters):
     return ev.Outputs(joints, verts)
 
 
-def evaluate_video(path: str, weights: str | None, lookahead: int, show: bool) -> dict:
+def evaluate_video(path: str, cfg: PipelineConfig, show: bool) -> dict:
     from collections import deque
 
     from stdformer.body.body_model import load_body_model
     from stdformer.body.regressors import landmark_regressor
-    from stdformer.detect.localize import LocalizerConfig
-    from stdformer.session.pipeline import LivePipeline, PipelineConfig
+    from stdformer.session.pipeline import LivePipeline
     from stdformer.session.sources import open_source
 
-    cfg = PipelineConfig(LocalizerConfig(), weights=weights, lookahead=lookahead)
     lreg = landmark_regressor(load_body_model(cfg.body_model)).numpy()  # (33, V)
     frames = with_mesh = 0
     align, acc = [], []
@@ -146,20 +146,19 @@ def format_table(results: dict) -> str:
 
 def main(argv: list[str]) -> int:
     p = argparse.ArgumentParser(prog="main.py evaluate", description=__doc__.split("\n\n")[0])
-    p.add_argument("--weights", help="checkpoint (default: the shipped weights)")
     p.add_argument("--heldout", type=Path, default=default_cache_dir() / "corpus" / "heldout")
     p.add_argument("--video", help="evaluate on this video (no ground truth) instead")
-    p.add_argument("--lookahead", type=int, default=0, help="video mode look-ahead")
     p.add_argument("--methods", nargs="+", choices=METHODS, default=list(METHODS))
     p.add_argument("--fit-iters", type=int, default=80, help="per-frame fit iterations")
     p.add_argument("--limit", type=int, help="only the first N held-out clips (quick checks)")
     p.add_argument("--json", type=Path, help="write the results here")
     p.add_argument("-q", "--quiet", action="store_true")
+    add_pipeline_args(p)  # --weights for both modes; all of them for --video
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     try:
         if args.video:
-            results = evaluate_video(args.video, args.weights, args.lookahead, not args.quiet)
+            results = evaluate_video(args.video, pipeline_config_from_args(args), not args.quiet)
             print(", ".join(f"{k} {v:.2f}" for k, v in results.items()))
         else:
             results, n = evaluate_heldout(

@@ -16,13 +16,12 @@ import sys
 import time
 from pathlib import Path
 
-from stdformer.detect.localize import LocalizerConfig
 from stdformer.paths import BadFileError, MissingFileError
 from stdformer.recording.export import FORMATS, check_output, default_output, export_recording
 from stdformer.recording.format import RecordingError
 from stdformer.recording.reader import open_recording
 from stdformer.recording.recorder import Recorder, recording_info
-from stdformer.session.pipeline import PipelineConfig
+from stdformer.session.options import add_pipeline_args, pipeline_config_from_args
 from stdformer.session.session import Session, SessionConfig, SessionEvent
 from stdformer.session.sources import ImageFolderSource, SourceError, VideoFileSource, open_source
 
@@ -37,21 +36,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("video", metavar="VIDEO", help="video file or folder of images")
     p.add_argument("--out", required=True, metavar="DIR", help="folder for the recording")
-    p.add_argument("--lookahead", type=int, default=0, metavar="K", help="frames of future context")
     p.add_argument(
         "--export", nargs="+", default=[], choices=FORMATS, metavar="FORMAT",
         help=f"also export the recording: {', '.join(FORMATS)} (beside it)",
     )  # fmt: skip
-    p.add_argument("--weights", metavar="PATH", help="STDFormer checkpoint (default: shipped)")
-    p.add_argument("--body-model", metavar="PATH", help="SMPL .pkl/.npz (default: embedded)")
-    p.add_argument("--mesh-levels", metavar="PATH", help="mesh levels the weights need")
-    p.add_argument("--pose-model", metavar="PATH", help="MediaPipe pose landmarker .task")
-    p.add_argument("--max-people", type=int, default=2, help="people MediaPipe looks for")
-    p.add_argument("--device", default="auto", help="auto, cpu, cuda[:N]")
     p.add_argument("--no-source-video", action="store_true", help="do not keep the video frames")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
-    return p
+    return add_pipeline_args(p)
 
 
 def _probe(video: str) -> tuple[float, int | None, str]:
@@ -70,14 +62,7 @@ def run_process(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     fps, count, description = _probe(args.video)
-    pipeline = PipelineConfig(
-        localizer=LocalizerConfig(pose_model=args.pose_model, max_people=args.max_people),
-        body_model=args.body_model,
-        weights=args.weights,
-        mesh_levels=args.mesh_levels,
-        device=args.device,
-        lookahead=args.lookahead,
-    )
+    pipeline = pipeline_config_from_args(args)
     info = recording_info(pipeline, description, fps, frames_in_source=count)
     ready: list[float] = []  # when models are loaded and the source is open
 

@@ -1,0 +1,79 @@
+"""The pipeline's command-line options, defined once for the app and every headless command.
+
+`main.py` (GUI), `main.py process` and `main.py evaluate --video` all call
+`add_pipeline_args(parser)` and build their `PipelineConfig` with `pipeline_config_from_args`,
+so an option means the same everywhere and an out-of-range value (`--lookahead -1`) is a usage
+error (exit 2) before any model loads.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+
+from stdformer.detect.localize import LocalizerConfig
+from stdformer.session.pipeline import PipelineConfig
+
+
+def int_at_least(minimum: int) -> Callable[[str], int]:
+    """argparse type: an integer >= minimum (a usage error names the option otherwise)."""
+
+    def parse(text: str) -> int:
+        value = int(text)
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be >= {minimum}, got {value}")
+        return value
+
+    parse.__name__ = "integer"  # argparse names the type in "invalid integer value"
+    return parse
+
+
+def positive_float(text: str) -> float:
+    """argparse type: a float > 0."""
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
+    return value
+
+
+def add_pipeline_args(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """Add the options every command that runs the pipeline takes (files, device, look-ahead,
+    people); `pipeline_config_from_args` turns them into a `PipelineConfig`."""
+    g = parser.add_argument_group("pipeline")
+    g.add_argument(
+        "--pose-model", metavar="PATH", help="MediaPipe pose landmarker .task (lite/full/heavy)"
+    )
+    g.add_argument("--body-model", metavar="PATH", help="SMPL .pkl/.npz (default: embedded body)")
+    g.add_argument("--weights", metavar="PATH", help="STDFormer checkpoint (default: shipped)")
+    g.add_argument(
+        "--mesh-levels",
+        metavar="PATH",
+        help="mesh levels the weights were trained with (official weights: METRO's)",
+    )
+    g.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda[:N]")
+    g.add_argument(
+        "--lookahead",
+        type=int_at_least(0),
+        default=0,
+        metavar="K",
+        help="frames of future context for the mesh (smoother, K frames more latency)",
+    )
+    g.add_argument(
+        "--max-people",
+        type=int_at_least(1),
+        default=2,
+        help="people MediaPipe looks for; the main subject is followed (1 is fastest)",
+    )
+    return parser
+
+
+def pipeline_config_from_args(args: argparse.Namespace) -> PipelineConfig:
+    """The `PipelineConfig` the options of `add_pipeline_args` describe."""
+    return PipelineConfig(
+        localizer=LocalizerConfig(pose_model=args.pose_model, max_people=args.max_people),
+        body_model=args.body_model,
+        weights=args.weights,
+        mesh_levels=args.mesh_levels,
+        device=args.device,
+        lookahead=args.lookahead,
+    )

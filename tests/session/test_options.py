@@ -1,0 +1,40 @@
+"""Every command that runs the pipeline takes the same options and refuses bad values the same
+way: a usage error (exit 2, one message) while parsing, before any model loads."""
+
+from __future__ import annotations
+
+import pytest
+
+import main as app_main
+from stdformer.eval import evaluate_cli
+from stdformer.recording import process_cli
+
+COMMANDS = {
+    "main.py": lambda argv: app_main.build_parser().parse_args(argv),
+    "process": lambda argv: process_cli.main(["clip.mp4", "--out", "out", *argv]),
+    "evaluate": lambda argv: evaluate_cli.main(["--video", "clip.mp4", *argv]),
+}
+
+
+@pytest.mark.parametrize("command", sorted(COMMANDS))
+@pytest.mark.parametrize(
+    ("argv", "complaint"),
+    [
+        (["--lookahead", "-1"], "--lookahead: must be >= 0"),
+        (["--max-people", "0"], "--max-people: must be >= 1"),
+    ],
+)
+def test_out_of_range_pipeline_option_is_a_usage_error(command, argv, complaint, capsys) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        COMMANDS[command](argv)
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert err.count(complaint) == 1
+
+
+def test_pipeline_options_mean_the_same_in_the_app_and_process() -> None:
+    argv = ["--lookahead", "2", "--max-people", "1", "--device", "cpu", "--weights", "w.pt"]
+    app = app_main.config_from_args(app_main.build_parser().parse_args(argv)).pipeline
+    args = process_cli.build_parser().parse_args(["clip.mp4", "--out", "out", *argv])
+    assert process_cli.pipeline_config_from_args(args) == app
+    assert (app.lookahead, app.localizer.max_people, app.device) == (2, 1, "cpu")
