@@ -31,8 +31,9 @@ from app.video_view import VideoView
 from app.view3d import HINT, View3D
 from app.workers import DisplayThread, SessionWorker
 from stdformer.render.views import ViewControl
+from stdformer.session.core import PickSubject, SessionConfig, SessionResult, SetSmoothing
 from stdformer.session.pipeline import MeshStage, PipelineConfig
-from stdformer.session.session import SessionConfig, SessionEvent, SessionResult
+from stdformer.session.session import SessionEvent
 from stdformer.session.stats import RunStats
 
 log = logging.getLogger(__name__)
@@ -187,7 +188,7 @@ class MainWindow(QMainWindow):
     def _pick_subject(self, x_px: float, y_px: float) -> None:
         """A click on the video: follow the person there from the next frame on."""
         if self.worker is not None:
-            self.worker.session.request_subject_at(x_px, y_px)
+            self.worker.session.send(PickSubject(x_px, y_px))
 
     def start(self) -> None:
         self.stop()
@@ -208,7 +209,7 @@ class MainWindow(QMainWindow):
         if stage is not None and not _same_files(config.pipeline, self.config.pipeline):
             stage = None  # the saved settings name other files: the session loads them
         self.worker = SessionWorker(config, self.stats, stage)
-        self.worker.session.subscribe(self.display.submit, name="display", paces=True)
+        self.worker.session.subscribe(name="display", mailbox=self.display.inbox, paces=True)
         self.worker.event.connect(self._on_event)
         self.display.start()
         self.worker.start()
@@ -230,7 +231,6 @@ class MainWindow(QMainWindow):
                 self._retired.append(self.worker)
             self.worker = None
         if self.display is not None:
-            self._control = self.display.control
             self.display.stop()
             self.display.wait()
             self.display.frame_ready.disconnect()
@@ -247,7 +247,7 @@ class MainWindow(QMainWindow):
 
     def _set_smoothing(self, strength: float) -> None:
         if self.worker is not None:
-            self.worker.session.set_smoothing(strength)
+            self.worker.session.send(SetSmoothing(strength))
 
     # --- slots ----------------------------------------------------------------------------
     def _select_source(self, spec: str) -> None:
@@ -278,7 +278,6 @@ class MainWindow(QMainWindow):
             self.state_label.setText(event.message)
         elif event.kind == "ready":
             self.mesh_text = event.message
-            self._device = self.worker.session.device if self.worker is not None else ""
             self.state_label.setText("")
         elif event.kind == "capture":
             self.state_label.setText(event.message)
@@ -300,6 +299,7 @@ class MainWindow(QMainWindow):
         result = frame.result
         if frame.video is not None and result is not None:
             self.shown = result
+            self._device = result.device
             alpha = result.display_alpha if frame.overlay is not None else 0.0
             self.video.set_frame(frame.video, result.observation, frame.overlay, alpha)
             self.stats.count_display((time.perf_counter_ns() - result.frame.wall_ns) / 1e6)
@@ -366,8 +366,7 @@ class MainWindow(QMainWindow):
 
     def _update_status(self) -> None:
         running = self.worker is not None and self.worker.running
-        session = self.worker.session if running and self.worker is not None else None
-        self.status_label.setText(status_text(self.stats, session))
+        self.status_label.setText(status_text(self.stats, self.shown, running))
         self._update_buttons()
 
     def closeEvent(self, event: QCloseEvent) -> None:

@@ -8,7 +8,6 @@ Rendering runs in `PlaybackRenderer`, a thread that owns its GL context (one per
 from __future__ import annotations
 
 import bisect
-import threading
 
 import numpy as np
 from PyQt6.QtCore import QElapsedTimer, Qt, QThread, QTimer, pyqtSignal
@@ -28,6 +27,7 @@ from app.video_view import bgr_to_qimage, rgb_to_qimage
 from stdformer.recording import Recording
 from stdformer.recording.export_video import take_view
 from stdformer.render.renderer import OffscreenRenderer, yup_from_opencv
+from stdformer.session.mailbox import Mailbox
 
 SPEEDS = (0.25, 0.5, 1.0, 2.0)
 VIEW_WH = (480, 480)
@@ -42,23 +42,18 @@ class PlaybackRenderer(QThread):
     def __init__(self, rec: Recording) -> None:
         super().__init__()
         self.rec = rec
-        self._cond = threading.Condition()
-        self._request: int | None = None
-        self._stop = False
+        self._requests: Mailbox[int] = Mailbox(1, "replace")  # positions; newest wins
         mesh_pos = np.flatnonzero(rec.has_mesh)
         self._camera, self._floor = (None, None) if len(mesh_pos) == 0 else take_view(
             rec, mesh_pos, VIEW_WH
         )  # fmt: skip
 
     def request(self, position: int) -> None:
-        with self._cond:
-            self._request = position
-            self._cond.notify()
+        self._requests.put(position)
 
     def stop(self) -> None:
-        with self._cond:
-            self._stop = True
-            self._cond.notify()
+        self._requests.clear()
+        self._requests.close()
 
     def run(self) -> None:
         try:
@@ -67,12 +62,7 @@ class PlaybackRenderer(QThread):
             self.failed.emit(f"3D view unavailable: {exc}")
             return
         try:
-            while True:
-                with self._cond:
-                    self._cond.wait_for(lambda: self._request is not None or self._stop)
-                    if self._stop:
-                        return
-                    position, self._request = self._request, None
+            while (position := self._requests.get()) is not None:
                 video, view = self._render(renderer, position)
                 self.rendered.emit(position, video, view)
         except Exception as exc:  # escaping QThread.run would abort the process

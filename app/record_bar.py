@@ -24,7 +24,8 @@ from PyQt6.QtWidgets import (
 from stdformer.recording import RecordingError, open_recording
 from stdformer.recording.export import FORMATS, check_output, default_output, export_recording
 from stdformer.recording.recorder import Recorder, recording_info
-from stdformer.session.session import Session, SessionConfig
+from stdformer.session.core import SessionConfig
+from stdformer.session.session import Session
 
 log = logging.getLogger(__name__)
 DEFAULT_FOLDER = Path.home() / "stdformer-recordings"

@@ -1,14 +1,15 @@
-"""Thin Qt adapters over the live session: its events as signals, and the display worker.
+"""Thin Qt adapters over the live session: its events as signals, and the display thread.
 
-The per-frame loop is `stdformer.session.session.Session` (no Qt). `SessionWorker` starts and stops
-it and turns its events into signals. `DisplayThread` is one of the session's subscribers: it
-owns the GL context, draws each newest result (3D view and mesh overlay layer, see
-`stdformer.render.views`) and hands the GUI one `DisplayFrame` at a time; it redraws the 3D view
-alone when the user moves it. Nothing queues without bound: the session keeps only the newest
-result for the display, and the display posts a new frame only after the GUI took the last one.
-The display paces the session (`Session.subscribe(..., paces=True)`): `submit` returns when
-the display has started drawing the result, so the session processes the next frame while
-this one is drawn, and no frame the display would skip.
+The per-frame work is `stdformer.session.core.SessionCore.step`, driven by
+`stdformer.session.session.Session` (no Qt). `SessionWorker` starts and stops it and turns its
+events into signals. `DisplayThread` is the session's display subscriber itself: the session
+puts each result into the display's keep-latest `inbox` (no relay thread), the display thread
+owns the GL context, draws the newest result (3D view and mesh overlay layer, see
+`stdformer.render.views`) and hands the GUI one `DisplayFrame` at a time; a view change wakes
+it to redraw the 3D view alone. Nothing queues without bound, and the display paces the
+session (`subscribe(..., mailbox=display.inbox, paces=True)`): the session takes its next frame
+once the display has taken the last result, so it processes the next frame while this one is
+drawn, and no frame the display would skip.
 """
 
 from __future__ import annotations
@@ -25,12 +26,13 @@ from PyQt6.QtGui import QImage
 from app.video_view import bgr_to_qimage, rgb_to_qimage, rgba_to_qimage
 from stdformer.render.renderer import OffscreenRenderer
 from stdformer.render.views import LiveViews, ViewControl
+from stdformer.session.core import SessionConfig, SessionResult
+from stdformer.session.mailbox import Mailbox
 from stdformer.session.pipeline import LivePipeline, MeshStage
-from stdformer.session.session import Session, SessionConfig, SessionResult
+from stdformer.session.session import Session
 from stdformer.session.stats import RunStats
 
 log = logging.getLogger(__name__)
-SUBMIT_WAIT_S = 0.5  # a stuck display never holds the session longer than this per frame
 
 
 class SessionWorker(QObject):
@@ -73,7 +75,7 @@ class DisplayFrame:
 
 
 class DisplayThread(QThread):
-    """Session subscriber that draws results; the GUI takes frames with `take()`."""
+    """The display subscriber: draws results from `inbox`; the GUI takes frames with `take()`."""
 
     frame_ready = pyqtSignal()  # a DisplayFrame is waiting in take()
     failed = pyqtSignal(str)  # the 3D view / overlay cannot be drawn; video still flows
@@ -81,54 +83,45 @@ class DisplayThread(QThread):
     def __init__(self, stats: RunStats, control: ViewControl | None = None) -> None:
         super().__init__()
         self.stats = stats
-        self._cond = threading.Condition()
-        self._latest: SessionResult | None = None
-        self._new_result = False
+        self.inbox: Mailbox[SessionResult] = Mailbox(1, "replace")  # the session puts here
+        self._lock = threading.Lock()
         self._view_dirty = True
         self._stop = False
         self._size = (480, 480)
         self._control = control or ViewControl()
         self._overlay = True
         self._outbox: DisplayFrame | None = None  # taken by the GUI
+        self.inbox.wake()  # draw the empty 3D view once before the first result
 
     # --- called from other threads -------------------------------------------------------
-    def submit(self, result: SessionResult) -> None:
-        """The session's subscriber callback: hand over the newest result and wait (at most
-        SUBMIT_WAIT_S) until the display thread has taken it (module doc)."""
-        with self._cond:
-            self._latest, self._new_result = result, True
-            self._cond.notify_all()
-            if self.isRunning():
-                self._cond.wait_for(lambda: not self._new_result or self._stop, SUBMIT_WAIT_S)
-
     @property
     def control(self) -> ViewControl:
-        with self._cond:
+        with self._lock:
             return self._control
 
     def set_control(self, control: ViewControl) -> None:
-        with self._cond:
+        with self._lock:
             self._control, self._view_dirty = control, True
-            self._cond.notify_all()
+        self.inbox.wake()
 
     def set_overlay(self, on: bool) -> None:
-        with self._cond:
+        with self._lock:
             self._overlay = on
 
     def resize(self, width: int, height: int) -> None:
-        with self._cond:
+        with self._lock:
             self._size = (max(64, min(width, 1280)), max(64, min(height, 960)))
             self._view_dirty = True
-            self._cond.notify_all()
+        self.inbox.wake()
 
     def stop(self) -> None:
-        with self._cond:
+        with self._lock:
             self._stop = True
-            self._cond.notify_all()
+        self.inbox.close()
 
     def take(self) -> DisplayFrame | None:
         """The newest drawn frame (GUI thread); None if it was taken already."""
-        with self._cond:
+        with self._lock:
             frame, self._outbox = self._outbox, None
             return frame
 
@@ -150,16 +143,18 @@ class DisplayThread(QThread):
                 views.renderer.close()
 
     def _loop(self, views: LiveViews | None) -> None:
+        latest: SessionResult | None = None
         while True:
-            with self._cond:
-                while not (self._new_result or self._view_dirty or self._stop):
-                    self._cond.wait(0.5)
+            taken = self.inbox.get()  # a new result; None: woken (view changed) or stopped
+            with self._lock:
                 if self._stop:
                     return
-                result, new = self._latest, self._new_result
+                if taken is None and not self._view_dirty:
+                    continue
                 control, size, overlay = self._control, self._size, self._overlay
-                self._new_result = self._view_dirty = False
-                self._cond.notify_all()  # a waiting submit: the session may go on
+                self._view_dirty = False
+            new = taken is not None
+            result = latest = taken if new else latest
             rendered = None
             if views is not None:
                 try:
@@ -188,7 +183,7 @@ class DisplayThread(QThread):
             )
 
     def _post(self, frame: DisplayFrame) -> None:
-        with self._cond:
+        with self._lock:
             pending = self._outbox
             if pending is not None and pending.video is not None and frame.video is None:
                 # A view-only redraw must not swallow a video frame the GUI has not shown yet.

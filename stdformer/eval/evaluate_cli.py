@@ -85,10 +85,13 @@ def _run(method, model, body, clip, obs, fit_iters):
 
 
 def evaluate_video(path: str, cfg: PipelineConfig, show: bool) -> dict:
+    """Coverage, 2D alignment and jitter of the session's meshes on every frame of `path`:
+    the app's per-frame step (`SessionCore.step`: smoothing and track resets included)."""
     from collections import deque
 
     from stdformer.body.body_model import load_body_model
     from stdformer.body.regressors import landmark_regressor
+    from stdformer.session.core import SessionConfig, SessionCore
     from stdformer.session.pipeline import LivePipeline
     from stdformer.session.sources import open_source
 
@@ -99,9 +102,10 @@ def evaluate_video(path: str, cfg: PipelineConfig, show: bool) -> dict:
     with LivePipeline(cfg) as pipe, open_source(path) as source:
         if pipe.predictor is None:
             raise FileNotFoundError("no network weights: pass --weights or ship assets weights")
+        core = SessionCore(pipe, SessionConfig(source=path, loop=False, pipeline=cfg))
         for frame in tqdm(source, "frames", disable=not show):
             frames += 1
-            res = pipe.process(frame)
+            res = core.step(frame)
             for mesh in res.meshes:
                 with_mesh += 1
                 obs = mesh.observation

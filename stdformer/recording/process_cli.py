@@ -21,8 +21,9 @@ from stdformer.recording.export import FORMATS, check_output, default_output, ex
 from stdformer.recording.format import RecordingError
 from stdformer.recording.reader import open_recording
 from stdformer.recording.recorder import Recorder, recording_info
+from stdformer.session.core import SessionConfig
 from stdformer.session.options import add_pipeline_args, pipeline_config_from_args
-from stdformer.session.session import Session, SessionConfig, SessionEvent
+from stdformer.session.session import Session, SessionEvent
 from stdformer.session.sources import ImageFolderSource, SourceError, VideoFileSource, open_source
 
 log = logging.getLogger(__name__)

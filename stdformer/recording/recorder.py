@@ -33,8 +33,9 @@ from stdformer.recording.writer import RecordingWriter
 from stdformer.types import Observation
 
 if TYPE_CHECKING:
+    from stdformer.session.core import SessionResult
     from stdformer.session.pipeline import PipelineConfig
-    from stdformer.session.session import Session, SessionResult
+    from stdformer.session.session import Session
     from stdformer.session.subscribers import Subscription
 
 log = logging.getLogger(__name__)

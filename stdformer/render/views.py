@@ -28,7 +28,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from stdformer.render.renderer import OffscreenRenderer, OrbitCamera, yup_from_opencv
-from stdformer.session.session import SessionResult
+from stdformer.session.core import SessionResult
 
 MIN_VISIBILITY = 0.5  # landmarks below this are not used for framing nor drawn
 SMPL_PELVIS, SMPL_NECK = 0, 12

@@ -1,4 +1,4 @@
-"""Capture thread: reads a `VideoSource` and publishes the newest frame into a keep-latest slot.
+"""Capture thread: reads a `VideoSource` and publishes the newest frame into a keep-latest mailbox.
 
 A slow consumer never makes frames pile up: a frame that was not taken before the next one
 arrives is dropped (and counted). Files and folders are paced to their frame rate so they play
@@ -15,6 +15,7 @@ import time
 from collections import deque
 from dataclasses import dataclass
 
+from stdformer.session.mailbox import Mailbox
 from stdformer.session.sources import SourceError, VideoSource
 from stdformer.types import Frame
 
@@ -34,47 +35,6 @@ class CaptureStatus:
     frames_read: int
     frames_dropped: int  # published but replaced by a newer frame before anyone took them
     retries: int  # camera re-open attempts so far
-
-
-class LatestSlot:
-    """A one-frame mailbox: `put` replaces, `get` waits for a frame it has not returned yet.
-
-    With `drop_stale=False` (batch processing of a file) `put` instead waits until the previous
-    frame was taken, so every frame is processed.
-    """
-
-    def __init__(self, drop_stale: bool = True) -> None:
-        self._cond = threading.Condition()
-        self._frame: Frame | None = None
-        self._fresh = False
-        self._closed = False
-        self._drop_stale = drop_stale
-        self.dropped = 0
-
-    def put(self, frame: Frame) -> None:
-        with self._cond:
-            if not self._drop_stale:
-                self._cond.wait_for(lambda: not self._fresh or self._closed)
-            if self._fresh:
-                self.dropped += 1  # the previous frame was never consumed: stale, drop it
-            self._frame, self._fresh = frame, True
-            self._cond.notify_all()
-
-    def get(self, timeout: float | None = None) -> Frame | None:
-        """The newest unseen frame, or None after `timeout` s or once closed and drained."""
-        with self._cond:
-            self._cond.wait_for(lambda: self._fresh or self._closed, timeout)
-            if not self._fresh:
-                return None
-            self._fresh = False
-            self._cond.notify_all()  # a waiting batch reader may put the next frame
-            return self._frame
-
-    def close(self) -> None:
-        """No more frames will come: wake waiting consumers (a pending frame is still returned)."""
-        with self._cond:
-            self._closed = True
-            self._cond.notify_all()
 
 
 class CaptureThread:
@@ -100,7 +60,8 @@ class CaptureThread:
         self.realtime = (not source.is_live) if realtime is None else realtime
         self.retry_delay_s = retry_delay_s
         self.max_retry_delay_s = max_retry_delay_s
-        self._slot = LatestSlot(drop_stale)
+        # Keep-latest for live play; a batch reader waits for the consumer instead.
+        self._slot: Mailbox[Frame] = Mailbox(1, "replace" if drop_stale else "wait")
         self._stop = threading.Event()
         self._lock = threading.Lock()
         self._state, self._message = "starting", ""

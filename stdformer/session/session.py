@@ -1,50 +1,53 @@
-"""The live session: source -> localizer -> predictor, one immutable result per frame, published.
+"""The threaded driver of the live session: capture -> `SessionCore.step` -> subscribers.
 
-This is the one per-frame loop of the program. The GUI (through a thin Qt adapter), scripted
-runs and future batch commands all drive a `Session`; views, recorders, exporters and stats
-attach as subscribers::
+Every per-frame decision is in `SessionCore.step` (`stdformer.session.core`); this module only
+runs it in a thread, fed by the capture thread, and hands each `SessionResult` to the
+subscribers. The GUI (through a thin Qt adapter) and `main.py process` drive a `Session`; views,
+recorders, exporters and stats attach as subscribers::
 
     session = Session(SessionConfig(source="sample"), on_event=print)
     session.subscribe(lambda r: print(r.frame.index, r.display_mesh is not None), name="printer")
     session.start()            # loads models and opens the source in the session thread
+    session.send(PickSubject(320, 240))   # commands apply between two steps
     ...
     session.stop()             # ends the loop, drains and closes every subscription
 
-Each frame gives one `SessionResult` (frozen; arrays are read-only): the frame, the subject's
-observation, the meshes completed by this frame (for recorders), what a view should draw now
-(`display_mesh` with `display_alpha`, see `stdformer.session.presence`), the body topology
-(`faces`), per-stage timings, latency and counters. Subscribers run in their own threads
-(`stdformer.session.subscribers`): a slow one misses results, a failing one is reported through
-`on_event` and detached; capture and the other subscribers go on.
+Subscribers each sit behind a `Mailbox` (`stdformer.session.subscribers`): a slow one misses
+results, a failing one is reported through `on_event` and detached; capture and the other
+subscribers go on.
 
 Under load the session never builds a backlog: capture keeps only the newest frame, and a view
 subscribed with `paces=True` makes the loop take its next frame only when the view has taken
-the last result, so the machine spends no time on frames nobody would see and frames are
-dropped evenly at capture (not while recording: a recorder wants every frame it can get).
+the last result (`Mailbox.pace`), so the machine spends no time on frames nobody would see and
+frames are dropped evenly at capture (not while recording: a recorder wants every frame).
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-import time
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from types import MappingProxyType
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Literal
-
-import numpy as np
 
 from stdformer.inference.smoothing import MeshSmoother
 from stdformer.paths import BadFileError, MissingFileError
-from stdformer.render.display_mesh import DisplayLod
 from stdformer.session.capture import CaptureStatus, CaptureThread
+from stdformer.session.core import (
+    Command,
+    PickSubject,
+    SessionConfig,
+    SessionCore,
+    SessionResult,
+    SetSmoothing,
+)
+from stdformer.session.mailbox import Mailbox
 from stdformer.session.pipeline import LivePipeline, PipelineConfig
-from stdformer.session.presence import SubjectPresence, SubjectState
+from stdformer.session.presence import SubjectPresence
 from stdformer.session.sources import SourceError, open_source
 from stdformer.session.stats import RunStats
 from stdformer.session.subscribers import Subscription
-from stdformer.types import Frame, MeshResult, Observation
 
 log = logging.getLogger(__name__)
 
@@ -52,54 +55,7 @@ log = logging.getLogger(__name__)
 # as an internal error.
 USER_ERRORS = (SourceError, MissingFileError, BadFileError, OSError, RuntimeError)
 
-PACE_TIMEOUT_S = 0.5  # a stuck pacing view never holds the loop longer than this per frame
-
 EventKind = Literal["loading", "ready", "capture", "ended", "failed", "subscriber_failed"]
-
-
-@dataclass(frozen=True)
-class SessionConfig:
-    """One run: where frames come from, the pipeline, and how the mesh is shown."""
-
-    source: str = "sample"  # camera index, video file, image folder, or "sample"
-    loop: bool = True  # restart a file at its end
-    pipeline: PipelineConfig = field(default_factory=PipelineConfig)
-    smoothing: float = 0.0  # One-Euro strength in [0, 1] applied to the mesh; 0 = off
-    batch: bool = False  # a file: every frame, as fast as possible (not paced, none dropped)
-    hold_s: float = 0.15  # the last mesh stays this long after the subject is lost...
-    fade_s: float = 0.5  # ...then fades out over this long
-
-
-@dataclass(frozen=True)
-class SessionCounters:
-    """Running counts of the session, as of the result that carries them."""
-
-    frames_seen: int
-    frames_with_person: int
-    frames_with_mesh: int
-    frames_dropped: int  # replaced in the capture slot before the loop took them
-    capture_fps: float
-    processed_fps: float
-
-
-@dataclass(frozen=True)
-class SessionResult:
-    """Everything the session knows about one frame. Shared by all subscribers: do not modify
-    the arrays (they are read-only); copy before drawing into them."""
-
-    frame: Frame
-    observation: Observation | None  # the main subject, None when not in view
-    meshes: tuple[MeshResult, ...]  # completed by this frame, oldest first (smoothed)
-    display_mesh: MeshResult | None  # what a view draws now (newest, or fading after a loss)
-    display_alpha: float  # opacity in [0, 1] for display_mesh
-    subject: SubjectState  # "tracking", "lost" (mesh fading) or "absent"
-    faces: np.ndarray | None  # (F, 3) int64 topology of every mesh; None without weights
-    timings_ms: Mapping[str, float]  # this frame: localize, mesh
-    latency_ms: float  # capture -> published
-    counters: SessionCounters
-    buffer_fill: int  # frames in the network's window (0 without weights)
-    buffer_size: int  # the window length T (0 without weights)
-    display_lod: DisplayLod | None = None  # the lighter mesh views draw; None: full `faces`
 
 
 @dataclass(frozen=True)
@@ -111,7 +67,7 @@ class SessionEvent:
 
 
 class Session:
-    """Runs the per-frame loop in its own thread and publishes `SessionResult`s (module doc)."""
+    """Runs `SessionCore.step` in its own thread and publishes the results (module doc)."""
 
     def __init__(
         self,
@@ -131,38 +87,39 @@ class Session:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._capture: CaptureThread | None = None
+        self._commands: deque[Command] = deque()  # handed to the core before each step
         self.error: str | None = None  # why the loop stopped, when it failed
         self.ended = False  # a non-looping file reached its end
         self.mesh_status = ""  # how the mesh is produced (or why not), once loaded
         self.device = ""  # where the network runs ("" without weights)
-        self._smoothing = config.smoothing
-        self.buffer_fill = 0  # frames in the network's window, as of the last result
-        self._localizer = None  # the running pipeline's, for request_subject_at
-        self.buffer_size = 0  # its length T (0 without weights)
 
-    def set_smoothing(self, strength: float) -> None:
-        """Change the One-Euro strength while running (applies from the next mesh)."""
-        MeshSmoother(strength)  # validates
-        self._smoothing = float(strength)
+    def send(self, command: Command) -> None:
+        """Queue a command (`PickSubject`, `SetSmoothing`) from any thread; it applies before
+        the next frame is processed (also when sent while the models are still loading)."""
+        if not isinstance(command, PickSubject | SetSmoothing):
+            raise TypeError(f"not a session command: {command!r}")
+        self._commands.append(command)
 
     # -- subscribers --------------------------------------------------------------------------
     def subscribe(
         self,
-        on_result: Callable[[SessionResult], None],
+        on_result: Callable[[SessionResult], None] | None = None,
         *,
         name: str,
         every_frame: bool = False,
         queue_size: int = 64,
         on_close: Callable[[], None] | None = None,
         paces: bool = False,
+        mailbox: Mailbox[SessionResult] | None = None,
     ) -> Subscription[SessionResult]:
-        """Attach a subscriber; `on_result` runs in the subscription's own thread.
+        """Attach a subscriber: `on_result` runs in the subscription's own thread, or results go
+        to `mailbox`, read by a thread the subscriber has (the GUI's display thread).
 
         Views take the newest result (`every_frame=False`); recorders and exporters want every
         result (`every_frame=True`, dropped and counted beyond `queue_size` pending). `on_close`
         runs after the last result when the session stops (finish a file there). `paces`
-        (a view that shows every result it takes): the loop waits, at most `PACE_TIMEOUT_S`,
-        for this subscriber to take the last result before it takes the next frame, unless an
+        (a view that shows every result it takes): the loop waits (`Mailbox.pace`) for this
+        subscriber to take the last result before it takes the next frame, unless an
         every-frame subscriber (a recorder) is attached.
         """
         sub = Subscription(
@@ -173,6 +130,7 @@ class Session:
             on_close=on_close,
             on_error=self._subscriber_failed,
             paces=paces,
+            mailbox=mailbox,
         )
         with self._subs_lock:
             self._subs.append(sub)
@@ -217,6 +175,7 @@ class Session:
         return self._thread is not None and self._thread.is_alive()
 
     def capture_status(self) -> CaptureStatus | None:
+        """The capture thread's state (for benchmarks; views read `SessionResult.counters`)."""
         capture = self._capture
         return None if capture is None else capture.status()
 
@@ -240,13 +199,6 @@ class Session:
             except Exception:
                 log.exception("session event handler failed")
 
-    def request_subject_at(self, x_px: float, y_px: float) -> None:
-        """Follow the person under frame pixel (x, y) from the next frame on (any thread; the
-        localizer's tracker applies it). Ignored while no pipeline runs."""
-        localizer = self._localizer
-        if localizer is not None:
-            localizer.request_subject_at(x_px, y_px)
-
     def _fail(self, message: str) -> None:
         self.error = message
         self._emit("failed", message)
@@ -259,13 +211,11 @@ class Session:
             return self._fail(str(exc))
         except ValueError as exc:  # a setting out of range (e.g. look-ahead): say which
             return self._fail(f"Invalid setting: {exc}")
-        self._localizer = getattr(pipeline, "localizer", None)
         try:
             if self._stop.is_set():  # stopped while the models were loading
                 return
-            self.mesh_status = pipeline.mesh_status
-            predictor = pipeline.predictor
-            self.device = "" if predictor is None else str(predictor.device)
+            core = SessionCore(pipeline, self.config)
+            self.mesh_status, self.device = core.mesh_status, core.device
             try:
                 source = open_source(self.config.source, loop=self.config.loop)
             except USER_ERRORS as exc:
@@ -275,21 +225,17 @@ class Session:
             capture = CaptureThread(source, realtime=False if batch else None, drop_stale=not batch)
             self._capture = capture.start()
             try:
-                self._loop(pipeline, self._capture)
+                self._loop(core, capture)
             finally:
-                self._capture.stop()
-                self.stats.set_dropped(self._capture.status().frames_dropped)
+                capture.stop()
+                self.stats.set_dropped(capture.status().frames_dropped)
         finally:
             pipeline.close()
 
-    def _loop(self, pipeline: LivePipeline, capture: CaptureThread) -> None:
-        faces = None if pipeline.faces is None else _read_only(pipeline.faces)
-        display_lod = getattr(pipeline, "display_lod", None)
-        smoother = MeshSmoother(self.config.smoothing)
-        presence = SubjectPresence(self.config.hold_s, self.config.fade_s)
+    def _loop(self, core: SessionCore, capture: CaptureThread) -> None:
         last_message = None
         while not self._stop.is_set():
-            self._wait_for_pacing_views()
+            self._pace_views()
             frame = capture.get(timeout=0.1)
             status = capture.status()
             if status.message != last_message:
@@ -303,74 +249,30 @@ class Session:
                 if status.state == "error":
                     return self._fail(f"Reading {status.source} failed: {status.message}")
                 continue
+            while self._commands:
+                core.send(self._commands.popleft())
             try:
-                out = pipeline.process(frame)
+                result = core.step(frame, status)
             except USER_ERRORS as exc:
                 log.exception("processing stopped")
                 return self._fail(f"Processing stopped: {exc}")
-            if smoother.strength != self._smoothing:
-                smoother = MeshSmoother(self._smoothing)
-            if out.observation is None:
-                smoother.reset()  # a new track starts from its own first mesh
-            meshes = tuple(_frozen_mesh(smoother(m)) for m in out.meshes)
-            shown = presence.update(frame.t_ns, out.observation is not None, meshes)
-            latency_ms = (time.perf_counter_ns() - frame.wall_ns) / 1e6
-            for stage, ms in out.timings_ms.items():
-                self.stats.add_time(stage, ms)
-            self.stats.add_time("latency", latency_ms)
-            self.stats.count_frame(out.observation is not None, bool(meshes))
-            self.stats.set_dropped(status.frames_dropped)
-            frame.image_bgr.setflags(write=False)
-            buffer = None if pipeline.predictor is None else pipeline.predictor.buffer
-            if buffer is not None:
-                self.buffer_fill, self.buffer_size = len(buffer), buffer.T
-            self._publish(
-                SessionResult(
-                    frame=frame,
-                    observation=out.observation,
-                    meshes=meshes,
-                    display_mesh=shown.mesh,
-                    display_alpha=shown.alpha,
-                    subject=shown.state,
-                    faces=faces,
-                    timings_ms=MappingProxyType(dict(out.timings_ms)),
-                    latency_ms=latency_ms,
-                    counters=SessionCounters(
-                        frames_seen=self.stats.frames_seen,
-                        frames_with_person=self.stats.frames_with_person,
-                        frames_with_mesh=self.stats.frames_with_mesh,
-                        frames_dropped=status.frames_dropped,
-                        capture_fps=status.fps,
-                        processed_fps=self.stats.fps(),
-                    ),
-                    buffer_fill=self.buffer_fill,
-                    buffer_size=self.buffer_size,
-                    display_lod=display_lod,
-                )
-            )
+            self._count(result)
+            for sub in self.subscriptions:
+                sub.offer(result)
 
-    def _wait_for_pacing_views(self) -> None:
+    def _count(self, result: SessionResult) -> None:
+        """Add the result's timings and counts to the run statistics (--stats-json)."""
+        for stage, ms in result.timings_ms.items():
+            self.stats.add_time(stage, ms)
+        self.stats.add_time("latency", result.latency_ms)
+        self.stats.count_frame(result.observation is not None, bool(result.meshes))
+        self.stats.set_dropped(result.counters.frames_dropped)
+
+    def _pace_views(self) -> None:
         """Let views that pace the session take the last result first (module doc)."""
         subs = self.subscriptions
         if any(s.every_frame and s.active for s in subs):
             return
         for sub in subs:
             if sub.paces and sub.active:
-                sub.wait_idle(PACE_TIMEOUT_S)
-
-    def _publish(self, result: SessionResult) -> None:
-        for sub in self.subscriptions:
-            sub.offer(result)
-
-
-def _read_only(array: np.ndarray) -> np.ndarray:
-    out = np.array(array, copy=True)
-    out.setflags(write=False)
-    return out
-
-
-def _frozen_mesh(mesh: MeshResult) -> MeshResult:
-    """The mesh with read-only arrays (it is shared by every subscriber)."""
-    for array in (mesh.vertices_cam, mesh.joints_cam, mesh.K, mesh.bbox_xyxy):
-        array.setflags(write=False)
-    return mesh
+                sub.mailbox.pace()

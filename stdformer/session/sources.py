@@ -319,7 +319,7 @@ def _natural_key(path: Path) -> list[object]:
 def __getattr__(name: str) -> object:
     """`from stdformer.session.sources import CaptureThread` also works (it lives in capture.py,
     which imports this module, so it is looked up lazily to avoid an import cycle)."""
-    if name in ("CaptureThread", "CaptureStatus", "LatestSlot"):
+    if name in ("CaptureThread", "CaptureStatus"):
         from stdformer.session import capture
 
         return getattr(capture, name)

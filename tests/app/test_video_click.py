@@ -1,4 +1,5 @@
-"""Clicking a person on the video picks the subject: frame pixels reach the session."""
+"""Clicking a person on the video picks the subject: the click maps to frame pixels (the pick
+reaching the localizer as a session command: tests/session/test_core.py)."""
 
 from __future__ import annotations
 
@@ -28,19 +29,3 @@ def test_click_without_a_frame_does_nothing(qtbot) -> None:
     view.resize(320, 240)
     with qtbot.assertNotEmitted(view.image_clicked):
         qtbot.mouseClick(view, Qt.MouseButton.LeftButton, pos=QPoint(160, 120))
-
-
-def test_session_forwards_the_pick_to_the_localizer() -> None:
-    from stdformer.session.session import Session, SessionConfig
-
-    picks = []
-
-    class FakeLocalizer:
-        def request_subject_at(self, x: float, y: float) -> None:
-            picks.append((x, y))
-
-    session = Session(SessionConfig(source="sample"))
-    session.request_subject_at(1.0, 2.0)  # no pipeline yet: ignored, no error
-    session._localizer = FakeLocalizer()  # what _run sets from the live pipeline
-    session.request_subject_at(10.0, 20.0)
-    assert picks == [(10.0, 20.0)]

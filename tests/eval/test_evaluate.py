@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -64,3 +66,19 @@ def test_mediapipe_world_landmarks_map_to_evaluation_joints() -> None:
     np.testing.assert_allclose(j[0, 0], [1, 2, 3])
     np.testing.assert_allclose(j[0, 12], [0, 0, 0])  # neck between the shoulders
     np.testing.assert_allclose(j[0, 13], [0, -0.48, 0])  # above the ears, away from the neck
+
+
+@pytest.mark.slow
+def test_video_mode_runs_the_session_step_on_every_frame(landmark_weights, tmp_path) -> None:
+    import shutil
+
+    from stdformer.eval.evaluate_cli import evaluate_video
+    from stdformer.session.pipeline import PipelineConfig
+
+    photo = Path(__file__).resolve().parents[1] / "data" / "astronaut.png"
+    for i in range(6):  # a still person: a mesh for every frame once the window starts
+        shutil.copy(photo, tmp_path / f"f{i}.png")
+    cfg = PipelineConfig(weights=str(landmark_weights), device="cpu")
+    out = evaluate_video(str(tmp_path), cfg, show=False)
+    assert out["frames"] == 6 and out["coverage"] == 100.0
+    assert out["align_pct_box"] >= 0.0 and out["jitter_mm"] >= 0.0

@@ -12,7 +12,7 @@ import pytest
 
 from stdformer.recording import RecordingError, RecordingInfo, open_recording
 from stdformer.recording.recorder import Recorder
-from stdformer.session.session import SessionCounters, SessionResult
+from stdformer.session.core import SessionCounters, SessionResult
 from stdformer.types import Frame, MeshResult, Observation
 from tests.recording.synthetic import K_640, SPHERE_FACES, synthetic_record
 

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from stdformer.render.views import LiveViews, ViewControl, rotation_to_up
-from stdformer.session.session import SessionCounters, SessionResult
+from stdformer.session.core import SessionCounters, SessionResult
 from stdformer.types import Frame, MeshResult
 
 W, H, F = 640, 480, 640.0

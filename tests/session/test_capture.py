@@ -8,28 +8,13 @@ import time
 
 import numpy as np
 
-from stdformer.session.capture import CaptureThread, LatestSlot
+from stdformer.session.capture import CaptureThread
 from stdformer.session.sources import SourceError, VideoSource, open_source
 from stdformer.types import Frame
 
 
 def make_frame(i: int) -> Frame:
     return Frame(np.zeros((2, 2, 3), np.uint8), t_ns=i * 1000, index=i)
-
-
-def test_latest_slot_drops_stale_frames() -> None:
-    slot = LatestSlot()
-    for i in range(3):
-        slot.put(make_frame(i))
-    assert slot.get(0.1).index == 2  # only the newest is delivered
-    assert slot.dropped == 2
-    t0 = time.perf_counter()
-    assert slot.get(0.05) is None  # nothing new: times out instead of repeating frame 2
-    assert time.perf_counter() - t0 >= 0.04
-    slot.put(make_frame(3))
-    slot.close()
-    assert slot.get(0.1).index == 3  # a pending frame survives close
-    assert slot.get(None) is None  # closed and drained: returns at once, even without timeout
 
 
 def test_slow_consumer_gets_newest_frames_and_drops_are_counted(write_clip) -> None:

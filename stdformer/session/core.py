@@ -1,0 +1,204 @@
+"""`SessionCore.step(frame) -> SessionResult`: every per-frame decision, in one place.
+
+Synchronous and thread-free: localize and predict (the pipeline), smooth the mesh, decide what
+a view shows while the subject comes and goes (presence fade), count. The GUI's session thread
+(`stdformer.session.session.Session`), `main.py process` (through the same `Session`),
+`main.py evaluate --video` and the tests all call this one method::
+
+    core = SessionCore(LivePipeline(config.pipeline), config)
+    for frame in source:
+        result = core.step(frame)
+
+Changes while running (follow another person, smoothing strength) are commands
+(`core.send(PickSubject(x, y))`), queued from any thread and applied before the next step, so
+a step never sees a half-changed setting.
+
+Each `SessionResult` is frozen and its arrays are read-only: one result is shared by every
+subscriber. Timings use the clock given to the core (`clock_ns`, default `perf_counter_ns`).
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from stdformer.inference.smoothing import MeshSmoother
+from stdformer.render.display_mesh import DisplayLod
+from stdformer.session.pipeline import PipelineConfig
+from stdformer.session.presence import SubjectPresence, SubjectState
+from stdformer.types import Frame, MeshResult, Observation
+
+if TYPE_CHECKING:
+    from stdformer.session.capture import CaptureStatus
+    from stdformer.session.pipeline import LivePipeline
+
+RATE_WINDOW = 120  # steps over which `processed_fps` is measured
+
+
+@dataclass(frozen=True)
+class SessionConfig:
+    """One run: where frames come from, the pipeline, and how the mesh is shown."""
+
+    source: str = "sample"  # camera index, video file, image folder, or "sample"
+    loop: bool = True  # restart a file at its end
+    pipeline: PipelineConfig = field(default_factory=PipelineConfig)
+    smoothing: float = 0.0  # One-Euro strength in [0, 1] applied to the mesh; 0 = off
+    batch: bool = False  # a file: every frame, as fast as possible (not paced, none dropped)
+    hold_s: float = 0.15  # the last mesh stays this long after the subject is lost...
+    fade_s: float = 0.5  # ...then fades out over this long
+
+
+@dataclass(frozen=True)
+class SessionCounters:
+    """Running counts of the session, as of the result that carries them."""
+
+    frames_seen: int
+    frames_with_person: int
+    frames_with_mesh: int
+    frames_dropped: int  # replaced in the capture mailbox before the session took them
+    capture_fps: float
+    processed_fps: float
+
+
+@dataclass(frozen=True)
+class SessionResult:
+    """Everything the session knows about one frame. Shared by all subscribers: do not modify
+    the arrays (they are read-only); copy before drawing into them."""
+
+    frame: Frame
+    observation: Observation | None  # the main subject, None when not in view
+    meshes: tuple[MeshResult, ...]  # completed by this frame, oldest first (smoothed)
+    display_mesh: MeshResult | None  # what a view draws now (newest, or fading after a loss)
+    display_alpha: float  # opacity in [0, 1] for display_mesh
+    subject: SubjectState  # "tracking", "lost" (mesh fading) or "absent"
+    faces: np.ndarray | None  # (F, 3) int64 topology of every mesh; None without weights
+    timings_ms: Mapping[str, float]  # this frame: localize, mesh
+    latency_ms: float  # capture -> result
+    counters: SessionCounters
+    buffer_fill: int  # frames in the network's window (0 without weights)
+    buffer_size: int  # the window length T (0 without weights)
+    display_lod: DisplayLod | None = None  # the lighter mesh views draw; None: full `faces`
+    device: str = ""  # where the network runs ("" without weights)
+
+
+@dataclass(frozen=True)
+class PickSubject:
+    """Follow the person under frame pixel (x, y) from the next frame on."""
+
+    x_px: float
+    y_px: float
+
+
+@dataclass(frozen=True)
+class SetSmoothing:
+    """Change the One-Euro strength of the mesh (from the next mesh on)."""
+
+    strength: float
+
+    def __post_init__(self) -> None:
+        MeshSmoother(self.strength)  # out of range: ValueError in the sender's thread
+
+
+Command = PickSubject | SetSmoothing
+
+
+class SessionCore:
+    """Frame in, `SessionResult` out (module doc). Use it from one thread; `send` from any."""
+
+    def __init__(
+        self,
+        pipeline: LivePipeline,
+        config: SessionConfig,
+        clock_ns: Callable[[], int] = time.perf_counter_ns,
+    ) -> None:
+        self.pipeline = pipeline
+        self._clock_ns = clock_ns
+        self._smoother = MeshSmoother(config.smoothing)
+        self._presence = SubjectPresence(config.hold_s, config.fade_s)
+        self._commands: deque[Command] = deque()  # append/popleft are atomic
+        self._faces = None if pipeline.faces is None else _read_only(pipeline.faces)
+        predictor = pipeline.predictor
+        self.device = "" if predictor is None else str(predictor.device)
+        self.mesh_status = pipeline.mesh_status  # how the mesh is produced, or why not
+        self._seen = self._with_person = self._with_mesh = 0
+        self._step_ns: deque[int] = deque(maxlen=RATE_WINDOW)
+
+    def send(self, command: Command) -> None:
+        """Queue a command (any thread); it applies before the next step."""
+        if not isinstance(command, PickSubject | SetSmoothing):
+            raise TypeError(f"not a session command: {command!r}")
+        self._commands.append(command)
+
+    def _apply_commands(self) -> None:
+        while self._commands:
+            command = self._commands.popleft()
+            if isinstance(command, PickSubject):
+                self.pipeline.localizer.request_subject_at(command.x_px, command.y_px)
+            elif command.strength != self._smoother.strength:
+                self._smoother = MeshSmoother(command.strength)
+
+    def step(self, frame: Frame, capture: CaptureStatus | None = None) -> SessionResult:
+        """Process one frame. `capture`: the capture's state, for the counters (None: a frame
+        handed in directly, nothing dropped)."""
+        self._apply_commands()
+        out = self.pipeline.process(frame)
+        if out.observation is None:
+            self._smoother.reset()  # a new track starts from its own first mesh
+        meshes = tuple(_frozen_mesh(self._smoother(m)) for m in out.meshes)
+        shown = self._presence.update(frame.t_ns, out.observation is not None, meshes)
+        now_ns = self._clock_ns()
+        self._seen += 1
+        self._with_person += out.observation is not None
+        self._with_mesh += bool(meshes)
+        self._step_ns.append(now_ns)
+        frame.image_bgr.setflags(write=False)
+        buffer = None if self.pipeline.predictor is None else self.pipeline.predictor.buffer
+        return SessionResult(
+            frame=frame,
+            observation=out.observation,
+            meshes=meshes,
+            display_mesh=shown.mesh,
+            display_alpha=shown.alpha,
+            subject=shown.state,
+            faces=self._faces,
+            timings_ms=MappingProxyType(dict(out.timings_ms)),
+            latency_ms=(now_ns - frame.wall_ns) / 1e6,
+            counters=SessionCounters(
+                frames_seen=self._seen,
+                frames_with_person=self._with_person,
+                frames_with_mesh=self._with_mesh,
+                frames_dropped=0 if capture is None else capture.frames_dropped,
+                capture_fps=0.0 if capture is None else capture.fps,
+                processed_fps=self._rate(),
+            ),
+            buffer_fill=0 if buffer is None else len(buffer),
+            buffer_size=0 if buffer is None else buffer.T,
+            display_lod=self.pipeline.display_lod,
+            device=self.device,
+        )
+
+    def _rate(self) -> float:
+        """Steps per second over the recent window (0 when there is no rate yet)."""
+        t = self._step_ns
+        if len(t) < 2 or t[-1] <= t[0]:
+            return 0.0
+        return (len(t) - 1) / ((t[-1] - t[0]) / 1e9)
+
+
+def _read_only(array: np.ndarray) -> np.ndarray:
+    out = np.array(array, copy=True)
+    out.setflags(write=False)
+    return out
+
+
+def _frozen_mesh(mesh: MeshResult) -> MeshResult:
+    """The mesh with read-only arrays (it is shared by every subscriber)."""
+    for array in (mesh.vertices_cam, mesh.joints_cam, mesh.K, mesh.bbox_xyxy):
+        array.setflags(write=False)
+    return mesh

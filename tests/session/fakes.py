@@ -1,0 +1,71 @@
+"""Stand-ins for the live pipeline in session tests: fast, deterministic, no models."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from stdformer.session.pipeline import PipelineConfig, PipelineResult
+from stdformer.types import Frame, MeshResult, Observation
+
+FACES = np.array([[0, 1, 2], [0, 2, 3]], np.int64)  # (F, 3) a square
+
+
+def _observation(frame: Frame) -> Observation:
+    w, h = frame.size_wh
+    return Observation(
+        landmarks_px=np.zeros((33, 3), np.float32),
+        visibility=np.ones(33, np.float32),
+        presence=np.ones(33, np.float32),
+        world_landmarks=np.zeros((33, 3), np.float32),
+        bbox_xyxy=np.array([0, 0, w, h], np.float32),
+        crop_xyxy=np.array([0, 0, w, h], np.float32),
+        image_size_wh=(w, h),
+        t_ns=frame.t_ns,
+        index=frame.index,
+    )
+
+
+class FakeLocalizer:
+    """Records the frames it saw and the picks it was asked for, as (frame count, x, y)."""
+
+    def __init__(self) -> None:
+        self.frames: list[int] = []
+        self.picks: list[tuple[int, float, float]] = []
+
+    def request_subject_at(self, x_px: float, y_px: float) -> None:
+        self.picks.append((len(self.frames), x_px, y_px))
+
+
+class FakePipeline:
+    """Stands in for LivePipeline: a person in bright frames, a 4-vertex "mesh" per person frame
+    that jitters by 1 cm along x from frame to frame. Fast and deterministic."""
+
+    def __init__(self, config: PipelineConfig | None = None) -> None:
+        self.predictor = None
+        self.faces = FACES
+        self.display_lod = None
+        self.mesh_status = "fake mesh"
+        self.localizer = FakeLocalizer()
+        self.closed = False
+
+    def process(self, frame: Frame) -> PipelineResult:
+        self.localizer.frames.append(frame.index)
+        if frame.image_bgr.mean() < 50:  # a dark frame: nobody in view
+            return PipelineResult(frame, None, (), {"localize": 1.0})
+        obs = _observation(frame)
+        verts = np.zeros((4, 3), np.float32)
+        verts[:, 0] = 0.01 * (frame.index % 2)
+        verts[:, 2] = 3.0
+        mesh = MeshResult(
+            vertices_cam=verts,
+            joints_cam=verts[:1].copy(),
+            K=np.eye(3, dtype=np.float32),
+            bbox_xyxy=obs.bbox_xyxy.copy(),
+            t_ns=frame.t_ns,
+            index=frame.index,
+            observation=obs,
+        )
+        return PipelineResult(frame, obs, (mesh,), {"localize": 1.0, "mesh": 2.0})
+
+    def close(self) -> None:
+        self.closed = True
