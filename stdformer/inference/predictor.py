@@ -38,6 +38,7 @@ import torch
 
 from stdformer.inference.buffer import FeatureBuffer
 from stdformer.inference.model_input import input_crop, prepare
+from stdformer.inference.refine import BodyRefiner
 from stdformer.model.stdformer import STDFormer
 from stdformer.types import MeshResult, Observation
 
@@ -133,8 +134,10 @@ class Predictor:
         model: STDFormer,
         config: PredictorConfig | None = None,
         joint_regressor: np.ndarray | None = None,
+        refiner: BodyRefiner | None = None,
     ) -> None:
         self.config = config or PredictorConfig()
+        self.refiner = refiner  # poses the body model on the network mesh (+ evidence)
         if not 0 <= self.config.lookahead < model.T:
             raise ValueError(
                 f"lookahead must be in [0, T-1={model.T - 1}], got {self.config.lookahead}"
@@ -169,6 +172,8 @@ class Predictor:
         """
         self.buffer.reset()
         self._pending.clear()
+        if self.refiner is not None:
+            self.refiner.reset()
 
     def _autocast(self) -> contextlib.AbstractContextManager:
         if self.device.type == "cuda" and self.config.precision in ("fp16", "bf16"):
@@ -250,7 +255,7 @@ class Predictor:
         f = focal_length_px(observation.image_size_wh, self.config.fov_deg)
         crop = input_crop(self._frontend_kind, observation)  # the square the camera refers to
         transl = weak_to_full_translation(cam_wp, crop, observation.image_size_wh, f)
-        return MeshResult(
+        result = MeshResult(
             vertices_cam=(verts_rel + transl).astype(np.float32),
             joints_cam=(joints_rel + transl).astype(np.float32),
             K=intrinsics(observation.image_size_wh, f),
@@ -260,3 +265,4 @@ class Predictor:
             observation=observation,
             timings_ms=dict(timings_ms or {}),
         )
+        return result if self.refiner is None else self.refiner(result)

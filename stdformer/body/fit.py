@@ -1,0 +1,328 @@
+"""Body pose, shape and translation from vertices, joints or image evidence: one solver.
+
+`BodyFitter` turns target points into SMPL-layout parameters of a loaded body (24 joint
+rotations, betas held for the whole sequence, root translation), in the frame of the targets
+(the camera frame for live results). Everything runs through one damped Gauss-Newton solver
+over the 75 pose unknowns of `stdformer.body.kinematics` with exact Jacobians of skinned
+points, so the same machinery serves:
+- `fit_vertices`: reproduce a mesh (the network's output, recordings without a fit);
+- `fit_joints`: reproduce joint positions (motion capture retargeting);
+- `solve` with any `Term` list: e.g. image landmarks through the camera plus a prior (the live
+  refinement in `stdformer/inference/refine.py`).
+Betas enter linearly once rotations are fixed (`solve_betas`: a ridge least squares).
+Without a warm start, each bone's rotation is first found by weighted Kabsch alignment of its
+vertices and child joints (`kabsch_init`), so large rotations need no iterations to converge.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import numpy as np
+import torch
+
+from stdformer.body.body_model import BodyModel
+from stdformer.body.kinematics import (
+    NUM_JOINTS,
+    NUM_UNKNOWNS,
+    PointSet,
+    Skeleton,
+    apply_step,
+    jacobian,
+    matrices,
+    points,
+    rotvecs,
+)
+from stdformer.types import BodyParams
+
+MAX_STEP = 1.0  # radians (rotation blocks) or metres (translation) per Gauss-Newton step
+BETA_RIDGE = 1e-3  # betas are unit-variance shape directions: a weak pull toward the mean
+
+
+@dataclass(frozen=True)
+class BodyFit:
+    """Fitted parameters of N frames (one shape for all of them)."""
+
+    rot_local: np.ndarray  # (N, 24, 3, 3) local joint rotations, root = global orientation
+    transl: np.ndarray  # (N, 3) smplx translation
+    betas: np.ndarray  # (B,)
+
+    def __len__(self) -> int:
+        return len(self.transl)
+
+    @property
+    def global_orient(self) -> np.ndarray:  # (N, 3) axis-angle
+        return rotvecs(self.rot_local[:, 0]).astype(np.float32)
+
+    @property
+    def body_pose(self) -> np.ndarray:  # (N, 69) axis-angle
+        return rotvecs(self.rot_local[:, 1:]).reshape(len(self), -1).astype(np.float32)
+
+    def params(self, i: int) -> BodyParams:
+        """Frame i as smplx-convention parameters."""
+        rv = rotvecs(self.rot_local[i]).astype(np.float32)  # (24, 3)
+        return BodyParams(
+            betas=self.betas.astype(np.float32),
+            global_orient=rv[0],
+            body_pose=rv[1:].reshape(-1),
+            transl=self.transl[i].astype(np.float32),
+        )
+
+    def frames(self, idx: np.ndarray | slice) -> BodyFit:
+        return replace(self, rot_local=self.rot_local[idx], transl=self.transl[idx])
+
+    @classmethod
+    def from_params(cls, params: list[BodyParams]) -> BodyFit:
+        rv = np.stack([np.concatenate([p.global_orient, p.body_pose]) for p in params])
+        return cls(
+            rot_local=matrices(rv.reshape(len(params), NUM_JOINTS, 3)),
+            transl=np.stack([p.transl for p in params]).astype(np.float64),
+            betas=np.asarray(params[-1].betas, np.float64),
+        )
+
+
+@dataclass(frozen=True)
+class Term:
+    """One residual block: K points of the body against targets, weighted per point.
+
+    3D (`K_cam` None): `y - target` (or, with `centre`, both relative to the mean of the
+    `centre` points: shape, not placement). 2D (`K_cam` given): the points projected by the
+    pinhole `K_cam` minus `target` pixels. `weight` (N, K) is 1 / sigma^2 per point (0 = unused);
+    `robust` is a Cauchy scale in the residual's units (None: plain least squares).
+    """
+
+    points: PointSet
+    target: np.ndarray  # (N, K, 3) metres or (N, K, 2) pixels
+    weight: np.ndarray  # (N, K)
+    K_cam: np.ndarray | None = None  # (3, 3)
+    centre: tuple[int, ...] | None = None
+    robust: float | None = None
+
+    def linearise(
+        self, y: np.ndarray, jac: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Residuals r (N, K, D), Jacobians (N, K, D, 75) and weights (N, K), from the posed
+        points y (N, K, 3) and their Jacobians (N, K, 3, 75)."""
+        if self.K_cam is not None:
+            z = np.maximum(y[..., 2:3], 1e-3)  # (N, K, 1): points behind the camera clamp
+            f, c = np.diag(self.K_cam)[:2], self.K_cam[:2, 2]
+            r = f * y[..., :2] / z + c - self.target
+            d = np.zeros((*y.shape[:2], 2, 3))  # d(uv)/dP
+            d[..., 0, 0], d[..., 1, 1] = f[0] / z[..., 0], f[1] / z[..., 0]
+            d[..., :, 2] = -f * y[..., :2] / z**2
+            jac = d @ jac
+        elif self.centre is not None:
+            c = list(self.centre)
+            r = (y - y[:, c].mean(1, keepdims=True)) - (
+                self.target - self.target[:, c].mean(1, keepdims=True)
+            )
+            jac = jac - jac[:, c].mean(1, keepdims=True)
+        else:
+            r = y - self.target
+        w = np.nan_to_num(self.weight) * np.isfinite(self.target).all(-1)
+        r = np.nan_to_num(r)
+        if self.robust is not None:
+            w = w / (1.0 + (r**2).sum(-1) / self.robust**2)
+        return r, jac, w
+
+
+class BodyFitter:
+    """The fit of one loaded body (see module docstring). Stateless between calls."""
+
+    def __init__(self, body: BodyModel, vertex_budget: int = 480) -> None:
+        self.body = body
+        self.skel = Skeleton.from_body(body)
+        self.mesh_points = PointSet.from_vertices(self.skel, self._spread(vertex_budget))
+        self.joint_points = PointSet.from_joints(self.skel)
+
+    @property
+    def num_betas(self) -> int:
+        return self.skel.num_betas
+
+    def _spread(self, budget: int) -> np.ndarray:
+        """About `budget` vertices, the same number per bone: among each bone's strongly
+        skinned vertices (>= 60 % of its highest weight), farthest-point samples. Every bone
+        (spine2 and the collars own no vertex outright) then moves points spread over it, so
+        no rotation is left free, and small bones count as much as the trunk."""
+        w, v = self.skel.weights, self.skel.v_template
+        ids: list[int] = []
+        for b in range(NUM_JOINTS):
+            cand = np.flatnonzero(w[:, b] >= 0.6 * w[:, b].max())
+            picked = [int(cand[np.argmax(w[cand, b])])]
+            dist = np.linalg.norm(v[cand] - v[picked[0]], axis=1)
+            while len(picked) < min(len(cand), max(1, budget // NUM_JOINTS)):
+                picked.append(int(cand[np.argmax(dist)]))
+                dist = np.minimum(dist, np.linalg.norm(v[cand] - v[picked[-1]], axis=1))
+            ids.extend(picked)
+        return np.unique(ids)
+
+    def rest(self, n: int, betas: np.ndarray | None = None) -> BodyFit:
+        """N frames of the rest pose (zero rotations, zero translation)."""
+        b = np.zeros(self.num_betas) if betas is None else np.asarray(betas, np.float64)
+        return BodyFit(np.tile(np.eye(3), (n, NUM_JOINTS, 1, 1)), np.zeros((n, 3)), b)
+
+    def posed_points(self, fit: BodyFit, ps: PointSet) -> np.ndarray:  # (N, K, 3)
+        rot_world, joints = self.skel.pose(fit.rot_local, fit.transl, fit.betas)
+        return points(rot_world, joints, ps, ps.offsets(self.skel, fit.betas))[0]
+
+    def solve(
+        self,
+        fit: BodyFit,
+        terms: list[Term],
+        iters: int = 3,
+        damping: float = 1e-4,
+    ) -> BodyFit:
+        """Damped Gauss-Newton on the pose and translation; betas stay as they are.
+
+        `damping`: a Levenberg term on every unknown (per radian / metre, in the units of the
+        weighted residuals), keeping steps small where evidence is thin. Steps are clipped to
+        MAX_STEP radians / metres per unknown block.
+        """
+        sets = {id(t.points): t.points for t in terms}  # terms may share points: pose once
+        offsets = {k: ps.offsets(self.skel, fit.betas) for k, ps in sets.items()}
+        rot_local, transl = fit.rot_local, fit.transl
+        n = len(transl)
+        eye = np.eye(NUM_UNKNOWNS)
+        for _ in range(iters):
+            rot_world, joints = self.skel.pose(rot_local, transl, fit.betas)
+            H = np.broadcast_to(damping * eye, (n, NUM_UNKNOWNS, NUM_UNKNOWNS)).copy()
+            g = np.zeros((n, NUM_UNKNOWNS))
+            posed = {}
+            for k, ps in sets.items():
+                y, q = points(rot_world, joints, ps, offsets[k])
+                posed[k] = y, jacobian(self.skel, joints, ps, q)
+            for term in terms:
+                r, jac, w = term.linearise(*posed[id(term.points)])
+                n, k, d = r.shape
+                jf = jac.reshape(n, k * d, NUM_UNKNOWNS)
+                jt = np.ascontiguousarray(np.swapaxes(jf, 1, 2))  # contiguous: BLAS matmul
+                wf = np.repeat(w, d, axis=1)  # (N, K*D)
+                H += jt @ (wf[..., None] * jf)
+                g += (jt @ (wf * r.reshape(n, -1))[..., None])[..., 0]
+            step = -np.linalg.solve(H, g[..., None])[..., 0]  # (N, 75)
+            blocks = step.reshape(n, NUM_JOINTS + 1, 3)
+            norm = np.linalg.norm(blocks, axis=-1, keepdims=True)
+            step = (blocks * np.minimum(1.0, MAX_STEP / np.maximum(norm, 1e-12))).reshape(n, -1)
+            rot_local = apply_step(self.skel, rot_local, rot_world, step)
+            transl = transl + step[:, 72:]
+        return replace(fit, rot_local=rot_local, transl=transl)
+
+    def solve_betas(
+        self, fit: BodyFit, ps: PointSet, target: np.ndarray, weight: np.ndarray | None = None
+    ) -> BodyFit:
+        """Betas (shared by all frames) and per-frame translations that best place the points
+        `ps` on `target` (N, K, 3) with the rotations held: a linear least squares."""
+        base = self.posed_points(replace(fit, betas=np.zeros(self.num_betas)), ps)  # (N, K, 3)
+        cols = []
+        for i in range(self.num_betas):
+            unit = np.zeros(self.num_betas)
+            unit[i] = 1.0
+            cols.append(self.posed_points(replace(fit, betas=unit), ps) - base)
+        D = np.stack(cols, -1)  # (N, K, 3, B)
+        w = np.ones(target.shape[:2]) if weight is None else weight
+        w = w * np.isfinite(target).all(-1)
+        wsum = np.maximum(w.sum(1), 1e-9)[:, None, None]  # (N, 1, 1)
+        tgt = np.nan_to_num(target)
+
+        def centred(a: np.ndarray) -> np.ndarray:  # remove the weighted per-frame mean
+            wa = w.reshape(w.shape + (1,) * (a.ndim - 2))
+            return a - (wa * a).sum(1, keepdims=True) / wsum.reshape((-1, 1) + (1,) * (a.ndim - 2))
+
+        A = centred(D) * np.sqrt(w)[..., None, None]
+        b = centred(tgt - base) * np.sqrt(w)[..., None]
+        A, b = A.reshape(-1, self.num_betas), b.reshape(-1)
+        betas = np.linalg.solve(A.T @ A + BETA_RIDGE * len(fit) * np.eye(self.num_betas), A.T @ b)
+        posed = base + D @ betas
+        shift = (w[..., None] * (tgt - posed)).sum(1) / wsum[:, 0]  # (N, 3)
+        return replace(fit, betas=betas, transl=fit.transl + shift)
+
+    def kabsch_init(self, joints_target: np.ndarray, verts_target: np.ndarray | None,
+                    betas: np.ndarray) -> BodyFit:  # fmt: skip
+        """Per-bone world rotations by weighted Kabsch (root first), then local rotations.
+
+        joints_target (N, 24, 3); verts_target (N, V, 3) or None (joints only). Each bone
+        aligns its child joints (and its main vertices) around its joint; where that leaves a
+        direction free (one child, no vertices) the parent's frame fills it in.
+        """
+        skel, n = self.skel, len(joints_target)
+        rest = skel.rest_joints(betas)
+        ids = self.mesh_points.vertex_ids
+        v_rest = skel.v_template[ids] + skel.shapedirs[ids] @ betas
+        w_all = skel.weights[ids]  # (U, 24)
+        children = [np.flatnonzero(skel.parents == j) for j in range(NUM_JOINTS)]
+        rot_world = np.zeros((n, NUM_JOINTS, 3, 3))
+        for j in range(NUM_JOINTS):
+            src = [rest[children[j]] - rest[j]]
+            dst = [joints_target[:, children[j]] - joints_target[:, j : j + 1]]
+            wts = [np.full(len(children[j]), 4.0)]
+            if verts_target is not None:
+                sel = w_all[:, j] > 0.5
+                src.append(v_rest[sel] - rest[j])
+                dst.append(verts_target[:, ids[sel]] - joints_target[:, j : j + 1])
+                wts.append(w_all[sel, j])
+            parent = rot_world[:, skel.parents[j]] if j else np.tile(np.eye(3), (n, 1, 1))
+            axes = 0.05 * np.eye(3)  # the parent's frame, weakly: fixes free directions
+            src.append(axes)
+            dst.append(np.swapaxes(parent @ axes.T, 1, 2))
+            wts.append(np.full(3, 0.05))
+            s, t, w = np.concatenate(src), np.concatenate(dst, 1), np.concatenate(wts)
+            cov = np.einsum("k,nka,kb->nab", w, t, s)  # (N, 3, 3) target x source
+            u, _, vt = np.linalg.svd(cov)
+            sign = np.sign(np.linalg.det(u @ vt))
+            u[:, :, 2] *= sign[:, None]
+            rot_world[:, j] = u @ vt
+        parent_world = rot_world[:, np.maximum(skel.parents, 0)]
+        rot_local = np.swapaxes(parent_world, -1, -2) @ rot_world
+        rot_local[:, 0] = rot_world[:, 0]
+        transl = joints_target[:, 0] - rest[0]
+        return BodyFit(rot_local, transl, np.asarray(betas, np.float64))
+
+    def fit_vertices(
+        self,
+        vertices: np.ndarray,  # (N, V, 3)
+        init: BodyFit | None = None,
+        betas: np.ndarray | None = None,
+        iters: int = 4,
+    ) -> BodyFit:
+        """Parameters that reproduce meshes of this body's topology. `betas` given: held;
+        else solved (shared by the N frames). `init`: a warm start (e.g. the previous frame)."""
+        verts = np.asarray(vertices, np.float64)
+        tgt = verts[:, self.mesh_points.vertex_ids]
+        b = np.zeros(self.num_betas) if betas is None else np.asarray(betas, np.float64)
+        if init is None:
+            joints = np.einsum("jv,nvc->njc", self.skel.J_regressor, verts)
+            fit = self.kabsch_init(joints, verts, b)
+        else:
+            fit = replace(init, betas=b)
+        term = Term(self.mesh_points, tgt, np.full(tgt.shape[:2], 1.0))
+        for i in range(iters):
+            if betas is None and i < 2:
+                fit = self.solve_betas(fit, self.mesh_points, tgt)
+            fit = self.solve(fit, [term], iters=1, damping=1e-6)
+        return fit
+
+    def fit_joints(
+        self, joints: np.ndarray, betas: np.ndarray | None = None, iters: int = 4
+    ) -> BodyFit:
+        """Parameters whose 24 posed joints reproduce `joints` (N, 24, 3) (twist about each
+        bone is free in joint positions: it stays at the Kabsch start, the parent's frame)."""
+        tgt = np.asarray(joints, np.float64)
+        b = np.zeros(self.num_betas) if betas is None else np.asarray(betas, np.float64)
+        fit = self.kabsch_init(tgt, None, b)
+        term = Term(self.joint_points, tgt, np.full(tgt.shape[:2], 1.0))
+        for i in range(iters):
+            if betas is None and i < 2:
+                fit = self.solve_betas(fit, self.joint_points, tgt)
+            fit = self.solve(fit, [term], iters=1, damping=1e-4)
+        return fit
+
+    def vertices(self, fit: BodyFit) -> np.ndarray:
+        """(N, V, 3) float32 full meshes of the fit (the body model's own forward)."""
+        with torch.inference_mode():
+            out = self.body(
+                betas=torch.as_tensor(fit.betas[None], dtype=torch.float32),
+                global_orient=torch.as_tensor(fit.global_orient),
+                body_pose=torch.as_tensor(fit.body_pose),
+                transl=torch.as_tensor(fit.transl, dtype=torch.float32),
+            )
+        return out.vertices.numpy()

@@ -1,0 +1,213 @@
+"""Articulated body maths for fitting: forward kinematics, skinned points and their Jacobians.
+
+A body in SMPL's layout poses a rest-space point p of bone j as `R_j (p - J_j) + x_j`, with R_j
+the bone's world rotation, J_j its rest joint and x_j its posed joint. Linear blend skinning
+mixes these per vertex, so any fixed combination of vertices (a row of a keypoint regressor, a
+vertex, a joint) is exactly
+
+    y_k = sum_j  R_j B_kj + C_kj x_j,     C = L W (K, 24),  B_kj = sum_v L_kv W_vj (v_v - J_j)
+
+for a regressor L (K, V), skinning weights W (V, 24) and shaped rest vertices v (pose blend
+shapes ignored: the default body has none; for SMPL files they move points by millimetres). A
+posed joint is the point of its parent bone at the joint's rest position. `PointSet` holds C and
+the rest-space terms; `Skeleton.pose` gives R, x; `points` and `jacobian` evaluate y and dy/dq
+for the 75 pose unknowns q = (24 world-frame rotation increments w_a, each turning joint a's
+subtree about x_a, then the translation): dy_k/dw_a = -[sum_{j in sub(a)} q_kj - c_ka x_a]_x with
+q_kj = R_j B_kj + C_kj x_j, c_ka = sum_{j in sub(a)} C_kj. All arrays are float64 numpy; a
+leading batch axis N runs many frames at once.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass, replace
+
+import numpy as np
+from scipy.spatial.transform import Rotation
+
+from stdformer.body.body_model import BodyModel
+
+NUM_JOINTS = 24
+NUM_UNKNOWNS = 3 * NUM_JOINTS + 3  # 24 rotation increments + translation
+
+
+@dataclass(frozen=True)
+class Skeleton:
+    """The body-model arrays the fit needs, as float64 numpy (rest pose, Y up, facing +Z)."""
+
+    parents: np.ndarray  # (24,) int, -1 for the root
+    subtree: np.ndarray  # (24, 24) float: subtree[a, j] = 1 when j is a or below a
+    J_template: np.ndarray  # (24, 3)
+    J_shapedirs: np.ndarray  # (24, 3, B)
+    v_template: np.ndarray  # (V, 3)
+    shapedirs: np.ndarray  # (V, 3, B)
+    weights: np.ndarray  # (V, 24)
+    J_regressor: np.ndarray  # (24, V)
+
+    @classmethod
+    def from_body(cls, body: BodyModel) -> Skeleton:
+        parents = np.asarray(body.parents, np.int64)
+        subtree = np.eye(NUM_JOINTS)
+        for j in range(NUM_JOINTS - 1, 0, -1):  # parents come before children in SMPL order
+            subtree[parents[j]] += subtree[j]
+        return cls(
+            parents=parents,
+            subtree=np.minimum(subtree, 1.0),
+            J_template=body.J_template.detach().cpu().double().numpy(),
+            J_shapedirs=body.J_shapedirs.detach().cpu().double().numpy(),
+            v_template=body.smpl.v_template.detach().cpu().double().numpy(),
+            shapedirs=body.smpl.shapedirs.detach().cpu().double().numpy(),
+            weights=body.smpl.lbs_weights.detach().cpu().double().numpy(),
+            J_regressor=np.asarray(body.J_regressor, np.float64),
+        )
+
+    @property
+    def num_betas(self) -> int:
+        return int(self.shapedirs.shape[2])
+
+    def rest_joints(self, betas: np.ndarray) -> np.ndarray:  # (24, 3)
+        return self.J_template + self.J_shapedirs @ np.asarray(betas, np.float64)
+
+    def pose(
+        self, rot_local: np.ndarray, transl: np.ndarray, betas: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """World rotations (N, 24, 3, 3) and posed joints (N, 24, 3) from local rotations
+        (N, 24, 3, 3) and translation (N, 3) (smplx: the root turns about its rest joint).
+        One step per depth of the tree (9 for SMPL) rather than per joint."""
+        rest = self.rest_joints(betas)
+        offsets = rest - rest[np.maximum(self.parents, 0)]  # (24, 3) bone vectors
+        rot_world = rot_local.copy()
+        joints = np.empty((*rot_local.shape[:1], NUM_JOINTS, 3))
+        joints[:, 0] = rest[0] + transl
+        for level in _levels(self.parents)[1:]:
+            par = self.parents[level]
+            joints[:, level] = joints[:, par] + np.einsum("njab,jb->nja", rot_world[:, par],
+                                                          offsets[level])  # fmt: skip
+            rot_world[:, level] = rot_world[:, par] @ rot_local[:, level]
+        return rot_world, joints
+
+
+@functools.lru_cache(maxsize=8)
+def _levels_cached(parents: tuple[int, ...]) -> tuple[np.ndarray, ...]:
+    depth = [0] * len(parents)
+    for j in range(1, len(parents)):
+        depth[j] = depth[parents[j]] + 1
+    d = np.asarray(depth)
+    return tuple(np.flatnonzero(d == k) for k in range(d.max() + 1))
+
+
+def _levels(parents: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Joint ids by depth in the tree (root first)."""
+    return _levels_cached(tuple(int(p) for p in parents))
+
+
+@dataclass(frozen=True)
+class PointSet:
+    """K points that follow the skinned body: rows of a regressor, vertices or joints.
+
+    The rest-space terms are linear in the betas, so they are precomputed once:
+    B(betas) = B_template + B_shapedirs @ betas - C * J(betas) (see the module docstring).
+    """
+
+    C: np.ndarray  # (K, 24) how much each bone carries each point
+    B_template: np.ndarray  # (K, 24, 3)
+    B_shapedirs: np.ndarray  # (K, 24, 3, num_betas)
+    vertex_ids: np.ndarray | None = None  # (K,) when the points are mesh vertices
+
+    @classmethod
+    def from_rows(cls, skel: Skeleton, rows: np.ndarray) -> PointSet:
+        """Points = rows (K, V) over the mesh vertices (each row sums to 1)."""
+        rows = np.asarray(rows, np.float64)
+        cols = np.flatnonzero(np.abs(rows).sum(0) > 0)
+        return cls._skinned(skel, rows[:, cols], cols)
+
+    @classmethod
+    def from_vertices(cls, skel: Skeleton, ids: np.ndarray) -> PointSet:
+        ids = np.asarray(ids, np.int64)
+        return replace(cls._skinned(skel, None, ids), vertex_ids=ids)
+
+    @classmethod
+    def _skinned(cls, skel: Skeleton, L: np.ndarray | None, cols: np.ndarray) -> PointSet:
+        w = skel.weights[cols]  # (U, 24)
+        u, nb = len(cols), skel.num_betas
+        wv = (w[:, :, None] * skel.v_template[cols][:, None, :]).reshape(u, -1)  # (U, 72)
+        ws = (w[:, :, None, None] * skel.shapedirs[cols][:, None]).reshape(u, -1)  # (U, 72 B)
+        if L is not None:  # one matrix product per term instead of a (K, U, 24) tensor
+            w, wv, ws = L @ w, L @ wv, L @ ws
+        k = len(w)
+        return cls(C=w, B_template=wv.reshape(k, NUM_JOINTS, 3),
+                   B_shapedirs=ws.reshape(k, NUM_JOINTS, 3, nb))  # fmt: skip
+
+    @classmethod
+    def from_joints(cls, skel: Skeleton, ids: np.ndarray | None = None) -> PointSet:
+        """Posed joints (default all 24): joint j is its parent bone's point at J_j."""
+        ids = np.arange(NUM_JOINTS) if ids is None else np.asarray(ids, np.int64)
+        k, rows = len(ids), np.arange(len(ids))
+        par = np.maximum(skel.parents[ids], 0)
+        C = np.zeros((k, NUM_JOINTS))
+        C[rows, par] = 1.0
+        # B = J_j - J_par (+ C J_par, removed again in `offsets`): the joint's own rest place.
+        bt, bs = np.zeros((k, NUM_JOINTS, 3)), np.zeros((k, NUM_JOINTS, 3, skel.num_betas))
+        bt[rows, par], bs[rows, par] = skel.J_template[ids], skel.J_shapedirs[ids]
+        return cls(C=C, B_template=bt, B_shapedirs=bs)
+
+    def __len__(self) -> int:
+        return len(self.C)
+
+    def offsets(self, skel: Skeleton, betas: np.ndarray) -> np.ndarray:  # (K, 24, 3)
+        """B_kj: each point's rest-space offset from bone j's joint, weighted by C_kj."""
+        betas = np.asarray(betas, np.float64)
+        rest = skel.rest_joints(betas)  # (24, 3)
+        return self.B_template + self.B_shapedirs @ betas - self.C[:, :, None] * rest[None]
+
+
+def points(
+    rot_world: np.ndarray, joints: np.ndarray, ps: PointSet, B: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Posed points y (N, K, 3) and per-bone parts q (N, K, 24, 3) with y = q.sum(2)."""
+    q = np.einsum("njab,kjb->nkja", rot_world, B) + ps.C[None, :, :, None] * joints[:, None]
+    return q.sum(2), q
+
+
+def jacobian(skel: Skeleton, joints: np.ndarray, ps: PointSet, q: np.ndarray) -> np.ndarray:
+    """dy/dq (N, K, 3, 75) for the 24 subtree rotation increments and the translation."""
+    n, k = q.shape[:2]
+    qj = np.moveaxis(q, 2, 0).reshape(NUM_JOINTS, -1)  # (24, N*K*3): one matrix product
+    Q = np.moveaxis((skel.subtree @ qj).reshape(NUM_JOINTS, n, k, 3), 0, 2)  # (N, K, 24, 3)
+    c = ps.C @ skel.subtree.T  # (K, 24)
+    v = Q - c[None, :, :, None] * joints[:, None]  # (N, K, 24, 3)
+    jac = np.zeros((n, k, 3, NUM_UNKNOWNS))
+    x, y, z = v[..., 0], v[..., 1], v[..., 2]  # -[v]_x: rows (0, z, -y), (-z, 0, x), (y, -x, 0)
+    jac[:, :, 0, 1:72:3], jac[:, :, 0, 2:72:3] = z, -y
+    jac[:, :, 1, 0:72:3], jac[:, :, 1, 2:72:3] = -z, x
+    jac[:, :, 2, 0:72:3], jac[:, :, 2, 1:72:3] = y, -x
+    jac[:, :, :, 72:] = np.eye(3)
+    return jac
+
+
+def apply_step(
+    skel: Skeleton, rot_local: np.ndarray, rot_world: np.ndarray, step: np.ndarray
+) -> np.ndarray:
+    """New local rotations after world increments w (N, 24, 3) on each subtree: joint j's
+    local rotation becomes P^T exp(w_j) P R_j with P its parent's world rotation."""
+    n = len(rot_local)
+    w = step[:, :72].reshape(n, NUM_JOINTS, 3)
+    exp_w = Rotation.from_rotvec(w.reshape(-1, 3)).as_matrix().reshape(n, NUM_JOINTS, 3, 3)
+    parent_world = np.empty_like(rot_world)
+    parent_world[:, 0] = np.eye(3)
+    parent_world[:, 1:] = rot_world[:, skel.parents[1:]]
+    pt = np.swapaxes(parent_world, -1, -2)
+    new = pt @ exp_w @ parent_world @ rot_local
+    u, _, vt = np.linalg.svd(new)  # re-orthonormalise: products drift over many frames
+    return u @ vt
+
+
+def rotvecs(rot: np.ndarray) -> np.ndarray:
+    """(..., 3, 3) rotation matrices -> (..., 3) axis-angle."""
+    return Rotation.from_matrix(rot.reshape(-1, 3, 3)).as_rotvec().reshape((*rot.shape[:-2], 3))
+
+
+def matrices(rotvec: np.ndarray) -> np.ndarray:
+    """(..., 3) axis-angle -> (..., 3, 3) rotation matrices."""
+    rv = np.asarray(rotvec, np.float64)
+    return Rotation.from_rotvec(rv.reshape(-1, 3)).as_matrix().reshape((*rv.shape[:-1], 3, 3))

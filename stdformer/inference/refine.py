@@ -1,0 +1,164 @@
+"""Per-frame body refinement: the network's mesh as the prior, MediaPipe's evidence on top.
+
+The network's per-vertex mesh is smooth in time but, on real people, less faithful than the
+landmarks it is computed from (it can stand beside the person in the image, lean less, mis-size
+the head). `BodyRefiner` poses the body model so that it
+- follows the network's body shape and pose (prior: the network mesh's joints, 33 landmarks and
+  a few vertices per bone, relative to the pelvis, `sigma_prior`; its placement weakly),
+- lands on MediaPipe's confident 2D landmarks through the camera K (`sigma_2d` of the person's
+  box height; a Cauchy loss ignores the odd wrong landmark), and
+- agrees with MediaPipe's metric world landmarks up to scale (`sigma_world`),
+with a few Gauss-Newton steps of `stdformer.body.fit` warm-started from the previous frame.
+Shape (betas) is fitted to the network's meshes over the first `settle_frames` of a track and
+then held. The result is a posed body: a clean surface (no torn hands), its joints, and its
+parameters (`MeshResult.body`) for animation exports and streams.
+
+Modes: "refined" (the above), "fit" (the body fitted to the network mesh only, no evidence:
+the network's output as body parameters), "raw" (the network's vertices, no body fit).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+
+from stdformer.body.body_model import BodyModel
+from stdformer.body.fit import BodyFit, BodyFitter, Term
+from stdformer.body.kinematics import PointSet
+from stdformer.body.regressors import landmark_regressor
+from stdformer.types import MeshResult
+
+BodyOutput = Literal["refined", "fit", "raw"]
+BODY_OUTPUTS: tuple[str, ...] = ("refined", "fit", "raw")
+_HIPS = (23, 24)  # MediaPipe hip landmarks
+
+
+@dataclass(frozen=True)
+class RefineConfig:
+    """Weights of the refinement (sigmas: the error each source is trusted to)."""
+
+    output: BodyOutput = "refined"
+    sigma_2d: float = 0.02  # of the person's box height, for confident 2D landmarks
+    sigma_world: float = 0.10  # metres, MediaPipe world landmarks (shape, up to scale)
+    sigma_prior: float = 0.05  # metres, the network's points relative to its pelvis
+    sigma_place: float = 0.30  # metres, the network's pelvis position (depth mostly)
+    min_visibility: float = 0.5
+    iters: int = 2
+    settle_frames: int = 30  # betas: mean over the first frames of a track, then held
+    prior_vertices: int = 48  # vertices spread over the bones (twist) in the prior
+
+
+class BodyRefiner:
+    """Turns the predictor's network meshes into posed bodies (module docstring)."""
+
+    def __init__(self, body: BodyModel, config: RefineConfig | None = None) -> None:
+        self.config = config or RefineConfig()
+        if self.config.output not in BODY_OUTPUTS:
+            raise ValueError(f"body output must be one of {BODY_OUTPUTS}")
+        self.fitter = BodyFitter(body, vertex_budget=self.config.prior_vertices)
+        lm = landmark_regressor(body).numpy().astype(np.float64)  # (33, V)
+        onehot = np.zeros((len(self.fitter.mesh_points.vertex_ids), body.num_vertices))
+        onehot[np.arange(len(onehot)), self.fitter.mesh_points.vertex_ids] = 1.0
+        jreg = np.asarray(body.J_regressor, np.float64)  # (24, V)
+        self._prior_rows = np.concatenate([jreg, lm, onehot])  # (24 + 33 + U, V)
+        self._prior_cols = np.flatnonzero(np.abs(self._prior_rows).sum(0) > 0)
+        self._prior_rows_c = self._prior_rows[:, self._prior_cols]
+        self.prior_points = PointSet.from_rows(self.fitter.skel, self._prior_rows)
+        self.landmark_points = PointSet.from_rows(self.fitter.skel, lm)
+        self.pelvis_points = PointSet.from_rows(self.fitter.skel, jreg[:1])
+        self.reset()
+
+    def reset(self) -> None:
+        """A new track: no warm start; betas are estimated again."""
+        self._last: BodyFit | None = None
+        self._betas_sum = np.zeros(self.fitter.num_betas)
+        self._betas_n = 0
+
+    @property
+    def betas(self) -> np.ndarray:
+        return self._betas_sum / max(self._betas_n, 1)
+
+    def __call__(self, mesh: MeshResult) -> MeshResult:
+        """The refined (or fitted) body for one network mesh, with `body` parameters."""
+        if self.config.output == "raw":
+            return mesh
+        t0 = time.perf_counter()
+        net = self._prior_rows_c @ mesh.vertices_cam[self._prior_cols].astype(np.float64)
+        fit = self._start(net[None])
+        refine = self.config.output == "refined" and mesh.observation is not None
+        terms = self._prior_terms(net, relative=refine)
+        if refine:
+            terms += self._evidence_terms(fit, mesh)
+        fit = self.fitter.solve(fit, terms, iters=self.config.iters, damping=1.0)
+        self._last = fit
+        verts = self.fitter.vertices(fit)[0]
+        joints = self.fitter.posed_points(fit, self.fitter.joint_points)[0].astype(np.float32)
+        timings = dict(mesh.timings_ms, fit=(time.perf_counter() - t0) * 1e3)
+        return dataclasses.replace(
+            mesh, vertices_cam=verts, joints_cam=joints, body=fit.params(0), timings_ms=timings
+        )
+
+    def _start(self, net: np.ndarray) -> BodyFit:
+        """Warm start from the last frame; a new track starts from the network's pose."""
+        if self._betas_n < self.config.settle_frames:
+            start = self._last or self._cold_start(net)
+            solved = self.fitter.solve_betas(start, self.prior_points, net)
+            self._betas_sum += solved.betas
+            self._betas_n += 1
+        if self._last is None:
+            return self._cold_start(net)
+        return dataclasses.replace(self._last, betas=self.betas)
+
+    def _cold_start(self, net: np.ndarray) -> BodyFit:
+        joints = net[:, :24]  # the prior's first rows are the J_regressor's
+        fit = self.fitter.kabsch_init(joints, None, self.betas)
+        term = Term(self.prior_points, net, np.ones(net.shape[:2]))
+        return self.fitter.solve(fit, [term], iters=4, damping=1e-4)
+
+    def _prior_terms(self, net: np.ndarray, relative: bool) -> list[Term]:
+        """The network's points: relative to its pelvis plus the pelvis placed weakly
+        (refined), or as they are (fit)."""
+        cfg = self.config
+        w = np.full((1, len(net)), 1.0 / cfg.sigma_prior**2)
+        if not relative:
+            return [Term(self.prior_points, net[None], w)]
+        place = np.full((1, 1), 1.0 / cfg.sigma_place**2)
+        return [
+            Term(self.prior_points, net[None], w, centre=(0,)),
+            Term(self.pelvis_points, net[None, :1], place),
+        ]
+
+    def _evidence_terms(self, fit: BodyFit, mesh: MeshResult) -> list[Term]:
+        cfg, obs = self.config, mesh.observation
+        assert obs is not None
+        w_img, h_img = obs.image_size_wh
+        uv = obs.landmarks_px[:, :2].astype(np.float64)  # (33, 2)
+        inside = (uv[:, 0] >= 0) & (uv[:, 0] < w_img) & (uv[:, 1] >= 0) & (uv[:, 1] < h_img)
+        conf = np.minimum(obs.visibility, obs.presence).astype(np.float64)
+        ok = inside & (conf >= cfg.min_visibility)
+        box_h = max(float(obs.bbox_xyxy[3] - obs.bbox_xyxy[1]), 1.0)
+        sigma_px = cfg.sigma_2d * box_h
+        w2 = np.where(ok, conf / sigma_px**2, 0.0)[None]
+        terms = [
+            Term(self.landmark_points, uv[None], w2, K_cam=mesh.K.astype(np.float64),
+                 robust=2.0 * sigma_px),
+        ]  # fmt: skip
+        world = obs.world_landmarks.astype(np.float64)  # (33, 3) hip-centred, camera axes
+        model = self.fitter.posed_points(fit, self.landmark_points)[0]
+        wconf = np.where(conf >= cfg.min_visibility, conf, 0.0)
+        scale = _scale(
+            model - model[list(_HIPS)].mean(0), world - world[list(_HIPS)].mean(0), wconf
+        )
+        ww = (wconf / cfg.sigma_world**2)[None]
+        terms.append(Term(self.landmark_points, scale * world[None], ww, centre=_HIPS))
+        return terms
+
+
+def _scale(model_rel: np.ndarray, world_rel: np.ndarray, w: np.ndarray) -> float:
+    """Least-squares scale s of `world_rel` onto `model_rel` (MediaPipe's skeleton is small)."""
+    den = float((w[:, None] * world_rel**2).sum())
+    return float((w[:, None] * world_rel * model_rel).sum()) / den if den > 1e-9 else 1.0
