@@ -56,7 +56,8 @@ CLIPS: dict[str, str] = {
     "005_10": "dance - glissade devant, glissade derriere, attitude/arabesque",
     "005_11": "dance - sideways steps, pirouette",
     "005_12": "dance - arms held high, pointe tendue a terre, upper body rotation",
-    "005_13": "dance - small jetes, pirouette", "005_14": "dance - retire derriere, attitude/arabesque",
+    "005_13": "dance - small jetes, pirouette",
+    "005_14": "dance - retire derriere, attitude/arabesque",
     "005_15": "dance - retire derriere, attitude/arabesque",
     "005_16": "dance - coupe dessous, jete en tourant",
     "005_17": "dance - coupe dessous, grand jete en tourant",
@@ -153,7 +154,7 @@ def resample_times(n: int, fps_in: float, fps_out: float) -> np.ndarray:
 
 
 def resample_rotations(rot: np.ndarray, t: np.ndarray) -> np.ndarray:
-    """(N, J, 3, 3) rotations sampled at fractional frame times `t` (M,) by slerp -> (M, J, 3, 3)."""
+    """(N, J, 3, 3) rotations slerped at fractional frame times `t` (M,) -> (M, J, 3, 3)."""
     n, J = rot.shape[:2]
     out = np.empty((len(t), J, 3, 3))
     for j in range(J):
@@ -196,7 +197,7 @@ def cache_dir() -> Path:
 
 
 def clip_file(folder: Path, name: str, fps: float) -> Path:
-    return Path(folder) / f"{name}_{int(round(fps))}fps.npz"
+    return Path(folder) / f"{name}_{round(fps)}fps.npz"
 
 
 def save_cmu_clip(clip: CmuClip, folder: Path) -> Path:

@@ -7,8 +7,12 @@ import pytest
 
 from stdformer.body.smpl_file import SMPL_PARENTS
 from stdformer.data.bvh import BvhError, forward_kinematics, parse_bvh
-from stdformer.data.cmu import resample_linear, resample_rotations, resample_times
-from stdformer.data.cmu import to_body_proportions
+from stdformer.data.cmu import (
+    resample_linear,
+    resample_rotations,
+    resample_times,
+    to_body_proportions,
+)
 
 TWO_BONES = """HIERARCHY
 ROOT Hips
