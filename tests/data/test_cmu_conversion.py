@@ -90,3 +90,33 @@ def test_body_proportions_keep_bone_directions_and_take_the_body_lengths():
             d_src /= np.linalg.norm(d_src, axis=-1, keepdims=True)
             np.testing.assert_allclose(d_out, d_src, atol=1e-9)
     np.testing.assert_allclose(0.5 * (out[:, 1] + out[:, 2]), 0.5 * (src[:, 1] + src[:, 2]))
+
+
+def test_webcam_views_are_mostly_frontal_with_side_and_back_shares():
+    from stdformer.data.scene import WEBCAM_VIEWS, view_azimuth
+
+    rng = np.random.default_rng(1)
+    az = np.array([view_azimuth(rng, WEBCAM_VIEWS) for _ in range(4000)])
+    off = np.abs((az + 180) % 360 - 180)  # 0 = in front, 180 = behind
+    assert np.mean(off < 60) == pytest.approx(0.65, abs=0.03)
+    assert np.mean((off > 60) & (off < 130)) == pytest.approx(0.25, abs=0.03)
+    assert np.mean(off > 130) == pytest.approx(0.10, abs=0.02)
+
+
+def test_cmu_motion_keeps_the_pose_and_lifts_jumps_off_the_floor():
+    from stdformer.data.cmu import CmuClip
+    from stdformer.data.cmu_source import cmu_motion
+
+    n = 40
+    joints = np.zeros((n, 24, 3), np.float32)
+    joints[20:30, :, 1] = 0.3  # a jump: every joint (feet included) 30 cm up
+    pose = np.random.default_rng(2).normal(0, 0.2, (n, 69)).astype(np.float32)
+    clip = CmuClip("002_04", 30.0, np.zeros((n, 3), np.float32), pose,
+                   np.ones((n, 3), np.float32), np.zeros(10, np.float32), joints,
+                   np.zeros(n, np.float32))  # fmt: skip
+    m = cmu_motion(clip, 10, 25, np.random.default_rng(3))
+    assert m.n_frames == 25 and m.fps == 30.0
+    np.testing.assert_array_equal(m.body_pose, pose[10:35])
+    np.testing.assert_allclose(m.lift[10:20], 0.3, atol=1e-6)
+    assert np.all(m.lift[:10] == 0) and np.all(m.lift[20:] == 0)
+    np.testing.assert_allclose(m.transl[0, [0, 2]], 0.0)
