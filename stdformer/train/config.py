@@ -43,6 +43,10 @@ class TrainConfig:
     grad_clip: float = 1.0
     sim_fraction: float = 0.5  # share of windows from the simulator (rest: real detections)
     sim_clips: int = 400  # simulated motions in the pool (60 frames each)
+    cmu_dir: str | None = None  # converted CMU motion (tools/convert_cmu.py); None: not used
+    cmu_fraction: float = 0.6  # share of simulated windows drawn from CMU motion
+    cmu_clips: int = 300  # CMU training clips in the pool (60 frames each, any rate)
+    cmu_val_clips: int = 48  # clips of the held-out CMU motions (validation without a corpus)
     val_every: int = 250
     val_windows: int = 96
     init_from: str | None = None  # start from this checkpoint's weights (a new schedule)

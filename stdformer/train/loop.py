@@ -48,6 +48,7 @@ from stdformer.train.config import TrainConfig
 from stdformer.train.losses import STDFormerLoss, Targets
 
 log = logging.getLogger(__name__)
+CMU_SEED0, CMU_VAL_SEED0 = 3_000_000, 3_500_000
 
 
 @dataclass
@@ -56,6 +57,7 @@ class Pools:
     val: list[ClipRecord]  # every 10th corpus clip: validation / model selection only
     sim: list[ClipRecord]
     calib: SimCalibration
+    cmu: list[ClipRecord] = dataclasses.field(default_factory=list)  # CMU motion, simulated
 
 
 def build_pools(body: BodyModel, cfg: TrainConfig, show: bool) -> Pools:
@@ -73,7 +75,30 @@ def build_pools(body: BodyModel, cfg: TrainConfig, show: bool) -> Pools:
             f"no corpus clips in {cfg.corpus_dir}: run `python tools/make_corpus.py --split "
             "train --count N` first, or train on the simulator alone with --sim-fraction 1"
         )
-    return Pools(real, val, sim, SimCalibration.load())
+    cmu: list[ClipRecord] = []
+    if cfg.cmu_dir:
+        cmu, cmu_val = _cmu_pools(body, cfg, show)
+        if not val:  # no rendered corpus here: select on held-out CMU motion, simulated
+            val = cmu_val
+    return Pools(real, val, sim, SimCalibration.load(), cmu)
+
+
+def _cmu_pools(body: BodyModel, cfg: TrainConfig, show: bool):
+    """CMU training records and validation records of the held-out CMU clips."""
+    from stdformer.data import cmu
+    from stdformer.data.cmu_source import cmu_record
+
+    folder = Path(cfg.cmu_dir).expanduser()
+    train_clips, val_clips = cmu.load_cmu(folder), cmu.load_cmu(folder, held_out=True)
+    if not train_clips or not val_clips:
+        raise FileNotFoundError(
+            f"no converted CMU clips in {folder}: run `python tools/convert_cmu.py --mirror DIR`"
+        )
+    seeds = range(CMU_SEED0, CMU_SEED0 + cfg.cmu_clips)
+    recs = [cmu_record(body, train_clips, s) for s in tqdm(seeds, "CMU clips", disable=not show)]
+    seeds = range(CMU_VAL_SEED0, CMU_VAL_SEED0 + cfg.cmu_val_clips)
+    val = [cmu_record(body, val_clips, s) for s in tqdm(seeds, "CMU val", disable=not show)]
+    return recs, val
 
 
 def sample_batch(pools: Pools, cfg: TrainConfig, step: int, rank: int, world: int) -> dict:
@@ -82,8 +107,11 @@ def sample_batch(pools: Pools, cfg: TrainConfig, step: int, rank: int, world: in
     windows = []
     for _ in range(cfg.batch_size):
         use_sim = rng.random() < cfg.sim_fraction or not pools.real
+        sim = pools.sim
+        if use_sim and pools.cmu and rng.random() < cfg.cmu_fraction:
+            sim = pools.cmu
         rec = (
-            pools.sim[int(rng.integers(len(pools.sim)))]
+            sim[int(rng.integers(len(sim)))]
             if use_sim
             else (pools.real[int(rng.integers(len(pools.real)))])
         )
@@ -188,6 +216,9 @@ def train(cfg: TrainConfig, show_progress: bool = True) -> dict:
     pools = build_pools(body, cfg, show)
     eval_reg = eval_joint_regressor(body).to(device)
     metrics: dict = {}
+    if rank == 0 and start == 0 and cfg.init_from and pools.val:  # the starting point's score
+        start_metrics = validate(model, body, pools, cfg, device)
+        tqdm.write("step 0: " + ", ".join(f"{k} {v:.1f}" for k, v in start_metrics.items()))
     bar = tqdm(range(start, cfg.steps), "train", initial=start, total=cfg.steps, disable=not show)
     t0 = time.time()
     for step in bar:
