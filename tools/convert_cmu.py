@@ -44,7 +44,7 @@ def preview(folder: Path, out_dir: Path, body) -> list[Path]:
 
     from stdformer.data import cmu
     from stdformer.data.scene import intrinsics_from_vfov, look_at
-    from stdformer.render import OffscreenRenderer
+    from stdformer.render.renderer import OffscreenRenderer
 
     renderer = OffscreenRenderer(640, 480)
     K = intrinsics_from_vfov((640, 480), 55.0)

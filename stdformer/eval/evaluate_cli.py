@@ -3,11 +3,15 @@
     python main.py evaluate                      # held-out corpus, every method, table
     python main.py evaluate --json out.json      # also write the numbers as JSON
     python main.py evaluate --video clip.mp4     # footage without ground truth
+    python main.py evaluate --real               # real multi-view footage (tools/build_real_set.py)
 
-Held-out mode: see `stdformer.eval.evaluate`. Video mode runs the app's pipeline on every
-frame and reports coverage (frames with a mesh / frames), 2D alignment (mean distance between
-the mesh's projected landmark points and the detector's confident landmarks, % of the person
-box height) and jitter (mean vertex acceleration in the camera frame, mm/frame^2).
+Held-out mode: see `stdformer.eval.evaluate`. Real mode: see `stdformer.eval.real_score` (the
+app's session on each view of a calibrated 4-camera take, scored against a reference
+triangulated from the other three views, beside raw MediaPipe and an EMA of it).
+Video mode runs the app's pipeline on every frame and reports coverage (frames with a mesh /
+frames), 2D alignment (mean distance between the mesh's projected landmark points and the
+detector's confident landmarks, % of the person box height) and jitter (mean vertex
+acceleration in the camera frame, mm/frame^2).
 """
 
 from __future__ import annotations
@@ -130,6 +134,21 @@ def evaluate_video(path: str, cfg: PipelineConfig, show: bool) -> dict:
     }
 
 
+def evaluate_real(args: argparse.Namespace) -> dict:
+    from stdformer.eval.real_build import load_real_set
+    from stdformer.eval.real_score import format_real_table, score_real
+    from stdformer.session.pipeline import choose_weights
+
+    if choose_weights(args.weights) is None:
+        raise FileNotFoundError("no network weights: pass --weights or ship assets weights")
+    config = pipeline_config_from_args(args)
+    real = load_real_set(pose_model=args.pose_model)
+    results = score_real(real, config, show=not args.quiet)
+    results["reference"] = real.stats
+    print(format_real_table(results))
+    return results
+
+
 def format_table(results: dict) -> str:
     cols = ("mpjpe", "pa_mpjpe", "mpvpe", "accel", "coverage")
     lines = []
@@ -152,6 +171,7 @@ def main(argv: list[str]) -> int:
     p = argparse.ArgumentParser(prog="main.py evaluate", description=__doc__.split("\n\n")[0])
     p.add_argument("--heldout", type=Path, default=default_cache_dir() / "corpus" / "heldout")
     p.add_argument("--video", help="evaluate on this video (no ground truth) instead")
+    p.add_argument("--real", action="store_true", help="real multi-view footage instead")
     p.add_argument("--methods", nargs="+", choices=METHODS, default=list(METHODS))
     p.add_argument("--fit-iters", type=int, default=80, help="per-frame fit iterations")
     p.add_argument("--limit", type=int, help="only the first N held-out clips (quick checks)")
@@ -161,7 +181,9 @@ def main(argv: list[str]) -> int:
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     try:
-        if args.video:
+        if args.real:
+            results = evaluate_real(args)
+        elif args.video:
             results = evaluate_video(args.video, pipeline_config_from_args(args), not args.quiet)
             print(", ".join(f"{k} {v:.2f}" for k, v in results.items()))
         else:
@@ -170,7 +192,7 @@ def main(argv: list[str]) -> int:
             )
             print(f"held-out clips: {n} ({args.heldout})")
             print(format_table(results))
-    except (FileNotFoundError, ValueError, OSError) as exc:
+    except (FileNotFoundError, ValueError, OSError, RuntimeError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     if args.json:
