@@ -26,10 +26,10 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from stdformer.eval.metrics import similarity_align
 from stdformer.eval.real_build import RealSet
 from stdformer.eval.real_set import VIEWS
 from stdformer.session.pipeline import LivePipeline, PipelineConfig
-from stdformer.eval.metrics import similarity_align
 
 log = logging.getLogger(__name__)
 

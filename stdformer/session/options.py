@@ -12,6 +12,7 @@ import argparse
 from collections.abc import Callable
 
 from stdformer.detect.localize import LocalizerConfig
+from stdformer.inference.refine import BODY_OUTPUTS
 from stdformer.session.pipeline import PipelineConfig
 
 
@@ -64,6 +65,13 @@ def add_pipeline_args(parser: argparse.ArgumentParser) -> argparse.ArgumentParse
         default=2,
         help="people MediaPipe looks for; the main subject is followed (1 is fastest)",
     )
+    g.add_argument(
+        "--body",
+        choices=BODY_OUTPUTS,
+        default="refined",
+        help="refined: the body model fitted to the network and MediaPipe's landmarks "
+        "(default); fit: fitted to the network only; raw: the network's own vertices",
+    )
     return parser
 
 
@@ -76,4 +84,5 @@ def pipeline_config_from_args(args: argparse.Namespace) -> PipelineConfig:
         mesh_levels=args.mesh_levels,
         device=args.device,
         lookahead=args.lookahead,
+        body_output=args.body,
     )

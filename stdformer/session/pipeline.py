@@ -20,6 +20,7 @@ import numpy as np
 from stdformer.body.body_model import load_body_model
 from stdformer.body.levels import MeshLevels
 from stdformer.detect.localize import LocalizerConfig, PersonLocalizer
+from stdformer.inference.refine import BodyOutput
 from stdformer.paths import ASSETS, MissingFileError, resolve_file, resolve_optional_file
 from stdformer.render.display_mesh import DisplayLevel, DisplayLod
 from stdformer.types import Frame, MeshResult, Observation
@@ -41,6 +42,7 @@ class PipelineConfig:
     lookahead: int = 0  # frames of future context (latency) for the mesh
     cpu_threads: int | None = 1  # torch threads on the CPU: leave cores to MediaPipe + renderer
     display_level: DisplayLevel = "mid"  # mesh level the live views draw (recordings: full)
+    body_output: BodyOutput = "refined"  # refined body (default), fitted body, or raw network
 
 
 @dataclass(frozen=True)
@@ -131,7 +133,11 @@ class LivePipeline:
             log.info("%s (pass --weights PATH to enable the body mesh)", self.mesh_status)
             return
         from stdformer.inference.predictor import Predictor, PredictorConfig
+        from stdformer.inference.refine import BodyRefiner, RefineConfig
 
+        refiner = None
+        if self.config.body_output != "raw":
+            refiner = BodyRefiner(stage.body, RefineConfig(output=self.config.body_output))
         self.predictor = Predictor(
             stage.model,
             PredictorConfig(
@@ -140,6 +146,7 @@ class LivePipeline:
                 cpu_threads=self.config.cpu_threads,
             ),
             joint_regressor=np.asarray(stage.body.J_regressor, dtype=np.float32),  # (24, V)
+            refiner=refiner,
         )
         self.faces = np.asarray(stage.body.faces, dtype=np.int64)
         self.display_lod = DisplayLod.from_levels(stage.levels, self.config.display_level)
