@@ -160,7 +160,7 @@ def export_npz(
         "frame_index": rec.frame_index[pos],
         "t_ns": rec.t_ns[pos],
         "K": rec.K[pos],
-        "transl": rec.records["transl"][pos],
+        "transl": rec.body_params(pos)["transl"],  # smplx `transl`; the pelvis is joints[:, 0]
         "bbox_xyxy": rec.records["bbox_xyxy"][pos],
         "fps": np.float64(rec.fps),
     }
