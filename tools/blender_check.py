@@ -15,6 +15,7 @@ importer opens files with mode 'rU' (rejected by its Python 3.11) and its glTF i
 
 import builtins
 import json
+import struct
 import sys
 
 import bpy
@@ -34,6 +35,13 @@ def _open_without_u(file, mode="r", *args, **kwargs):
     return _open(file, mode.replace("U", ""), *args, **kwargs)
 
 
+def _glb_extras(path: str) -> dict:
+    with _open(path, "rb") as f:
+        head = f.read(20)
+        length = struct.unpack("<I", head[12:16])[0]
+        return json.loads(f.read(length)).get("asset", {}).get("extras", {})
+
+
 def main() -> None:
     path, out = sys.argv[sys.argv.index("--") + 1 :][:2]
     bpy.ops.wm.read_factory_settings(use_empty=True)
@@ -49,13 +57,16 @@ def main() -> None:
             builtins.open = _open
         fps = scene.render.fps / scene.render.fps_base
     else:
+        # Blender keys glTF times at the scene's rate (24 by default): set the file's first.
+        fps = _glb_extras(path).get("fps")
+        if fps:
+            scene.render.fps, scene.render.fps_base = round(fps), round(fps) / fps
         bpy.ops.import_scene.gltf(filepath=path)
-        fps = None  # the file's rate is in its extras; Blender keys at the scene's rate
     arm = next(o for o in scene.objects if o.type == "ARMATURE")
     start, end = arm.animation_data.action.frame_range  # the keyed frames, as imported
-    n_frames = int(round(end - start)) + 1
+    n_frames = round(end - start) + 1
     joints = {b.name: [] for b in arm.pose.bones}
-    start = int(round(start))
+    start = round(start)
     for f in range(n_frames):
         scene.frame_set(start + f)
         for b in arm.pose.bones:

@@ -134,6 +134,10 @@ EXPORT_FORMATS: dict[str, ExportFormat] = {
             _MESH, _glb,
         ),
         ExportFormat(
+            "glb-skinned", "animated glTF, skinned body with joint rotations", "_skinned.glb",
+            False, ("body_model",), _BODY, _glb_skinned, uses_body=True,
+        ),
+        ExportFormat(
             "bvh", "BVH motion: SMPL skeleton, joint rotations", ".bvh", False,
             ("units", "euler", "body_model"), _BODY, _bvh, uses_body=True,
         ),

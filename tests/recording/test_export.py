@@ -76,8 +76,8 @@ def _read_glb(path: Path) -> tuple[dict, bytes]:
 def _accessor(gltf: dict, binary: bytes, i: int) -> np.ndarray:
     acc = gltf["accessors"][i]
     view = gltf["bufferViews"][acc["bufferView"]]
-    width = {"SCALAR": 1, "VEC3": 3}[acc["type"]]
-    dtype = {5126: "<f4", 5125: "<u4"}[acc["componentType"]]
+    width = {"SCALAR": 1, "VEC3": 3, "VEC4": 4, "MAT4": 16}[acc["type"]]
+    dtype = {5126: "<f4", 5125: "<u4", 5123: "<u2"}[acc["componentType"]]
     data = np.frombuffer(binary, dtype, acc["count"] * width, view["byteOffset"])
     return data.reshape(acc["count"], width)
 
