@@ -47,6 +47,16 @@ COMMANDS: dict[str, str] = {
 }
 
 
+def _vmc_target(text: str) -> str:
+    from stdformer.recording.vmc import parse_target
+
+    try:
+        host, port = parse_target(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return f"{host}:{port}"
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="main.py", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -64,6 +74,15 @@ def build_parser() -> argparse.ArgumentParser:
         "error, then with exit code 1)",
     )
     p.add_argument("--stats-json", metavar="PATH", help="write run statistics here on exit")
+    p.add_argument(
+        "--vmc",
+        nargs="?",
+        const="127.0.0.1:39539",
+        metavar="HOST:PORT",
+        type=_vmc_target,
+        help="stream the body to an avatar app in the VMC protocol (OSC/UDP); without a value "
+        "127.0.0.1:39539; default off (the window's VMC switch is kept between runs)",
+    )
     p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     return p
 
@@ -75,6 +94,7 @@ def config_from_args(args: argparse.Namespace) -> AppConfig:
         pipeline=pipeline_config_from_args(args),
         quit_after_s=args.quit_after,
         stats_json=args.stats_json,
+        vmc=args.vmc,
     )
 
 

@@ -23,3 +23,4 @@ class AppConfig:
     quit_after_s: float | None = None
     stats_json: str | None = None
     max_camera_index: int = 3  # camera indices probed: 0 .. max_camera_index
+    vmc: str | None = None  # "HOST:PORT": stream the body (VMC protocol) from the start

@@ -29,6 +29,7 @@ from app.record_bar import RecordBar
 from app.status import status_text
 from app.video_view import VideoView
 from app.view3d import HINT, View3D
+from app.vmc_bar import VmcBar
 from app.workers import DisplayThread, SessionWorker
 from stdformer.render.views import ViewControl
 from stdformer.session.core import PickSubject, SessionConfig, SessionResult, SetSmoothing
@@ -103,6 +104,8 @@ class MainWindow(QMainWindow):
         self.record_bar = RecordBar(self.settings, self)
         self.record_bar.message.connect(lambda text: self.statusBar().showMessage(text, 10_000))
         self.addToolBar(self.record_bar)
+        self.vmc_bar = VmcBar(self.settings, config.vmc, self)
+        self.addToolBar(self.vmc_bar)
 
         self.status_label = QLabel()
         self.state_label = QLabel()
@@ -214,6 +217,7 @@ class MainWindow(QMainWindow):
         self.display.start()
         self.worker.start()
         self.record_bar.set_session(self.worker.session, self.worker.session.config)
+        self.vmc_bar.set_session(self.worker.session, config.pipeline.body_model)
         self._update_buttons()
 
     def stop(self) -> None:
@@ -223,6 +227,7 @@ class MainWindow(QMainWindow):
         """Stop the session and the display; wait up to `wait_s` (None: until they end)."""
         was_running = self.worker is not None and self.worker.running
         self.record_bar.set_session(None)  # a recording ends cleanly with its session
+        self.vmc_bar.set_session(None)
         if self.worker is not None:
             if not self.worker.stop(wait_s):
                 # Still loading models: it ends on its own; its late events are not this run's.
@@ -371,6 +376,7 @@ class MainWindow(QMainWindow):
 
     def closeEvent(self, event: QCloseEvent) -> None:
         self.record_bar.close_all()  # recording, exports, playback windows
+        self.vmc_bar.close_all()
         self._stop_workers(None)  # the process must not exit under a running thread
         for worker in list(self._retired):
             worker.stop(None)

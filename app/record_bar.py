@@ -22,7 +22,13 @@ from PyQt6.QtWidgets import (
 )
 
 from stdformer.recording import RecordingError, open_recording
-from stdformer.recording.export import FORMATS, check_output, default_output, export_recording
+from stdformer.recording.export import (
+    FORMATS,
+    check_output,
+    default_output,
+    export_length,
+    export_recording,
+)
 from stdformer.recording.recorder import Recorder, recording_info
 from stdformer.session.core import SessionConfig
 from stdformer.session.session import Session
@@ -201,7 +207,7 @@ class RecordBar(QToolBar):
         try:
             rec = open_recording(recording)
             out = check_output(fmt, out or default_output(rec, fmt))
-            total = int(rec.has_mesh.sum())
+            total = export_length(rec, fmt, None, None)
         except RecordingError as exc:
             self._warn(str(exc))
             return None

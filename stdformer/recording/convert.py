@@ -5,7 +5,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from stdformer.recording.format import N_LANDMARKS, FrameRecord
+from stdformer.recording.format import N_BETAS, N_LANDMARKS, FrameRecord
 from stdformer.types import MeshResult, Observation
 
 JPEG_QUALITY = 90  # source video frames: ~40-60 KB at 640x480, visually lossless for overlays
@@ -41,12 +41,14 @@ def frame_record(
         raise ValueError(f"mesh has {mesh.vertices_cam.shape} vertices, recording {n_vertices}")
     if mesh is not None and mesh.joints_cam.shape != (n_joints, 3):
         raise ValueError(f"mesh has {mesh.joints_cam.shape} joints, recording {n_joints}")
+    if mesh is not None and mesh.body is not None and mesh.body.betas.shape != (N_BETAS,):
+        raise ValueError(f"body has {mesh.body.betas.shape} betas, recordings store {N_BETAS}")
     obs = observation
     if mesh is not None:
         joints = np.asarray(mesh.joints_cam, np.float32)
-        vertices, K, transl = np.asarray(mesh.vertices_cam, np.float32), mesh.K, joints[0]
+        vertices, K = np.asarray(mesh.vertices_cam, np.float32), mesh.K
     else:
-        joints, vertices, K, transl = _nan(n_joints, 3), _nan(n_vertices, 3), _nan(3, 3), _nan(3)
+        joints, vertices, K = _nan(n_joints, 3), _nan(n_vertices, 3), _nan(3, 3)
     if mesh is not None:
         bbox = mesh.bbox_xyxy
     elif obs is not None:
@@ -61,10 +63,10 @@ def frame_record(
         vertices=vertices,
         joints=joints,
         K=np.asarray(K, np.float32),
-        transl=np.asarray(transl, np.float32),
         bbox_xyxy=np.asarray(bbox, np.float32),
         landmarks_px=obs.landmarks_px if obs is not None else _nan(N_LANDMARKS, 3),
         landmark_visibility=obs.visibility if obs is not None else _nan(N_LANDMARKS),
         world_landmarks=obs.world_landmarks if obs is not None else _nan(N_LANDMARKS, 3),
         source_jpeg=source_jpeg,
+        body=None if mesh is None else mesh.body,
     )

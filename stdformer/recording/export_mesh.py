@@ -146,23 +146,36 @@ def export_ply(
 
 def export_npz(
     rec: Recording, out_path: str | os.PathLike[str], frames: np.ndarray | None = None,
-    progress: Progress | None = None,
+    body: dict[str, np.ndarray] | None = None, progress: Progress | None = None,
 ) -> Path:  # fmt: skip
     """One `.npz` (OpenCV camera frame, metres) streamed to disk chunk by chunk.
 
-    Keys: vertices (F, V, 3) float32, joints (F, J, 3) float32, faces (Nf, 3) int32,
-    frame_index (F,) int64, t_ns (F,) int64, K (F, 3, 3) float32, transl (F, 3) float32,
-    bbox_xyxy (F, 4) float32, fps () float64. `np.load(path)` reads it.
+    Keys: vertices (F, V, 3) float32, joints (F, J, 3) float32 (joints[:, 0] is the pelvis),
+    faces (Nf, 3) int32, frame_index (F,) int64, t_ns (F,) int64, K (F, 3, 3) float32,
+    bbox_xyxy (F, 4) float32, fps () float64, and the body in smplx conventions (NaN rows where
+    a frame has none): global_orient (F, 3), body_pose (F, 69) axis-angle, transl (F, 3),
+    betas (B,) the take's shape (median over frames) and frame_betas (F, B) each frame's own
+    (they differ only while a fit's shape settles). `body` (from `Recording.body_params`
+    layout) defaults to what the recording holds. `np.load(path)` reads it;
+    `BodyModel.forward(betas=frame_betas, global_orient=..., body_pose=..., transl=...)`
+    reproduces `vertices`.
     """
     path, pos = check_new_file(out_path), mesh_positions(rec, frames)
+    body = rec.body_params(pos) if body is None else body
+    fitted = np.isfinite(body["betas"][:, 0])
+    take_betas = np.median(body["betas"][fitted], axis=0) if fitted.any() else body["betas"][0]
     small = {
         "faces": rec.faces,
         "frame_index": rec.frame_index[pos],
         "t_ns": rec.t_ns[pos],
         "K": rec.K[pos],
-        "transl": rec.records["transl"][pos],
         "bbox_xyxy": rec.records["bbox_xyxy"][pos],
         "fps": np.float64(rec.fps),
+        "global_orient": body["global_orient"],
+        "body_pose": body["body_pose"],
+        "transl": body["transl"],
+        "betas": take_betas.astype(np.float32),
+        "frame_betas": body["betas"],
     }
     with _open_new(path) as raw, zipfile.ZipFile(raw, "w", zipfile.ZIP_STORED) as zf:
         for key in ("vertices", "joints"):

@@ -16,6 +16,11 @@ are numpy structured rows: `np.memmap(frames.bin, dtype=record_dtype(header))` g
 as an array without loading the file (vertices of a 10-minute take are gigabytes).
 
 Coordinates: metres, OpenCV camera frame of the source image (x right, y down, z forward).
+
+Versions: 2 (written now) adds the fitted body per frame in smplx conventions, `betas` (B,),
+`global_orient` (3,), `body_pose` (69,) axis-angle and `transl` (3,) (NaN where no body was
+fitted; see `stdformer.types.BodyParams`), and drops version 1's `transl`, which was the pelvis
+(= `joints[0]`, still there). Version 1 recordings still open: their body fields read as NaN.
 """
 
 from __future__ import annotations
@@ -28,8 +33,12 @@ from typing import Any
 
 import numpy as np
 
+from stdformer.types import BodyParams
+
 FORMAT = "stdformer-recording"
-VERSION = 1
+VERSION = 2  # written by this program
+READABLE_VERSIONS = (1, 2)
+N_BETAS = 10  # shape coefficients stored per frame (BodyParams.betas)
 SUFFIX = ".strec"
 HEADER_FILE, FACES_FILE, FRAMES_FILE = "header.json", "faces.npy", "frames.bin"
 SOURCE_FILE, END_FILE = "source.mjpg", "end.json"
@@ -68,20 +77,26 @@ class FrameRecord:
     index: int  # source frame index
     t_ns: int  # capture (media) time stamp
     tracked: bool  # the subject was seen in this frame
-    has_mesh: bool  # vertices / joints / K / transl are valid
+    has_mesh: bool  # vertices / joints / K are valid
     vertices: np.ndarray  # (V, 3) float32 camera frame, metres
     joints: np.ndarray  # (J, 3) float32, body-model joint order (SMPL-24)
     K: np.ndarray  # (3, 3) float32 intrinsics of the source image
-    transl: np.ndarray  # (3,) float32 body root (pelvis, = joints[0]) in the camera frame
     bbox_xyxy: np.ndarray  # (4,) float32 person box, pixels
     landmarks_px: np.ndarray  # (33, 3) float32 MediaPipe landmarks (x, y pixels; z rel. depth)
     landmark_visibility: np.ndarray  # (33,) float32 in [0, 1]
     world_landmarks: np.ndarray  # (33, 3) float32 metres, hip-centred, camera-aligned
     source_jpeg: bytes | None = None  # the source image, JPEG, when the video is recorded
+    body: BodyParams | None = None  # the fitted body (camera frame), None when not fitted
+
+    @property
+    def has_body(self) -> bool:
+        return self.body is not None
 
 
-def record_fields(n_vertices: int, n_joints: int) -> list[tuple[str, str, tuple[int, ...]]]:
-    """(name, numpy dtype string, shape) of each record field, in file order."""
+def record_fields(
+    n_vertices: int, n_joints: int, n_betas: int = N_BETAS
+) -> list[tuple[str, str, tuple[int, ...]]]:
+    """(name, numpy dtype string, shape) of each record field of the current version, in order."""
     return [
         ("index", "<i8", ()),
         ("t_ns", "<i8", ()),
@@ -89,12 +104,16 @@ def record_fields(n_vertices: int, n_joints: int) -> list[tuple[str, str, tuple[
         ("has_mesh", "u1", ()),
         ("bbox_xyxy", "<f4", (4,)),
         ("K", "<f4", (3, 3)),
-        ("transl", "<f4", (3,)),
         ("joints", "<f4", (n_joints, 3)),
         ("vertices", "<f4", (n_vertices, 3)),
         ("landmarks_px", "<f4", (N_LANDMARKS, 3)),
         ("landmark_visibility", "<f4", (N_LANDMARKS,)),
         ("world_landmarks", "<f4", (N_LANDMARKS, 3)),
+        # the fitted body, smplx conventions, camera frame; NaN when not fitted
+        ("betas", "<f4", (n_betas,)),
+        ("global_orient", "<f4", (3,)),
+        ("body_pose", "<f4", (69,)),
+        ("transl", "<f4", (3,)),
         ("source_offset", "<i8", ()),  # byte offset of this frame's JPEG in source.mjpg, or -1
         ("source_length", "<i8", ()),  # its length in bytes, 0 when not recorded
         (RECORD_CRC, "<u4", ()),
@@ -117,6 +136,12 @@ class Header:
     fields: list[tuple[str, str, tuple[int, ...]]]
     created_utc: str
     has_source_video: bool
+    version: int = VERSION
+
+    @property
+    def has_body_fields(self) -> bool:
+        """Records carry the fitted body (version 2 on); version 1's `transl` is the pelvis."""
+        return self.version >= 2 and "global_orient" in self.dtype.names
 
     @property
     def dtype(self) -> np.dtype:
@@ -126,7 +151,7 @@ class Header:
         info = asdict(self.info)
         body = {
             "format": FORMAT,
-            "version": VERSION,
+            "version": self.version,
             "created_utc": self.created_utc,
             "units": "metres; OpenCV camera frame (x right, y down, z forward); pixels for boxes",
             "n_vertices": self.n_vertices,
@@ -154,10 +179,11 @@ class Header:
             raise RecordingError(f"{path}: header is not valid JSON ({exc})") from exc
         if not isinstance(d, dict) or d.get("format") != FORMAT:
             raise RecordingError(f"{path}: not a {FORMAT} header (no format marker)")
-        if d.get("version") != VERSION:
+        if d.get("version") not in READABLE_VERSIONS:
             raise RecordingError(
                 f"{path}: recording format version {d.get('version')!r}; this program reads "
-                f"version {VERSION}. Open it with the version of the program that wrote it."
+                f"versions {', '.join(map(str, READABLE_VERSIONS))}. Open it with the version "
+                "of the program that wrote it."
             )
         try:
             size = d.get("image_size_wh")
@@ -182,6 +208,7 @@ class Header:
                 fields=fields,
                 created_utc=str(d.get("created_utc", "")),
                 has_source_video=bool(d["files"].get("source_video")),
+                version=int(d["version"]),
             )
             itemsize = header.dtype.itemsize
         except (KeyError, TypeError, ValueError) as exc:

@@ -26,12 +26,14 @@ from stdformer.recording.format import (
     FACES_FILE,
     FRAMES_FILE,
     HEADER_FILE,
+    N_BETAS,
     SOURCE_FILE,
     FrameRecord,
     Header,
     RecordingError,
     record_crc,
 )
+from stdformer.types import BodyParams
 
 log = logging.getLogger(__name__)
 
@@ -88,12 +90,34 @@ class Recording:
         return self.records["K"]
 
     @property
+    def has_body(self) -> np.ndarray:  # (N,) bool
+        """Frames with a fitted body (always False in a version 1 recording)."""
+        if not self.header.has_body_fields:
+            return np.zeros(len(self), bool)
+        return np.isfinite(self.records["global_orient"][:, 0])
+
+    def body_params(self, pos: np.ndarray) -> dict[str, np.ndarray]:
+        """The recorded body of the frames at positions `pos` (F,), smplx names and conventions:
+        betas (F, B), global_orient (F, 3), body_pose (F, 69), transl (F, 3), float32, camera
+        frame; NaN rows where `has_body` is False (every row of a version 1 recording)."""
+        pos = np.asarray(pos, np.int64)
+        if not self.header.has_body_fields:
+            widths = {"betas": N_BETAS, "global_orient": 3, "body_pose": 69, "transl": 3}
+            return {k: np.full((len(pos), w), np.nan, np.float32) for k, w in widths.items()}
+        names = ("betas", "global_orient", "body_pose", "transl")
+        return {k: np.array(self.records[k][pos], np.float32) for k in names}
+
+    @property
     def has_source_video(self) -> bool:
         return self.header.has_source_video and bool((self.records["source_length"] > 0).any())
 
     def frame(self, i: int) -> FrameRecord:
         """Frame `i` (0-based position in the recording) as a FrameRecord of owned arrays."""
         r = self.records[i]
+        body = None
+        if self.header.has_body_fields and np.isfinite(r["global_orient"][0]):
+            names = ("betas", "global_orient", "body_pose", "transl")
+            body = BodyParams(**{k: np.array(r[k], np.float32) for k in names})
         return FrameRecord(
             index=int(r["index"]),
             t_ns=int(r["t_ns"]),
@@ -102,11 +126,11 @@ class Recording:
             vertices=np.array(r["vertices"]),
             joints=np.array(r["joints"]),
             K=np.array(r["K"]),
-            transl=np.array(r["transl"]),
             bbox_xyxy=np.array(r["bbox_xyxy"]),
             landmarks_px=np.array(r["landmarks_px"]),
             landmark_visibility=np.array(r["landmark_visibility"]),
             world_landmarks=np.array(r["world_landmarks"]),
+            body=body,
         )
 
     def frames(self, mesh_only: bool = False) -> Iterator[FrameRecord]:

@@ -195,11 +195,14 @@ class RecordingWriter:
         row = self._row[0]
         row["index"], row["t_ns"] = rec.index, rec.t_ns
         row["tracked"], row["has_mesh"] = int(rec.tracked), int(rec.has_mesh)
-        row["bbox_xyxy"], row["K"], row["transl"] = rec.bbox_xyxy, rec.K, rec.transl
+        row["bbox_xyxy"], row["K"] = rec.bbox_xyxy, rec.K
         row["joints"], row["vertices"] = rec.joints, rec.vertices
         row["landmarks_px"] = rec.landmarks_px
         row["landmark_visibility"] = rec.landmark_visibility
         row["world_landmarks"] = rec.world_landmarks
+        body = rec.body
+        for name in ("betas", "global_orient", "body_pose", "transl"):
+            row[name] = np.nan if body is None else getattr(body, name)
         row["source_offset"], row["source_length"] = -1, 0
         try:
             if self._source_fd is not None and rec.source_jpeg:

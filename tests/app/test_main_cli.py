@@ -27,6 +27,7 @@ def config_for(*argv: str):
         (["--lookahead", "-1"], "--lookahead: must be >= 0"),
         (["--quit-after", "0"], "--quit-after: must be > 0"),
         (["--max-people", "two"], "invalid integer value"),
+        (["--vmc", "studio:port"], "--vmc: VMC target 'studio:port': the port must be a number"),
     ],
 )
 def test_out_of_range_options_are_usage_errors(argv, complaint, capsys) -> None:
@@ -34,6 +35,12 @@ def test_out_of_range_options_are_usage_errors(argv, complaint, capsys) -> None:
         build_parser().parse_args(argv)
     assert exit_info.value.code == 2
     assert complaint in capsys.readouterr().err
+
+
+def test_vmc_is_off_by_default_and_has_a_default_target() -> None:
+    assert config_for().vmc is None
+    assert config_for("--vmc").vmc == "127.0.0.1:39539"
+    assert config_for("--vmc", "192.168.1.20:39540").vmc == "192.168.1.20:39540"
 
 
 def test_defaults_pass_the_checks() -> None:

@@ -32,7 +32,6 @@ def synthetic_record(
         vertices=v if has_mesh else np.full_like(v, nan),
         joints=joints if has_mesh else np.full_like(joints, nan),
         K=K_640,
-        transl=joints[0],
         bbox_xyxy=np.array([100, 50, 300, 400], np.float32),
         landmarks_px=np.full((33, 3), i, np.float32),
         landmark_visibility=np.ones(33, np.float32),

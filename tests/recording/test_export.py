@@ -76,8 +76,8 @@ def _read_glb(path: Path) -> tuple[dict, bytes]:
 def _accessor(gltf: dict, binary: bytes, i: int) -> np.ndarray:
     acc = gltf["accessors"][i]
     view = gltf["bufferViews"][acc["bufferView"]]
-    width = {"SCALAR": 1, "VEC3": 3}[acc["type"]]
-    dtype = {5126: "<f4", 5125: "<u4"}[acc["componentType"]]
+    width = {"SCALAR": 1, "VEC3": 3, "VEC4": 4, "MAT4": 16}[acc["type"]]
+    dtype = {5126: "<f4", 5125: "<u4", 5123: "<u2"}[acc["componentType"]]
     data = np.frombuffer(binary, dtype, acc["count"] * width, view["byteOffset"])
     return data.reshape(acc["count"], width)
 
@@ -187,3 +187,17 @@ def test_export_command_line(sphere_recording: Path, tmp_path: Path) -> None:
         [*cmd, "--format", "npz", "--out", str(out)], capture_output=True, text=True, cwd=REPO
     )
     assert again.returncode == 2 and again.stderr.startswith("error:") and "exists" in again.stderr
+
+
+def test_unknown_format_lists_the_table(sphere_recording: Path, tmp_path: Path) -> None:
+    from stdformer.recording.export import EXPORT_FORMATS
+
+    with pytest.raises(RecordingError, match="unknown export format 'fbx'") as err:
+        export_recording(open_recording(sphere_recording), "fbx", tmp_path / "x.fbx")
+    assert all(f"  {name} " in str(err.value) for name in EXPORT_FORMATS)
+    done = subprocess.run(
+        [sys.executable, str(REPO / "main.py"), "export", str(sphere_recording), "--format", "fbx"],
+        capture_output=True, text=True, timeout=120, cwd=REPO,
+    )  # fmt: skip
+    assert done.returncode == 2 and done.stderr.startswith("error: unknown export format")
+    assert "bvh" in done.stderr and "Traceback" not in done.stderr
