@@ -12,8 +12,8 @@ import logging
 from PyQt6.QtCore import QSettings, QTimer
 from PyQt6.QtWidgets import QCheckBox, QLabel, QLineEdit, QToolBar, QWidget
 
-from stdformer.session.session import Session
 from stdformer.recording.vmc import DEFAULT_HOST, DEFAULT_PORT, VmcSender, parse_target
+from stdformer.session.session import Session
 
 log = logging.getLogger(__name__)
 DEFAULT_TARGET = f"{DEFAULT_HOST}:{DEFAULT_PORT}"

@@ -21,7 +21,7 @@ def _posed(fitter: BodyFitter, n: int, seed: int, spread: float = 0.35):
     """Random camera-frame bodies: upright (pi about x), 3 m in front, random joints/shape."""
     rng = np.random.default_rng(seed)
     rv = rng.normal(0.0, spread, (n, 24, 3))
-    rv[:, 0] = [np.pi, 0.0, 0.0] + rng.normal(0.0, 0.3, (n, 3))
+    rv[:, 0] = np.array([np.pi, 0.0, 0.0]) + rng.normal(0.0, 0.3, (n, 3))
     truth = BodyFit(matrices(rv), np.array([0.0, 0.2, 3.0]) + rng.normal(0, 0.2, (n, 3)),
                     rng.normal(0.0, 1.0, 10))  # fmt: skip
     return truth, fitter.vertices(truth)
@@ -89,7 +89,7 @@ def test_image_evidence_pulls_a_perturbed_body_back(fitter):
     uv = y[:, :2] / y[:, 2:] * 600.0 + [320, 240]
     rng = np.random.default_rng(5)
     start = BodyFit(truth.rot_local @ matrices(rng.normal(0, 0.12, (1, 24, 3))),
-                    truth.transl + [0.08, -0.05, 0.2], truth.betas)  # fmt: skip
+                    truth.transl + np.array([0.08, -0.05, 0.2]), truth.betas)  # fmt: skip
     before = np.linalg.norm(fitter.posed_points(start, lm)[0] - y, axis=-1).mean()
     terms = [
         Term(lm, uv[None], np.full((1, 33), 1.0), K_cam=K, robust=20.0),

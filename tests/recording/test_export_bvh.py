@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -99,7 +98,6 @@ def test_unfitted_frames_are_fitted_on_export(tmp_path: Path) -> None:
     positions, _ = _smpl_order(*bvh_world_positions(out.read_text()))
     err = np.linalg.norm(positions - _recorded_joints_yup(path), axis=-1)
     assert err.mean() < 0.01, err.mean()
-
 
 
 def test_bvh_of_a_mesh_that_is_not_the_body_is_refused(
