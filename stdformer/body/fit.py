@@ -89,6 +89,7 @@ class Term:
     `centre` points: shape, not placement). 2D (`K_cam` given): the points projected by the
     pinhole `K_cam` minus `target` pixels. `weight` (N, K) is 1 / sigma^2 per point (0 = unused);
     `robust` is a Cauchy scale in the residual's units (None: plain least squares).
+    `axis_weight` (3,) scales a 3D term per camera axis (e.g. trust depth more than x, y).
     """
 
     points: PointSet
@@ -97,12 +98,13 @@ class Term:
     K_cam: np.ndarray | None = None  # (3, 3)
     centre: tuple[int, ...] | None = None
     robust: float | None = None
+    axis_weight: tuple[float, float, float] | None = None
 
     def linearise(
         self, y: np.ndarray, jac: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Residuals r (N, K, D), Jacobians (N, K, D, 75) and weights (N, K), from the posed
-        points y (N, K, 3) and their Jacobians (N, K, 3, 75)."""
+        """Residuals r (N, K, D), Jacobians (N, K, D, 75) and weights (N, K, D), from the
+        posed points y (N, K, 3) and their Jacobians (N, K, 3, 75)."""
         if self.K_cam is not None:
             z = np.maximum(y[..., 2:3], 1e-3)  # (N, K, 1): points behind the camera clamp
             f, c = np.diag(self.K_cam)[:2], self.K_cam[:2, 2]
@@ -123,6 +125,9 @@ class Term:
         r = np.nan_to_num(r)
         if self.robust is not None:
             w = w / (1.0 + (r**2).sum(-1) / self.robust**2)
+        w = np.repeat(w[..., None], r.shape[-1], axis=-1)
+        if self.axis_weight is not None:
+            w = w * np.asarray(self.axis_weight)
         return r, jac, w
 
 
@@ -196,7 +201,7 @@ class BodyFitter:
                 n, k, d = r.shape
                 jf = jac.reshape(n, k * d, NUM_UNKNOWNS)
                 jt = np.ascontiguousarray(np.swapaxes(jf, 1, 2))  # contiguous: BLAS matmul
-                wf = np.repeat(w, d, axis=1)  # (N, K*D)
+                wf = w.reshape(n, k * d)
                 H += jt @ (wf[..., None] * jf)
                 g += (jt @ (wf * r.reshape(n, -1))[..., None])[..., 0]
             step = -np.linalg.solve(H, g[..., None])[..., 0]  # (N, 75)

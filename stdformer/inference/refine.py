@@ -42,10 +42,12 @@ class RefineConfig:
     """Weights of the refinement (sigmas: the error each source is trusted to)."""
 
     output: BodyOutput = "refined"
-    sigma_2d: float = 0.02  # of the person's box height, for confident 2D landmarks
+    sigma_2d: float = 0.01  # of the person's box height, for confident 2D landmarks
     sigma_world: float = 0.10  # metres, MediaPipe world landmarks (shape, up to scale)
-    sigma_prior: float = 0.05  # metres, the network's points relative to its pelvis
+    sigma_prior: float = 0.05  # metres, the network's points relative to its pelvis, in depth
+    sigma_prior_xy: float = 0.15  # metres, the same across the image (2D evidence rules there)
     sigma_place: float = 0.30  # metres, the network's pelvis position (depth mostly)
+    robust_2d: float = 0.15  # of the box height: farther landmarks count less (Cauchy)
     min_visibility: float = 0.5
     iters: int = 2
     settle_frames: int = 30  # betas: mean over the first frames of a track, then held
@@ -127,8 +129,9 @@ class BodyRefiner:
         if not relative:
             return [Term(self.prior_points, net[None], w)]
         place = np.full((1, 1), 1.0 / cfg.sigma_place**2)
+        xy = (cfg.sigma_prior / cfg.sigma_prior_xy) ** 2
         return [
-            Term(self.prior_points, net[None], w, centre=(0,)),
+            Term(self.prior_points, net[None], w, centre=(0,), axis_weight=(xy, xy, 1.0)),
             Term(self.pelvis_points, net[None, :1], place),
         ]
 
@@ -145,7 +148,7 @@ class BodyRefiner:
         w2 = np.where(ok, conf / sigma_px**2, 0.0)[None]
         terms = [
             Term(self.landmark_points, uv[None], w2, K_cam=mesh.K.astype(np.float64),
-                 robust=2.0 * sigma_px),
+                 robust=cfg.robust_2d * box_h),
         ]  # fmt: skip
         world = obs.world_landmarks.astype(np.float64)  # (33, 3) hip-centred, camera axes
         model = self.fitter.posed_points(fit, self.landmark_points)[0]
