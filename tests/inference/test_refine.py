@@ -31,7 +31,7 @@ def _scene(refiner: BodyRefiner, seed: int):
     off = BodyFit(truth.rot_local @ matrices(rng.normal(0, 0.15, (1, 24, 3))),
                   truth.transl + np.array([0.08, 0.0, 0.0]), truth.betas)  # fmt: skip
     fitter = refiner.fitter
-    v_true, v_net = fitter.vertices(truth)[0], fitter.vertices(off)[0]
+    v_true, v_net = fitter.vertices(truth)[0], fitter.vertices(off)[0]  # (V, 3) each
     lm = landmark_regressor(refiner.fitter.body).numpy() @ v_true  # (33, 3) camera frame
     uv = lm[:, :2] / lm[:, 2:] * K[0, 0] + K[:2, 2]
     hips = lm[[23, 24]].mean(0)
@@ -48,7 +48,7 @@ def _scene(refiner: BodyRefiner, seed: int):
     )
     joints_net = (np.asarray(fitter.body.J_regressor) @ v_net).astype(np.float32)
     net = MeshResult(v_net, joints_net, K, obs.bbox_xyxy, 0, 0, obs)
-    return truth, v_true, lm, uv, net
+    return lm, uv, net
 
 
 def _project(points: np.ndarray) -> np.ndarray:
@@ -58,16 +58,18 @@ def _project(points: np.ndarray) -> np.ndarray:
 @pytest.mark.parametrize("seed", [0, 1])
 def test_refined_body_lands_on_the_evidence(body, seed):
     refiner = BodyRefiner(body, RefineConfig(iters=4))
-    truth, v_true, lm_true, uv, net = _scene(refiner, seed)
+    lm_true, uv, net = _scene(refiner, seed)
     lreg = landmark_regressor(body).numpy()
     box_h = float(uv[:, 1].max() - uv[:, 1].min())
     before = np.linalg.norm(_project(lreg @ net.vertices_cam) - uv, axis=1).mean() / box_h
     out = refiner(net)
     after = np.linalg.norm(_project(lreg @ out.vertices_cam) - uv, axis=1).mean() / box_h
     assert after < 0.01 < before  # from several % of the body's height to under 1 %
+
     # in 3D too: closer to the true body than the network's mesh (root-relative)
     def rel(v):
         return v - v.mean(0)
+
     err_net = np.linalg.norm(rel(lreg @ net.vertices_cam) - rel(lm_true), axis=1).mean()
     err_out = np.linalg.norm(rel(lreg @ out.vertices_cam) - rel(lm_true), axis=1).mean()
     assert err_out < 0.7 * err_net
@@ -80,7 +82,7 @@ def test_refined_body_lands_on_the_evidence(body, seed):
 
 def test_fit_mode_reproduces_the_network_mesh_and_raw_passes_it_through(body):
     refiner = BodyRefiner(body, RefineConfig(output="fit"))
-    _, _, _, _, net = _scene(refiner, 2)
+    *_, net = _scene(refiner, 2)
     out = refiner(net)
     assert np.linalg.norm(out.vertices_cam - net.vertices_cam, axis=1).mean() < 0.01
     raw = BodyRefiner(body, RefineConfig(output="raw"))
@@ -89,7 +91,7 @@ def test_fit_mode_reproduces_the_network_mesh_and_raw_passes_it_through(body):
 
 def test_a_track_keeps_its_shape_once_settled(body):
     refiner = BodyRefiner(body, RefineConfig(output="fit", settle_frames=3))
-    _, _, _, _, net = _scene(refiner, 3)
+    *_, net = _scene(refiner, 3)
     for _ in range(5):
         refiner(net)
     settled = refiner.betas.copy()
