@@ -35,13 +35,20 @@ def even_decimate(
     vertices: np.ndarray,  # (V, 3)
     faces: np.ndarray,  # (F, 3)
     n_target: int,
+    shape_weight: float = SHAPE_WEIGHT,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Collapse edges until `n_target` vertices remain (exactly, when reachable).
+
+    `shape_weight` trades even spacing for shape: the default spreads vertices evenly (the
+    network's levels); a large weight (~1000) is plain quadric decimation, which keeps the
+    curved, detailed parts (face, hands) and strips flat ones (the views' display mesh).
 
     Returns (points (n, 3) float64, faces (F', 3) int64 over the points, cluster (V,) int64:
     the decimated vertex each input vertex was merged into, -1 for vertices in no triangle).
     """
-    state = _CollapseState(np.asarray(vertices, np.float64), np.asarray(faces, np.int64))
+    state = _CollapseState(
+        np.asarray(vertices, np.float64), np.asarray(faces, np.int64), shape_weight
+    )
     # First pass refuses collapses that fold triangles over; if that stalls (tiny pieces,
     # fingertips), a second pass only keeps the topology.
     for min_cos in (MIN_FLIP_COS, -2.0):
@@ -56,8 +63,9 @@ def even_decimate(
 class _CollapseState:
     """Mutable mesh under edge collapses (adjacency sets, quadrics, merged areas)."""
 
-    def __init__(self, vertices: np.ndarray, faces: np.ndarray) -> None:
+    def __init__(self, vertices: np.ndarray, faces: np.ndarray, shape_weight: float) -> None:
         n = vertices.shape[0]
+        self.shape_weight = shape_weight
         self.pos = vertices.copy()  # (V, 3)
         self.faces = faces.tolist()  # F lists of 3 indices, rewritten as vertices merge
         self.face_alive = np.ones(len(faces), dtype=bool)
@@ -108,7 +116,7 @@ class _CollapseState:
         p = pa + t[:, None] * d
         err = np.einsum("ki,kij,kj->k", p, mat, p) + 2.0 * (lin * p).sum(1) + q[:, 3, 3]
         area = self.area[a] + self.area[b]
-        cost = (d * d).sum(1) + area + SHAPE_WEIGHT * np.maximum(err, 0.0) / area
+        cost = (d * d).sum(1) + area + self.shape_weight * np.maximum(err, 0.0) / area
         return cost, p
 
     def _entries(self, a: np.ndarray, b: np.ndarray) -> list[tuple]:

@@ -13,6 +13,7 @@ import logging
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from stdformer.session.mailbox import Mailbox
@@ -44,7 +45,8 @@ class CaptureThread:
     `t_ns`, so a file plays at its recorded speed. Set it False to read as fast as possible.
     `drop_stale=False` makes the reader wait for the consumer instead of dropping frames (batch
     processing of a file: every frame is processed). The thread owns the source and closes it
-    on `stop()`.
+    on `stop()`. `clock_ns` and `sleep` (seconds -> True when stopped meanwhile) pace the
+    frames; tests pass a fake clock.
     """
 
     def __init__(
@@ -55,14 +57,18 @@ class CaptureThread:
         retry_delay_s: float = 0.5,
         max_retry_delay_s: float = 5.0,
         drop_stale: bool = True,
+        clock_ns: Callable[[], int] = time.perf_counter_ns,
+        sleep: Callable[[float], bool] | None = None,
     ) -> None:
         self.source = source
+        self._clock_ns = clock_ns
         self.realtime = (not source.is_live) if realtime is None else realtime
         self.retry_delay_s = retry_delay_s
         self.max_retry_delay_s = max_retry_delay_s
         # Keep-latest for live play; a batch reader waits for the consumer instead.
         self._slot: Mailbox[Frame] = Mailbox(1, "replace" if drop_stale else "wait")
         self._stop = threading.Event()
+        self._sleep = sleep or self._stop.wait
         self._lock = threading.Lock()
         self._state, self._message = "starting", ""
         self._frames_read = 0
@@ -142,7 +148,7 @@ class CaptureThread:
                     if self._stop.is_set():
                         break
                     # wall_ns marks when the frame became available, for latency measurements.
-                    frame = dataclasses.replace(frame, wall_ns=time.perf_counter_ns())
+                    frame = dataclasses.replace(frame, wall_ns=self._clock_ns())
                 self._slot.put(frame)
                 with self._lock:
                     self._frames_read += 1
@@ -155,14 +161,14 @@ class CaptureThread:
 
     def _pace(self, frame: Frame, clock: tuple[int, int] | None) -> tuple[int, int]:
         """Sleep until the frame's media time; re-anchor when more than 0.5 s behind."""
-        now = time.perf_counter_ns()
+        now = self._clock_ns()
         if clock is None:
             return frame.t_ns, now
         due = clock[1] + (frame.t_ns - clock[0])
         if now - due > 500_000_000:
             return frame.t_ns, now  # reading fell behind (slow disk/decoder): restart the pace
         if due > now:
-            self._stop.wait((due - now) / 1e9)
+            self._sleep((due - now) / 1e9)
         return clock
 
     def _reconnect(self, err: Exception) -> None:

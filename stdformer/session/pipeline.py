@@ -149,7 +149,9 @@ class LivePipeline:
             refiner=refiner,
         )
         self.faces = np.asarray(stage.body.faces, dtype=np.int64)
-        self.display_lod = DisplayLod.from_levels(stage.levels, self.config.display_level)
+        self.display_lod = DisplayLod.for_body(
+            stage.body.v_template, stage.body.faces, self.config.display_level
+        )
         self.mesh_status = f"body mesh from {stage.weights.name} on {self.predictor.device}"
 
     def process(self, frame: Frame) -> PipelineResult:

@@ -7,6 +7,7 @@ import threading
 import time
 
 import numpy as np
+import pytest
 
 from stdformer.session.capture import CaptureThread
 from stdformer.session.sources import SourceError, VideoSource, open_source
@@ -31,17 +32,25 @@ def test_slow_consumer_gets_newest_frames_and_drops_are_counted(write_clip) -> N
 
 
 def test_file_is_paced_to_its_frame_rate(write_clip) -> None:
-    with CaptureThread(open_source(write_clip(10, fps=25.0))) as capture:
-        t0 = time.perf_counter()
+    """A file plays at its frame rate: the capture sleeps until each frame is due (fake clock:
+    each sleep moves the time on, so the test does not depend on the machine's speed)."""
+    now = [5_000_000_000]
+    sleeps: list[float] = []
+
+    def sleep(seconds: float) -> bool:
+        sleeps.append(seconds)
+        now[0] += round(seconds * 1e9)
+        return False  # not stopped
+
+    source = open_source(write_clip(10, fps=25.0))
+    with CaptureThread(source, drop_stale=False, clock_ns=lambda: now[0], sleep=sleep) as capture:
         frames = []
-        while (frame := capture.get(timeout=2.0)) is not None:
+        while (frame := capture.get(timeout=5.0)) is not None:
             frames.append(frame)
-        elapsed = time.perf_counter() - t0
-        status = capture.status()
-    # A consumer waiting in get() keeps up with 25 fps (allow a hiccup on a loaded machine).
-    assert len(frames) >= 8 and status.frames_dropped == 10 - len(frames)
-    assert elapsed >= 0.3  # 9 frame intervals of 40 ms, minus the first get's head start
-    assert all(b.wall_ns > a.wall_ns for a, b in itertools.pairwise(frames))
+    assert [f.index for f in frames] == list(range(10))
+    assert sum(sleeps) == pytest.approx(9 * 0.040, abs=1e-6)  # 9 intervals of 40 ms
+    gaps = [(b.wall_ns - a.wall_ns) / 1e6 for a, b in itertools.pairwise(frames)]
+    assert gaps == pytest.approx([40.0] * 9, abs=1e-3)  # published when due
 
 
 def test_looping_file_keeps_running_with_monotonic_time(write_clip) -> None:
