@@ -144,8 +144,10 @@ def reference_stats(ref: rs.Reference, before: np.ndarray, after: np.ndarray) ->
         finite = np.isfinite(ref.points[v]).all(-1)  # (P, T, 33)
         ok = err[np.isfinite(err) & finite[..., None] & inl]
         out["held_out"][name] = {
+            # every view that saw a point, the views the robust triangulation rejected included
             "reproj_median_px": round(float(np.median(ok)), 2) if ok.size else None,
             "reproj_p90_px": round(float(np.percentile(ok, 90)), 2) if ok.size else None,
+            "inlier_views_mean": round(float(ref.inlier_views[v][finite].mean()), 2),
             "points_valid_pct": round(100 * float(finite.mean()), 1),
             "swapped_frames_pct": round(100 * float((ref.swaps[v] > 0).mean()), 1),
         }
