@@ -20,7 +20,7 @@ import numpy as np
 
 from stdformer.eval import multiview as mv
 from stdformer.eval import real_set as rs
-from stdformer.paths import MissingFileError, resolve_file
+from stdformer.paths import BadFileError, MissingFileError, resolve_file
 
 log = logging.getLogger(__name__)
 
@@ -89,12 +89,21 @@ def build_real_set(
     t0 = time.perf_counter()
     import cv2
 
-    cap = cv2.VideoCapture(str(videos[0]))
-    fps = float(cap.get(cv2.CAP_PROP_FPS) or 60.0)
-    cap.release()
     shipped = rs.read_qca(calib)
     by_name = {c.name: c for c in shipped}
     cams = [by_name[v] for v in rs.VIEWS]
+    fps_all = []
+    for video, cam in zip(videos, cams, strict=True):
+        cap = cv2.VideoCapture(str(video))
+        size = (int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)), int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT)))
+        fps_all.append(float(cap.get(cv2.CAP_PROP_FPS) or 0.0))
+        cap.release()
+        if size != cam.size_wh:  # e.g. a letterboxed copy: the intrinsics would not apply
+            raise BadFileError(f"{video}: {size[0]}x{size[1]} frames, but the calibration of "
+                               f"{cam.name} is for {cam.size_wh[0]}x{cam.size_wh[1]}")  # fmt: skip
+    if len(set(fps_all)) != 1 or not fps_all[0] > 0:
+        raise BadFileError(f"the views' frame rates differ or are unknown: {fps_all}")
+    fps = fps_all[0]
     uv, w = rs.associate(cams, dets)
     cams, before, after = rs.check_calibration(cams, uv, w)
     ref = rs.build_reference(cams, uv, w, fps)
@@ -144,8 +153,10 @@ def reference_stats(ref: rs.Reference, before: np.ndarray, after: np.ndarray) ->
         finite = np.isfinite(ref.points[v]).all(-1)  # (P, T, 33)
         ok = err[np.isfinite(err) & finite[..., None] & inl]
         out["held_out"][name] = {
+            # every view that saw a point, the views the robust triangulation rejected included
             "reproj_median_px": round(float(np.median(ok)), 2) if ok.size else None,
             "reproj_p90_px": round(float(np.percentile(ok, 90)), 2) if ok.size else None,
+            "inlier_views_mean": round(float(ref.inlier_views[v][finite].mean()), 2),
             "points_valid_pct": round(100 * float(finite.mean()), 1),
             "swapped_frames_pct": round(100 * float((ref.swaps[v] > 0).mean()), 1),
         }

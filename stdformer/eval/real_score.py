@@ -3,7 +3,8 @@
 For each view V and each person p, the app's own session (`stdformer.session.session.Session`,
 batch mode, exactly as `main.py process` runs it, with the given `PipelineConfig`) runs on V's
 video with p picked at the first frame (as a click in the GUI would). Per frame the followed
-person is matched to a reference person by 2D; frames where the app follows someone else are
+person is matched to a reference person by 2D (MediaPipe's landmarks within 10 % of the body
+height of p's reprojected reference, and nearer to it than to anyone else's); other frames are
 not scored. Rows (methods), all on the same frames:
 - `mediapipe`: the observation's MediaPipe world landmarks, raw;
 - `mediapipe+ema`: the same with a causal EMA (0.5) over consecutive frames;
@@ -22,7 +23,8 @@ Facing: a frame is front-facing when the reference torso's forward normal points
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, replace
+import warnings
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -38,6 +40,7 @@ HIPS = (23, 24)
 METHODS = ("mediapipe", "mediapipe+ema", "app")
 CONFIDENT = 0.5
 EMA = 0.5
+FOLLOW_PCT = 10.0  # MediaPipe's median 2D distance to the followed person's reference
 
 
 @dataclass(frozen=True)
@@ -154,12 +157,15 @@ def score_view_person(real: RealSet, v: int, p: int, track: AppTrack) -> dict[st
         d = np.linalg.norm(cam.project(real.reference.points[v, q][idx]) - track.mp_px, axis=-1)
         return np.nanmedian(np.where(track.mp_conf > CONFIDENT, d, np.nan), axis=-1)
 
+    height_px = cam.K[1, 1] * stature(ref_world) / ref_cam[:, HIPS, 2].mean(-1)  # (N,)
     with np.errstate(all="ignore"):
         mine = gap(p)
-        followed = np.isfinite(mine) & np.all([~(gap(q) < mine) for q in others], axis=0)
+        # The followed person is p: MediaPipe's landmarks lie on p's reference (median within
+        # FOLLOW_PCT of the body height) and on no other person's more closely.
+        followed = mine < FOLLOW_PCT / 100 * height_px
+        followed &= np.all([~(gap(q) < mine) for q in others], axis=0)
     valid = followed & (np.isfinite(ref_cam[:, LIMBS]).all(-1).sum(-1) >= 10)
     valid &= np.isfinite(ref_cam[:, HIPS]).all((-1, -2))
-    height_px = cam.K[1, 1] * stature(ref_world) / ref_cam[:, HIPS, 2].mean(-1)  # (N,)
     preds = {
         "mediapipe": (track.mp_world, track.mp_px),
         "mediapipe+ema": (_ema(track.mp_world, idx), _ema(track.mp_px, idx)),
@@ -238,7 +244,6 @@ def score_real(real: RealSet, config: PipelineConfig, show: bool = True) -> dict
     {"rows": {"cam01/p0": summary, ...}, "front": ..., "back": ..., "all": ...}."""
     from tqdm import tqdm
 
-    config = replace(config, lookahead=0) if config.lookahead < 0 else config
     per: dict[str, dict[str, np.ndarray]] = {}
     jobs = [(v, p) for v in range(len(VIEWS)) for p in range(real.reference.points.shape[1])]
     for v, p in tqdm(jobs, "views x people", disable=not show):
@@ -247,7 +252,9 @@ def score_real(real: RealSet, config: PipelineConfig, show: bool = True) -> dict
             continue  # person never seen by the other views' reference
         track = run_app(str(real.videos[v]), config, pick)
         if len(track.index):
-            per[f"{VIEWS[v]}/p{p}"] = score_view_person(real, v, p, track)
+            with warnings.catch_warnings():  # empty slices: frames without a reference point
+                warnings.simplefilter("ignore", RuntimeWarning)
+                per[f"{VIEWS[v]}/p{p}"] = score_view_person(real, v, p, track)
     rows = {k: {**summarize([s]), "front_pct": 100 * float(s["front"][s["valid"]].mean())
                 if s["valid"].any() else np.nan} for k, s in per.items()}  # fmt: skip
     totals = {sel: summarize(list(per.values()), sel) for sel in ("front", "back", "all")}
@@ -256,7 +263,7 @@ def score_real(real: RealSet, config: PipelineConfig, show: bool = True) -> dict
 
 def format_real_table(results: dict) -> str:
     """One table: per view and person, then front / back / all totals; rows per method."""
-    head = (f"{'group':12s} {'frames':>6s} {'method':14s} {'PA-limb':>8s} {'MPJPE-limb':>10s} "
+    head = (f"{'group':15s} {'frames':>6s} {'method':14s} {'PA-limb':>8s} {'MPJPE-limb':>10s} "
             f"{'PA-all':>7s} {'MPJPE-all':>9s} {'accel':>6s} {'2D-mp med/p90':>14s} "
             f"{'2D-ref med/p90':>15s}")  # fmt: skip
     lines = [head, "-" * len(head)]
@@ -272,7 +279,7 @@ def format_real_table(results: dict) -> str:
                   f"{r['align_mp_median']:.1f}/{r['align_mp_p90']:.1f}")  # fmt: skip
             ref = f"{r['align_ref_median']:.1f}/{r['align_ref_p90']:.1f}"
             lines.append(
-                f"{label if k == 0 else '':12s} {row['frames'] if k == 0 else '':>6} {method:14s} "
+                f"{label if k == 0 else '':15s} {row['frames'] if k == 0 else '':>6} {method:14s} "
                 f"{r['pa']:8.1f} {r['mpjpe']:10.1f} {r['pa_all']:7.1f} {r['mpjpe_all']:9.1f} "
                 f"{r['accel']:6.1f} {mp:>14s} {ref:>15s}"
             )

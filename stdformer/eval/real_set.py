@@ -37,7 +37,7 @@ from stdformer.paths import MissingFileError
 log = logging.getLogger(__name__)
 
 DETECT_VERSION = 1  # bump when the detection changes (invalidates the detection caches)
-VERSION = 3  # bump when association, calibration check or triangulation change
+VERSION = 4  # bump when association, calibration check or triangulation change
 WHEEL = "pose2sim-0.10.49-py3-none-any.whl"
 TAKE = "Pose2Sim/Demo_MultiPerson"
 VIEWS = ("cam01", "cam02", "cam03", "cam04")
@@ -218,7 +218,7 @@ def clean_track(X: np.ndarray, fps: float, cutoff_hz: float = LOWPASS_HZ) -> np.
     1. spikes out: a point farther than `SPIKE_M` from the median of its +-4 frame window is
        dropped (a view subset switch or a bad match, not motion: 6 cm in 1/15 s);
     2. gaps of at most `MAX_GAP` frames inside a run are filled linearly;
-    3. zero-phase Butterworth (order 4, `cutoff_hz`) over runs of >= 16 frames.
+    3. zero-phase Butterworth (order 4, `cutoff_hz`) over runs of >= 8 frames.
     Longer gaps stay NaN."""
     from scipy.signal import butter, filtfilt
 
@@ -253,8 +253,9 @@ def clean_track(X: np.ndarray, fps: float, cutoff_hz: float = LOWPASS_HZ) -> np.
             end = start
             while end < T and good[end]:
                 end += 1
-            if end - start >= 16:
-                out[start:end, j] = filtfilt(b, a, out[start:end, j], axis=0, padlen=15)
+            if end - start >= 8:
+                pad = min(15, end - start - 1)
+                out[start:end, j] = filtfilt(b, a, out[start:end, j], axis=0, padlen=pad)
             start = end
     return out
 

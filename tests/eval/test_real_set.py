@@ -11,63 +11,12 @@ import pytest
 from stdformer.eval import multiview as mv
 from stdformer.eval import real_set as rs
 from stdformer.eval.real_score import facing_front, stature
-
-# A standing person (x = their left, y = up, z = forward), metres, MediaPipe-33 order.
-_TEMPLATE = np.array([
-    [0, 1.62, .09], [.03, 1.66, .08], [.045, 1.66, .07], [.06, 1.66, .06], [-.03, 1.66, .08],
-    [-.045, 1.66, .07], [-.06, 1.66, .06], [.08, 1.64, 0], [-.08, 1.64, 0], [.025, 1.57, .08],
-    [-.025, 1.57, .08], [.19, 1.42, 0], [-.19, 1.42, 0], [.22, 1.13, -.02], [-.22, 1.13, -.02],
-    [.24, .88, .03], [-.24, .88, .03], [.25, .82, .03], [-.25, .82, .03], [.24, .81, .05],
-    [-.24, .81, .05], [.22, .84, .05], [-.22, .84, .05], [.1, .95, 0], [-.1, .95, 0],
-    [.11, .52, .02], [-.11, .52, .02], [.12, .09, -.02], [-.12, .09, -.02], [.12, .04, -.07],
-    [-.12, .04, -.07], [.13, .02, .12], [-.13, .02, .12],
-])  # fmt: skip
-
-
-def _look_at(center: np.ndarray, target: np.ndarray, name: str) -> mv.Camera:
-    """A 1088x1920 portrait camera at `center` looking at `target` (world z up)."""
-    fwd = (target - center) / np.linalg.norm(target - center)
-    right = np.cross(fwd, [0, 0, 1.0])
-    right /= np.linalg.norm(right)
-    down = np.cross(fwd, right)
-    R = np.stack([right, down, fwd])
-    K = np.array([[1680.0, 0, 544], [0, 1680, 960], [0, 0, 1]])
-    return mv.Camera(name, K, R, -R @ center, (1088, 1920))
-
-
-def _rig() -> list[mv.Camera]:
-    target = np.array([0, 0, 0.9])
-    return [_look_at(np.array([4 * np.cos(a), 4 * np.sin(a), 1.8]), target, f"cam0{i + 1}")
-            for i, a in enumerate(np.radians([-60, 30, 120, 210]))]  # fmt: skip
-
-
-def _person(T: int, offset: np.ndarray, heading: float) -> np.ndarray:
-    """(T, 33, 3) world points of a person walking slowly and swinging the arms (z up)."""
-    c, s = np.cos(heading), np.sin(heading)
-    # template axes (left, up, forward) -> world
-    basis = np.array([[-c, 0, -s], [-s, 0, c], [0, 1.0, 0]])  # columns: left, up, forward
-    out = []
-    for t in range(T):
-        p = _TEMPLATE.copy()
-        p[[15, 17, 19, 21], 2] += 0.15 * np.sin(t / 8)  # left hand swings
-        p[[16, 18, 20, 22], 2] -= 0.15 * np.sin(t / 8)
-        world = p @ basis.T + offset + np.array([0.004 * t, 0, 0])
-        out.append(world)
-    return np.stack(out)
-
-
-def _observe(cams: list[mv.Camera], X: np.ndarray, rng, noise_px: float = 1.5):
-    """uv (C, T, 33, 2) with noise, w (C, T, 33) confidences."""
-    uv = np.stack([c.project(X) for c in cams]) + rng.normal(
-        0, noise_px, (len(cams), *X.shape[:2], 2)
-    )
-    w = np.full(uv.shape[:3], 0.9)
-    return uv, w
+from tests.eval.multiview_scene import observe, person, rig
 
 
 def test_dlt_recovers_points_exactly_without_noise():
-    cams = _rig()
-    X = _person(3, np.zeros(3), 0.3).reshape(-1, 3)
+    cams = rig()
+    X = person(3, np.zeros(3), 0.3).reshape(-1, 3)
     uv = np.stack([c.project(X) for c in cams])
     got = mv.triangulate(cams, uv, np.ones(uv.shape[:2]))
     np.testing.assert_allclose(got, X, atol=1e-6)
@@ -78,9 +27,9 @@ def test_dlt_recovers_points_exactly_without_noise():
 
 def test_reference_recovers_points_through_noise_swaps_and_outliers():
     rng = np.random.default_rng(0)
-    cams, T = _rig(), 40
-    X = _person(T, np.array([0.2, -0.1, 0]), 0.4)
-    uv, w = _observe(cams, X, rng)
+    cams, T = rig(), 40
+    X = person(T, np.array([0.2, -0.1, 0]), 0.4)
+    uv, w = observe(cams, X, rng)
     uv[2, 10:20] = mv.swap_lr(uv[2, 10:20], mv.SWAP_PATTERNS[1])  # whole body mirrored
     uv[1, 25:30] = mv.swap_lr(uv[1, 25:30], mv.SWAP_PATTERNS[3])  # legs only
     uv[3, 5, [15, 27]] += 150  # two gross 2D outliers
@@ -102,10 +51,10 @@ def test_reference_recovers_points_through_noise_swaps_and_outliers():
 
 def test_reprojection_check_passes_fails_and_bundle_adjustment_repairs():
     rng = np.random.default_rng(1)
-    cams, T = _rig(), 30
-    people = np.stack([_person(T, np.array([-0.5, 0, 0]), 0.2),
-                       _person(T, np.array([0.6, 0.3, 0]), 2.5)])  # fmt: skip
-    obs = [_observe(cams, P, rng) for P in people]
+    cams, T = rig(), 30
+    people = np.stack([person(T, np.array([-0.5, 0, 0]), 0.2),
+                       person(T, np.array([0.6, 0.3, 0]), 2.5)])  # fmt: skip
+    obs = [observe(cams, P, rng) for P in people]
     uv, w = np.stack([o[0] for o in obs]), np.stack([o[1] for o in obs])  # (P, C, T, 33, ...)
     same, before, after = rs.check_calibration(cams, uv, w)
     assert (before < rs.BA_TRIGGER_PX).all() and same is cams  # true cameras: check passes
@@ -124,9 +73,9 @@ def test_reprojection_check_passes_fails_and_bundle_adjustment_repairs():
 
 def test_people_are_associated_across_views_and_time():
     rng = np.random.default_rng(2)
-    cams, T = _rig(), 12
-    people = [_person(T, np.array([-0.6, 0, 0]), 0.0), _person(T, np.array([0.7, 0.2, 0]), 3.0)]
-    obs = [_observe(cams, P, rng) for P in people]
+    cams, T = rig(), 12
+    people = [person(T, np.array([-0.6, 0, 0]), 0.0), person(T, np.array([0.7, 0.2, 0]), 3.0)]
+    obs = [observe(cams, P, rng) for P in people]
     dets = []
     for c in range(4):  # each view lists the two people in its own, changing order
         order = rng.integers(0, 2, T)
@@ -145,8 +94,8 @@ def test_people_are_associated_across_views_and_time():
 
 
 def test_facing_and_stature():
-    cams = _rig()
-    X = _person(1, np.zeros(3), 0.0)  # faces world +y
+    cams = rig()
+    X = person(1, np.zeros(3), 0.0)  # faces world +y
     toward = [float(np.dot([0, 1.0, 0], c.center - X[0, 0])) > 0 for c in cams]
     got = [bool(facing_front(c.to_cam(X))[0]) for c in cams]
     assert got == toward and any(got) and not all(got)
