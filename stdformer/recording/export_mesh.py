@@ -47,6 +47,17 @@ def mesh_positions(rec: Recording, frames: np.ndarray | None = None) -> np.ndarr
     return pos
 
 
+def frame_slots(t_ns: np.ndarray, fps: float) -> np.ndarray:  # (F,) int64 -> (F,) int64
+    """Each frame's slot on the 1/fps grid from its capture time, counted from the first frame.
+
+    Strictly rising (two frames never share a slot); gaps where frames were dropped live stay
+    gaps, so an export that fills them keeps the take's real timing.
+    """
+    slots = np.rint((t_ns - t_ns[0]) * (fps / 1e9)).astype(np.int64)
+    k = np.arange(len(slots))
+    return np.maximum.accumulate(slots - k) + k  # slot_k >= slot_(k-1) + 1
+
+
 def select_frames(rec: Recording, first: int | None = None, last: int | None = None) -> np.ndarray:
     """Positions of mesh frames whose source frame index is in [first, last] (inclusive)."""
     pos = mesh_positions(rec)
