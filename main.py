@@ -32,6 +32,7 @@ from stdformer.paths import (
 )
 from stdformer.session.options import add_pipeline_args, pipeline_config_from_args, positive_float
 from stdformer.session.pipeline import MeshStage, load_mesh_stage
+from stdformer.session.sources import HINT as SOURCE_HINT
 from stdformer.session.sources import SourceError, open_source
 
 log = logging.getLogger("stdformer")
@@ -88,7 +89,10 @@ def check_inputs(config: AppConfig) -> MeshStage | None:
     validate_task_file(resolve_file("pose_model", pipe.localizer.pose_model))
     spec = (config.source or "").strip()
     if spec and not spec.isdigit() and spec.lower() not in CAMERA_OR_CLIP:
-        open_source(spec).close()  # a camera index is not probed here: opening one is slow
+        try:
+            open_source(spec).close()  # a camera index is not probed here: opening one is slow
+        except SourceError as exc:
+            raise SourceError(f"{exc} {SOURCE_HINT}") from exc
     if config.stats_json and not Path(config.stats_json).expanduser().parent.is_dir():
         raise MissingFileError(
             f"--stats-json {config.stats_json}: folder {Path(config.stats_json).parent} does not "

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import io
 import os
+import tempfile
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
@@ -22,6 +23,7 @@ import numpy as np
 
 from stdformer.recording.format import RecordingError
 from stdformer.recording.reader import Recording
+from stdformer.recording.writer import describe_os_error
 
 Progress = Callable[[int], None]  # called with the number of frames just finished
 
@@ -87,13 +89,26 @@ def new_output_dir(path: str | os.PathLike[str]) -> Path:
     return path
 
 
+def check_writable_folder(folder: Path) -> None:
+    """RecordingError unless a file can be created in `folder` (tried: permissions, read-only
+    disks and the like are only known by trying), so a run fails before its work, not after."""
+    if not folder.is_dir():
+        what = "is a file, not a folder" if folder.exists() else "does not exist"
+        raise RecordingError(f"folder {folder} {what}; create it or choose another --out")
+    try:
+        fd, probe = tempfile.mkstemp(dir=folder, prefix=".stdformer-write-check-")
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        raise RecordingError(describe_os_error(exc, f"writing in {folder}")) from exc
+
+
 def check_new_file(path: str | os.PathLike[str]) -> Path:
-    """An output file path that does not exist yet and whose folder exists."""
+    """An output file path that does not exist yet, in a folder that exists and is writable."""
     path = Path(path).expanduser()
     if path.exists():
         raise RecordingError(f"{path} exists; choose a new --out path (files are not overwritten)")
-    if not path.parent.is_dir():
-        raise RecordingError(f"folder {path.parent} does not exist; create it or choose another")
+    check_writable_folder(path.parent)
     return path
 
 

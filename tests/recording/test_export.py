@@ -210,3 +210,17 @@ def test_export_command_line(sphere_recording: Path, tmp_path: Path) -> None:
         [*cmd, "--format", "npz", "--out", str(out)], capture_output=True, text=True, cwd=REPO
     )
     assert again.returncode == 2 and again.stderr.startswith("error:") and "exists" in again.stderr
+
+
+@pytest.mark.skipif(not Path("/proc/self").is_dir(), reason="needs Linux /proc")
+@pytest.mark.parametrize("fmt", ["glb", "npz", "obj"])
+def test_export_to_an_unwritable_place_fails_first(
+    sphere_recording: Path, fmt: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """No file can be created in /proc, even by root: one line, exit 2, before the export."""
+    from stdformer.recording.export_cli import main as export_main
+
+    out = f"/proc/stdformer-test.{fmt}" if fmt != "obj" else "/proc/stdformer-test/objs"
+    assert export_main([str(sphere_recording), "--format", fmt, "--out", out, "-q"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error:") and len(err.strip().splitlines()) == 1 and "/proc" in err

@@ -37,3 +37,45 @@ def test_process_sample_clip_records_every_frame(
 def test_process_missing_video_is_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     assert process_main([str(tmp_path / "nope.mp4"), "--out", str(tmp_path)]) == 2
     assert "nope.mp4" in capsys.readouterr().err
+
+
+def _one_error_line(err: str) -> str:
+    assert "Traceback" not in err
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error:"), err
+    return lines[0]
+
+
+def test_process_checks_every_output_before_any_work(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An --out that cannot be created, or an export that would overwrite a file, is exit 2 with
+    one line before the session starts (not after processing the whole video)."""
+    import stdformer.recording.process_cli as process_cli
+
+    def no_session(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the session started although an output is unusable")
+
+    monkeypatch.setattr(process_cli, "Session", no_session)
+    clip = str(resolve_file("sample_clip"))
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    assert process_main([clip, "--out", str(blocker / "out"), "-q"]) == 2
+    assert "a-file" in _one_error_line(capsys.readouterr().err)
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "sample_clip.glb").write_bytes(b"keep me")
+    assert process_main([clip, "--out", str(out), "--export", "npz", "glb", "-q"]) == 2
+    assert "sample_clip.glb exists" in _one_error_line(capsys.readouterr().err)
+    assert (out / "sample_clip.glb").read_bytes() == b"keep me"
+    assert sorted(p.name for p in out.iterdir()) == ["sample_clip.glb"]  # nothing was started
+
+
+def test_process_bad_video_names_no_option_process_lacks(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    damaged = tmp_path / "damaged.mp4"
+    damaged.write_bytes(resolve_file("sample_clip").read_bytes()[:20_000])  # no moov atom
+    assert process_main([str(damaged), "--out", str(tmp_path / "out"), "-q"]) == 2
+    line = _one_error_line(capsys.readouterr().err)
+    assert "damaged.mp4" in line and "--source" not in line
