@@ -24,6 +24,7 @@ from pathlib import Path
 from app.config import AppConfig
 from stdformer.body.levels import MeshLevels
 from stdformer.detect.localize import validate_task_file
+from stdformer.native_logs import NativeLogFilter, native_logs_hidden
 from stdformer.paths import (
     BadFileError,
     MissingFileError,
@@ -44,6 +45,7 @@ COMMANDS: dict[str, str] = {
     "process": "stdformer.recording.process_cli",
     "export": "stdformer.recording.export_cli",
 }
+QUIET_COMMANDS = ("process", "export", "evaluate")  # native log lines hidden unless -v
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -111,7 +113,10 @@ def main(argv: list[str] | None = None) -> int:
     if argv and argv[0] in COMMANDS:
         import importlib
 
-        return int(importlib.import_module(COMMANDS[argv[0]]).main(argv[1:]))
+        # MediaPipe/TFLite/FFmpeg print native log lines on stderr; -v keeps them.
+        verbose = argv[0] not in QUIET_COMMANDS or bool({"-v", "--verbose"} & set(argv[1:]))
+        with native_logs_hidden(verbose):
+            return int(importlib.import_module(COMMANDS[argv[0]]).main(argv[1:]))
     args = build_parser().parse_args(argv)
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,
@@ -120,7 +125,8 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("OpenGL").setLevel(logging.WARNING)  # "no OpenGL_accelerate" is not news
     config = config_from_args(args)
     try:
-        stage = check_inputs(config)
+        with native_logs_hidden(args.verbose):  # e.g. FFmpeg's line before a bad --source's error
+            stage = check_inputs(config)
     except (MissingFileError, BadFileError, SourceError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
@@ -139,8 +145,6 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if not args.verbose:  # MediaPipe/TFLite print native log lines on stderr; -v keeps them
         import atexit
-
-        from stdformer.native_logs import NativeLogFilter
 
         atexit.register(NativeLogFilter().start().stop)
     from app.application import run_app  # Qt is imported only for the GUI

@@ -44,6 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--no-normals", action="store_true", help="GLB: no normal deltas (half the size)"
     )
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    p.add_argument("-v", "--verbose", action="store_true", help="debug logging, native log lines")
     return p
 
 
@@ -66,7 +67,11 @@ def run_export(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(sys.argv[1:] if argv is None else argv)
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    logging.getLogger("OpenGL").setLevel(logging.WARNING)
     try:
         return run_export(args)
     except RecordingError as exc:

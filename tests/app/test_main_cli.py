@@ -81,6 +81,14 @@ def test_stats_json_in_missing_folder_is_refused_before_the_run(tmp_path: Path, 
     assert err.startswith("error: --stats-json") and "no_such_dir" in err
 
 
+def test_damaged_video_is_one_error_line_without_ffmpegs_own(tmp_path: Path, capfd) -> None:
+    damaged = tmp_path / "damaged.mp4"
+    damaged.write_bytes((REPO_ROOT / "assets" / "sample_clip.mp4").read_bytes()[:20_000])
+    assert main(["--source", str(damaged)]) == 2
+    err = capfd.readouterr().err  # file descriptor 2: FFmpeg writes there directly
+    assert err.startswith("error: Cannot read video file") and len(err.splitlines()) == 1, err
+
+
 @pytest.mark.parametrize("name", ["body.pkl", "body.npz"])
 def test_garbage_body_model_is_refused_before_the_window(tmp_path: Path, name: str, capsys) -> None:
     garbage = tmp_path / name

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import cv2
@@ -11,6 +13,8 @@ import pytest
 from stdformer.paths import resolve_file
 from stdformer.recording import open_recording
 from stdformer.recording.process_cli import main as process_main
+
+REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.slow
@@ -79,3 +83,29 @@ def test_process_bad_video_names_no_option_process_lacks(
     assert process_main([str(damaged), "--out", str(tmp_path / "out"), "-q"]) == 2
     line = _one_error_line(capsys.readouterr().err)
     assert "damaged.mp4" in line and "--source" not in line
+
+
+def _main_py(*argv: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, str(REPO / "main.py"), *argv],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=REPO,
+    )
+
+
+@pytest.mark.slow
+def test_process_prints_no_native_log_lines_unless_verbose(tmp_path: Path) -> None:
+    """MediaPipe/TFLite (glog) and FFmpeg lines stay off the terminal; -v shows them."""
+    image = REPO / "tests" / "data" / "astronaut.png"  # one frame: MediaPipe and the network run
+    done = _main_py("process", str(image), "--out", str(tmp_path / "a"), "--device", "cpu", "-q")
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == "" and "processed 1 frames" in done.stdout
+    damaged = tmp_path / "damaged.mp4"
+    damaged.write_bytes(resolve_file("sample_clip").read_bytes()[:20_000])  # no moov atom
+    done = _main_py("process", str(damaged), "--out", str(tmp_path / "b"), "-q")
+    assert done.returncode == 2 and done.stderr.startswith("error:")
+    assert len(done.stderr.splitlines()) == 1, done.stderr  # not FFmpeg's "moov atom not found"
+    verbose = _main_py("process", str(damaged), "--out", str(tmp_path / "b"), "-q", "-v")
+    assert verbose.returncode == 2 and "moov atom not found" in verbose.stderr
