@@ -26,7 +26,7 @@ from PyQt6.QtWidgets import (
 from app.config import AppConfig
 from app.controls import ControlsBar, settings_bool
 from app.record_bar import RecordBar
-from app.status import status_text
+from app.status import StatusLabel, status_text
 from app.video_view import VideoView
 from app.view3d import HINT, View3D
 from app.workers import DisplayThread, SessionWorker
@@ -104,7 +104,7 @@ class MainWindow(QMainWindow):
         self.record_bar.message.connect(lambda text: self.statusBar().showMessage(text, 10_000))
         self.addToolBar(self.record_bar)
 
-        self.status_label = QLabel()
+        self.status_label = StatusLabel()
         self.state_label = QLabel()
         self.statusBar().addWidget(self.status_label, 1)
         self.statusBar().addPermanentWidget(self.state_label)
@@ -366,7 +366,7 @@ class MainWindow(QMainWindow):
 
     def _update_status(self) -> None:
         running = self.worker is not None and self.worker.running
-        self.status_label.setText(status_text(self.stats, self.shown, running))
+        self.status_label.set_status(status_text(self.stats, self.shown, running))
         self._update_buttons()
 
     def closeEvent(self, event: QCloseEvent) -> None:
