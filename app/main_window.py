@@ -37,6 +37,8 @@ from stdformer.session.session import SessionEvent
 from stdformer.session.stats import RunStats
 
 log = logging.getLogger(__name__)
+NO_PERSON_CAMERA = "No person in view — step into the frame"
+NO_PERSON_VIDEO = "No person in view in the video at this point"
 SAMPLE = "sample"
 OPEN_FILE = "__open_file__"
 STOP_WAIT_S = 1.0  # on Stop; a session still loading models finishes alone
@@ -317,10 +319,15 @@ class MainWindow(QMainWindow):
             fading = " (subject lost)" if result.subject == "lost" else ""
             return f"{self.mesh_text}{fading}\n{HINT}"
         if result.observation is None:
-            return "No person in view — step into the frame"
+            return NO_PERSON_CAMERA if self._camera_running() else NO_PERSON_VIDEO
         if result.faces is not None:
             return f"Body mesh starting (filling the frame window)\n{HINT}"
         return f"3D skeleton from MediaPipe world landmarks ({self.mesh_text})\n{HINT}"
+
+    def _camera_running(self) -> bool:
+        """The running source is a camera (someone can step in), not a video file."""
+        cap = None if self.worker is None else self.worker.session.capture_status()
+        return cap is not None and cap.source.startswith("camera")
 
     def _show_error(self, message: str) -> None:
         self.last_error = message
