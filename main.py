@@ -26,6 +26,7 @@ from threadpoolctl import threadpool_limits
 from app.config import AppConfig
 from stdformer.body.levels import MeshLevels
 from stdformer.detect.localize import validate_task_file
+from stdformer.native_logs import NativeLogFilter, native_logs_hidden
 from stdformer.paths import (
     BadFileError,
     MissingFileError,
@@ -34,6 +35,7 @@ from stdformer.paths import (
 )
 from stdformer.session.options import add_pipeline_args, pipeline_config_from_args, positive_float
 from stdformer.session.pipeline import MeshStage, load_mesh_stage
+from stdformer.session.sources import HINT as SOURCE_HINT
 from stdformer.session.sources import SourceError, open_source
 
 log = logging.getLogger("stdformer")
@@ -45,6 +47,7 @@ COMMANDS: dict[str, str] = {
     "process": "stdformer.recording.process_cli",
     "export": "stdformer.recording.export_cli",
 }
+QUIET_COMMANDS = ("process", "export", "evaluate")  # native log lines hidden unless -v
 
 
 def _vmc_target(text: str) -> str:
@@ -110,7 +113,10 @@ def check_inputs(config: AppConfig) -> MeshStage | None:
     validate_task_file(resolve_file("pose_model", pipe.localizer.pose_model))
     spec = (config.source or "").strip()
     if spec and not spec.isdigit() and spec.lower() not in CAMERA_OR_CLIP:
-        open_source(spec).close()  # a camera index is not probed here: opening one is slow
+        try:
+            open_source(spec).close()  # a camera index is not probed here: opening one is slow
+        except SourceError as exc:
+            raise SourceError(f"{exc} {SOURCE_HINT}") from exc
     if config.stats_json and not Path(config.stats_json).expanduser().parent.is_dir():
         raise MissingFileError(
             f"--stats-json {config.stats_json}: folder {Path(config.stats_json).parent} does not "
@@ -132,7 +138,10 @@ def main(argv: list[str] | None = None) -> int:
     if argv and argv[0] in COMMANDS:
         import importlib
 
-        return int(importlib.import_module(COMMANDS[argv[0]]).main(argv[1:]))
+        # MediaPipe/TFLite/FFmpeg print native log lines on stderr; -v keeps them.
+        verbose = argv[0] not in QUIET_COMMANDS or bool({"-v", "--verbose"} & set(argv[1:]))
+        with native_logs_hidden(verbose):
+            return int(importlib.import_module(COMMANDS[argv[0]]).main(argv[1:]))
     args = build_parser().parse_args(argv)
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,
@@ -141,7 +150,8 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("OpenGL").setLevel(logging.WARNING)  # "no OpenGL_accelerate" is not news
     config = config_from_args(args)
     try:
-        stage = check_inputs(config)
+        with native_logs_hidden(args.verbose):  # e.g. FFmpeg's line before a bad --source's error
+            stage = check_inputs(config)
     except (MissingFileError, BadFileError, SourceError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
@@ -160,8 +170,6 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if not args.verbose:  # MediaPipe/TFLite print native log lines on stderr; -v keeps them
         import atexit
-
-        from stdformer.native_logs import NativeLogFilter
 
         atexit.register(NativeLogFilter().start().stop)
     from app.application import run_app  # Qt is imported only for the GUI

@@ -26,7 +26,7 @@ from PyQt6.QtWidgets import (
 from app.config import AppConfig
 from app.controls import ControlsBar, settings_bool
 from app.record_bar import RecordBar
-from app.status import status_text
+from app.status import StatusLabel, status_text
 from app.video_view import VideoView
 from app.view3d import HINT, View3D
 from app.vmc_bar import VmcBar
@@ -38,6 +38,8 @@ from stdformer.session.session import SessionEvent
 from stdformer.session.stats import RunStats
 
 log = logging.getLogger(__name__)
+NO_PERSON_CAMERA = "No person in view — step into the frame"
+NO_PERSON_VIDEO = "No person in view in the video at this point"
 SAMPLE = "sample"
 OPEN_FILE = "__open_file__"
 STOP_WAIT_S = 1.0  # on Stop; a session still loading models finishes alone
@@ -107,7 +109,7 @@ class MainWindow(QMainWindow):
         self.vmc_bar = VmcBar(self.settings, config.vmc, self)
         self.addToolBar(self.vmc_bar)
 
-        self.status_label = QLabel()
+        self.status_label = StatusLabel()
         self.state_label = QLabel()
         self.statusBar().addWidget(self.status_label, 1)
         self.statusBar().addPermanentWidget(self.state_label)
@@ -322,10 +324,15 @@ class MainWindow(QMainWindow):
             fading = " (subject lost)" if result.subject == "lost" else ""
             return f"{self.mesh_text}{fading}\n{HINT}"
         if result.observation is None:
-            return "No person in view — step into the frame"
+            return NO_PERSON_CAMERA if self._camera_running() else NO_PERSON_VIDEO
         if result.faces is not None:
             return f"Body mesh starting (filling the frame window)\n{HINT}"
         return f"3D skeleton from MediaPipe world landmarks ({self.mesh_text})\n{HINT}"
+
+    def _camera_running(self) -> bool:
+        """The running source is a camera (someone can step in), not a video file."""
+        cap = None if self.worker is None else self.worker.session.capture_status()
+        return cap is not None and cap.source.startswith("camera")
 
     def _show_error(self, message: str) -> None:
         self.last_error = message
@@ -371,7 +378,7 @@ class MainWindow(QMainWindow):
 
     def _update_status(self) -> None:
         running = self.worker is not None and self.worker.running
-        self.status_label.setText(status_text(self.stats, self.shown, running))
+        self.status_label.set_status(status_text(self.stats, self.shown, running))
         self._update_buttons()
 
     def closeEvent(self, event: QCloseEvent) -> None:

@@ -157,14 +157,8 @@ class PlaybackWindow(QWidget):
             self.slider.blockSignals(True)
             self.slider.setValue(self.position)
             self.slider.blockSignals(False)
-        r = self.rec
-        if len(r):
-            mesh = "" if r.has_mesh[self.position] else "  (no mesh)"
-            self.frame_label.setText(
-                f"frame {int(r.frame_index[self.position])}  "
-                f"{self.times_s[self.position]:.2f} s / {self.times_s[-1]:.2f} s{mesh}"
-            )
-            self.renderer.request(self.position)
+        if len(self.rec):
+            self._request_only(self.position)
         if self.playing:
             self._restart_clock()
 
@@ -202,8 +196,15 @@ class PlaybackWindow(QWidget):
             self.toggle_play()
 
     def _request_only(self, position: int) -> None:
-        index = int(self.rec.frame_index[position])
-        self.frame_label.setText(f"frame {index}  {self.times_s[position]:.2f} s")
+        """Label frame `position` counted from the take's start (the source's frame number, e.g.
+        938 for a take started mid-video, is in the tooltip) and ask for its rendering."""
+        r = self.rec
+        mesh = "" if r.has_mesh[position] else "  (no mesh)"
+        self.frame_label.setText(
+            f"frame {position + 1}/{len(r)}  "
+            f"{self.times_s[position]:.2f} s / {self.times_s[-1]:.2f} s{mesh}"
+        )
+        self.frame_label.setToolTip(f"source frame {int(r.frame_index[position])}")
         self.renderer.request(position)
 
     def _show(self, position: int, video: QImage | None, view: QImage) -> None:

@@ -2,13 +2,17 @@
 
 MediaPipe 1.x logs through absl from C++ threads straight to file descriptor 2; neither
 `GLOG_minloglevel` nor `TF_CPP_MIN_LOG_LEVEL` silences it (measured). `NativeLogFilter` puts a
-pipe in front of fd 2 and forwards every line except absl INFO/WARNING lines and TFLite's
-"Created delegate" notices. Errors (E/F lines), Python warnings and tracebacks pass through.
-Only `main.py` installs it (imports have no side effects), and not with `-v`.
+pipe in front of fd 2 and forwards every line except absl INFO/WARNING lines, TFLite's
+"Created delegate" notices and FFmpeg's own lines (`[mov,mp4,... @ 0x...] moov atom not found`
+before the clear error the source raises itself). Errors (E/F lines), Python warnings and
+tracebacks pass through; a progress bar (a line redrawn with "\r") is forwarded as it is drawn.
+Only the entry points install it (`main.py` and its commands; imports have no side effects),
+and not with `-v`.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import threading
@@ -18,7 +22,8 @@ NOISE = re.compile(
     rb"^(?:[IW]\d{4} \d\d:\d\d:\d+\.\d+\s+\d+ \S+:\d+\]"
     rb"|INFO: Created TensorFlow Lite"
     rb"|WARNING: Logging before InitGoogle\(\)"
-    rb"|WARNING: All log messages before absl::InitializeLog\(\))"
+    rb"|WARNING: All log messages before absl::InitializeLog\(\)"
+    rb"|\[[\w,]+ @ 0x[0-9a-fA-F]+\] )"  # FFmpeg through OpenCV: "[mov,mp4,... @ 0x55d0] ..."
 )
 
 
@@ -61,6 +66,9 @@ class NativeLogFilter:
                 pending += chunk
                 *lines, pending = pending.split(b"\n")
                 self._forward(lines, out_fd)
+                if b"\r" in pending:  # a progress bar redrawing its line: show it now
+                    self._forward([pending], out_fd, newline=False)
+                    pending = b""
         if pending:
             self._forward([pending], out_fd, newline=False)
 
@@ -84,3 +92,9 @@ class NativeLogFilter:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def native_logs_hidden(verbose: bool) -> contextlib.AbstractContextManager[object]:
+    """The filter for a command run (`with native_logs_hidden(args.verbose): ...`); nothing
+    with `verbose`, so `-v` shows every native line."""
+    return contextlib.nullcontext() if verbose else NativeLogFilter()

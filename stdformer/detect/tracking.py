@@ -4,22 +4,28 @@ Every person the localizer reports becomes a `Candidate`. `SubjectTracker` keeps
 track per person (box, velocity, normalised pose, clothing colour) and matches the candidates of
 each frame to the tracks by a score of
 
-- motion: distance to the box predicted from the track's velocity (a gate that widens while the
-  person is lost), plus box overlap with the prediction;
+- motion: distance to the box predicted from the track's velocity (or to the last box, if
+  closer: people stop and turn), plus box overlap with the prediction. Motion is measured in
+  time (`t_ns`), not in frames: a live run that drops frames on a busy machine sees people move
+  further between the frames it processes, so the velocity is per second, the prediction
+  extrapolates at most `max_extrapolate_s`, and the gate widens with the time since the track
+  was seen (as far as a person can move in that time);
 - size continuity: ratio of box sizes;
 - pose continuity: landmark layout inside the box (only confident landmarks in both);
 - appearance: torso colour histograms (Bhattacharyya coefficient; measured ~0.97-1.0 for one
   person between frames, ~0.1-0.3 between people in different clothes: a gate at 0.35).
 
 The assignment maximises the total score, so two people who cross keep their tracks. A candidate
-whose pose jumps from the previous frame by more than `max_jump` box sizes is not the same track
-(landmarks that leapt onto the background are dropped, not shown).
+whose pose jumps from the track's previous frame further than a person moves in that time
+(`max_jump` box sizes plus `max_speed` box sizes per second) is not the same track (landmarks
+that leapt onto the background are dropped, not shown).
 
 The subject is one track id. Rules, in order:
 1. The subject never changes while its track is matched (visible), except by a click
    (`request_subject_at`).
 2. A lost subject is re-acquired by the same track: a candidate near the predicted box that no
-   other track explains.
+   other track explains (a track born while the subject was missing does not count: it is the
+   subject seen again where the motion model did not expect it, and yields the person back).
 3. Only after `new_subject_after_s` without the subject (or when there never was one) the tracker
    picks a new subject among the visible people: the highest `acquire_score` (most complete
    body, then largest, then most central).
@@ -56,11 +62,14 @@ class TrackerConfig:
     """How tracks are matched and when a new subject may be chosen."""
 
     min_score: float = 0.3  # a candidate continues a track only above this match score
-    gate: float = 0.8  # max centre distance to the prediction, in box sizes (seen last frame)
-    gate_growth: float = 0.08  # the gate widens this much per frame the track is missing
+    gate: float = 0.8  # max centre distance to the prediction, in box sizes, plus ...
+    gate_growth_per_s: float = 3.0  # ... this per second since the track was seen (a run)
     max_gate: float = 2.5  # ... up to this
-    max_jump: float = 0.6  # median landmark move between consecutive frames, in box sizes
+    max_extrapolate_s: float = 0.25  # the velocity moves the prediction at most this long
+    max_jump: float = 0.6  # median landmark move from the track's last frame, in box sizes, ...
+    max_speed: float = 3.0  # ... plus this per second between the two frames (a person running)
     min_appearance: float = 0.35  # torso colour similarity below this: not the same person
+    newborn_penalty: float = 0.5  # score taken from tracks born while the subject is missing
     confident: float = 0.5  # landmarks at or above this confidence count for pose and size
     velocity_smoothing: float = 0.6  # weight of the old velocity when a new box arrives
     new_subject_after_s: float = 3.0  # a lost subject is replaced only after this long
@@ -78,18 +87,24 @@ class Track:
     confidence: np.ndarray  # (33,)
     appearance: np.ndarray | None  # (K,)
     last_seen_ns: int
-    velocity_px: np.ndarray = field(default_factory=lambda: np.zeros(2, np.float32))  # (2,)
-    frames_missing: int = 0
+    velocity_px_s: np.ndarray = field(default_factory=lambda: np.zeros(2, np.float32))  # (2,)
+    frames_missing: int = 0  # frames processed since it was seen
     hits: int = 1
+    born_ns: int = 0  # time of its first frame
 
     @property
     def size(self) -> float:
         return box_size(self.bbox_xyxy)
 
-    def predicted_box(self) -> np.ndarray:  # (4,)
-        """Box moved by the velocity over the frames since it was seen (at most 10)."""
-        steps = min(max(self.frames_missing, 1), 10)
-        return self.bbox_xyxy + np.tile(self.velocity_px * steps, 2)
+    def missing_s(self, t_ns: int) -> float:
+        """Seconds from the frame it was last seen in to `t_ns` (0 or more)."""
+        return max(0.0, (int(t_ns) - self.last_seen_ns) / 1e9)
+
+    def predicted_box(self, t_ns: int, max_extrapolate_s: float = 0.25) -> np.ndarray:  # (4,)
+        """Where the box is at time `t_ns`: moved by the velocity for at most
+        `max_extrapolate_s` (people stop and turn; a long extrapolation runs off)."""
+        dt = min(self.missing_s(t_ns), max_extrapolate_s)
+        return self.bbox_xyxy + np.tile(self.velocity_px_s * dt, 2)
 
 
 def box_size(bbox_xyxy: np.ndarray) -> float:
@@ -178,8 +193,10 @@ class SubjectTracker:
             t.frames_missing += 1
         self.frame_candidates = list(candidates)
         self.matched = self._assign(candidates, self.tracks)
+        lost_since = self._subject_lost_since()
         for tid, ci in self.matched.items():
             self._refresh(self._track(tid), candidates[ci], t_ns)
+        self._drop_stand_ins(lost_since)
         claimed = set(self.matched.values())
         for ci, c in enumerate(candidates):
             if ci not in claimed:
@@ -203,14 +220,16 @@ class SubjectTracker:
         self.frame_candidates += candidates
         free = [t for t in self.tracks if t.track_id not in self.matched]
         extra = self._assign(candidates, free)
+        lost_since = self._subject_lost_since()
         for tid, ci in extra.items():
             self._refresh(self._track(tid), candidates[ci], t_ns)
+        self.matched.update({tid: offset + ci for tid, ci in extra.items()})
+        self._drop_stand_ins(lost_since)
         claimed = set(extra.values())
         for ci, c in enumerate(candidates):
             if ci not in claimed:
                 self.tracks.append(self._new_track(c, t_ns))
-                extra[self.tracks[-1].track_id] = ci
-        self.matched.update({tid: offset + ci for tid, ci in extra.items()})
+                self.matched[self.tracks[-1].track_id] = offset + ci
         self._choose_subject(image_wh)
         return self.matched.get(self.subject_id) if self.subject_id is not None else None
 
@@ -218,10 +237,16 @@ class SubjectTracker:
     def _score(self, track: Track, c: Candidate) -> float:
         """Match score in [0, 1] of a candidate for a track; -1 outside the gates."""
         cfg = self.config
-        pred = track.predicted_box()
+        dt = track.missing_s(self._now_ns)
+        pred = track.predicted_box(self._now_ns, cfg.max_extrapolate_s)
         size = track.size
-        dist = float(np.hypot(*(box_center(pred) - box_center(c.bbox_xyxy)))) / size
-        gate = min(cfg.gate + cfg.gate_growth * (track.frames_missing - 1), cfg.max_gate)
+        # Distance to the prediction, or to where it was last seen if that is closer: people
+        # stop and turn, and with frames dropped a turn falls between two processed frames.
+        dist = min(
+            float(np.hypot(*(box_center(box) - box_center(c.bbox_xyxy)))) / size
+            for box in (pred, track.bbox_xyxy)
+        )
+        gate = min(cfg.gate + cfg.gate_growth_per_s * dt, cfg.max_gate)
         if dist > gate:
             return -1.0
         log_ratio = abs(math.log(box_size(c.bbox_xyxy) / size))
@@ -229,10 +254,10 @@ class SubjectTracker:
         pose_sim = 0.5  # unknown: neither helps nor hurts
         if both.sum() >= 4:
             err = np.linalg.norm(track.keypoints_norm[both] - normalized_keypoints(c)[both], axis=1)
-            if track.frames_missing == 1:  # consecutive frames: no leaps onto the background
+            if track.frames_missing == 1:  # seen in the last frame: no leaps onto the background
                 prev_px = track.keypoints_norm[both] * size + box_center(track.bbox_xyxy)
                 jump = np.median(np.linalg.norm(prev_px - c.keypoints_px[both], axis=1)) / size
-                if float(jump) > cfg.max_jump:
+                if float(jump) > cfg.max_jump + cfg.max_speed * dt:
                     return -1.0
             pose_sim = math.exp(-float(np.mean(err)) / 0.15)
         app_sim = 0.5
@@ -256,6 +281,14 @@ class SubjectTracker:
         scores[scores < self.config.min_score] = -np.inf
         # Tracks seen in the last frame come first in a tie (recently seen are more reliable).
         scores += np.array([[-1e-3 * t.frames_missing] for t in tracks])
+        # A track born while the subject was missing is most likely the subject itself, seen
+        # again where the motion model did not expect it (a turn, frames dropped): where the
+        # subject's track may also take a candidate, it does, instead of the newborn keeping the
+        # person under another id until the new-subject timeout.
+        subject = self.subject
+        if subject is not None and subject.frames_missing > 0:
+            newborn = [t.born_ns > subject.last_seen_ns for t in tracks]
+            scores -= np.array([[self.config.newborn_penalty * b] for b in newborn])
         feasible = np.isfinite(scores)
         rows, cols = linear_sum_assignment(np.where(feasible, scores, -1e6), maximize=True)
         pairs = zip(rows, cols, strict=True)
@@ -275,12 +308,16 @@ class SubjectTracker:
             c.appearance,
             int(t_ns),
             frames_missing=0,
+            born_ns=int(t_ns),
         )
 
     def _refresh(self, t: Track, c: Candidate, t_ns: int) -> None:
         a = self.config.velocity_smoothing
-        step = (box_center(c.bbox_xyxy) - box_center(t.bbox_xyxy)) / max(t.frames_missing, 1)
-        t.velocity_px = (a * t.velocity_px + (1 - a) * step).astype(np.float32)
+        dt = max(t.missing_s(t_ns), 1e-3)  # a repeated time stamp: no division by zero
+        step = (box_center(c.bbox_xyxy) - box_center(t.bbox_xyxy)) / dt  # px per second
+        if t.missing_s(t_ns) > self.config.max_extrapolate_s:
+            a = 0.0  # seen again after a while: the old velocity says nothing any more
+        t.velocity_px_s = (a * t.velocity_px_s + (1 - a) * step).astype(np.float32)
         t.bbox_xyxy = c.bbox_xyxy.astype(np.float32)
         t.keypoints_norm = normalized_keypoints(c)
         t.confidence = c.confidence.astype(np.float32)
@@ -288,6 +325,21 @@ class SubjectTracker:
             old = t.appearance
             t.appearance = c.appearance if old is None else 0.8 * old + 0.2 * c.appearance
         t.last_seen_ns, t.frames_missing, t.hits = int(t_ns), 0, t.hits + 1
+
+    def _subject_lost_since(self) -> int | None:
+        """When the subject was last seen, if it was missing before this frame's matching."""
+        s = self.subject
+        return s.last_seen_ns if s is not None and s.frames_missing > 0 else None
+
+    def _drop_stand_ins(self, lost_since: int | None) -> None:
+        """The subject is back after missing since `lost_since`: tracks born during its absence
+        and not matched now followed the subject under another id (a turn or dropped frames
+        fooled the motion model); they go, or they would claim the subject at its next miss."""
+        if lost_since is None or self.subject_id not in self.matched:
+            return
+        self.tracks = [
+            t for t in self.tracks if t.track_id in self.matched or t.born_ns <= lost_since
+        ]
 
     def _forget_old(self, t_ns: int) -> None:
         keep_ns = self.config.forget_track_after_s * 1e9

@@ -182,8 +182,10 @@ def main(argv: list[str]) -> int:
     p.add_argument("--json", type=Path, help="write the results here")
     p.add_argument("-q", "--quiet", action="store_true")
     add_pipeline_args(p)  # --weights for both modes; all of them for --video
+    p.add_argument("-v", "--verbose", action="store_true", help="debug logging, native log lines")
     args = p.parse_args(argv)
-    logging.basicConfig(level=logging.WARNING)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING)
+    logging.getLogger("OpenGL").setLevel(logging.WARNING)
     try:
         if args.real:
             results = evaluate_real(args)

@@ -18,6 +18,7 @@ import numpy as np
 from stdformer.recording.export_mesh import (
     Progress,
     check_new_file,
+    check_writable_folder,
     export_npz,
     export_obj,
     export_ply,
@@ -183,11 +184,14 @@ def default_output(rec: Recording, fmt: str) -> Path:
 
 
 def check_output(fmt: str, out: str | os.PathLike[str]) -> Path:
-    """Refuse an output path that exists (a non-empty folder for obj/ply) before any work."""
+    """Before any work: refuse an output path that exists (a non-empty folder for obj/ply) or
+    whose folder cannot be written."""
     path = Path(out).expanduser()
     if get_format(fmt).folder:
         if path.exists() and (not path.is_dir() or any(path.iterdir())):
             raise RecordingError(f"{path} exists and is not an empty folder; choose a new --out")
+        existing = next(p for p in (path, *path.parents) if p.exists())  # created from there
+        check_writable_folder(existing)
         return path
     return check_new_file(path)
 

@@ -57,6 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--body-model", metavar="PATH", help="the recording's body model file (default body)"
     )
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    p.add_argument("-v", "--verbose", action="store_true", help="debug logging, native log lines")
     return p
 
 
@@ -81,7 +82,11 @@ def run_export(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(sys.argv[1:] if argv is None else argv)
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    logging.getLogger("OpenGL").setLevel(logging.WARNING)
     try:
         return run_export(args)
     except (RecordingError, MissingFileError, BadFileError) as exc:

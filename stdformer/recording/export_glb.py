@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from stdformer.body.surface import vertex_normals
-from stdformer.recording.export_mesh import Progress, check_new_file, mesh_positions
+from stdformer.recording.export_mesh import Progress, check_new_file, frame_slots, mesh_positions
 from stdformer.recording.export_mesh import yup_from_opencv as _yup
 from stdformer.recording.format import RecordingError
 from stdformer.recording.reader import Recording
@@ -49,14 +49,6 @@ _BODY_MATERIAL = {
     },
     "doubleSided": True,
 }
-
-
-def frame_times_s(t_ns: np.ndarray, fps: float) -> np.ndarray:  # (F,) int64 -> (F,) float64
-    """Capture times relative to the first frame, snapped to the 1/fps grid, strictly rising."""
-    slots = np.rint((t_ns - t_ns[0]) * (fps / 1e9)).astype(np.int64)
-    k = np.arange(len(slots))
-    slots = np.maximum.accumulate(slots - k) + k  # slot_k >= slot_(k-1) + 1: never shared
-    return slots / float(fps)
 
 
 class _Bin:
@@ -220,7 +212,7 @@ def export_glb(
 ) -> Path:  # fmt: skip
     """Write the mesh frames of `rec` as an animated .glb (module docstring); returns its path."""
     path, pos = check_new_file(out_path), mesh_positions(rec, frames)
-    times = frame_times_s(rec.t_ns[pos], rec.fps)
+    times = frame_slots(rec.t_ns[pos], rec.fps) / float(rec.fps)
     gltf, bin_size = _layout(rec, pos, times, normals)
     js = json.dumps(gltf, separators=(",", ":")).encode()
     js += b" " * (-len(js) % 4)

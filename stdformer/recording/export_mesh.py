@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import io
 import os
+import tempfile
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
@@ -22,6 +23,7 @@ import numpy as np
 
 from stdformer.recording.format import RecordingError
 from stdformer.recording.reader import Recording
+from stdformer.recording.writer import describe_os_error
 
 Progress = Callable[[int], None]  # called with the number of frames just finished
 
@@ -45,6 +47,17 @@ def mesh_positions(rec: Recording, frames: np.ndarray | None = None) -> np.ndarr
             "it was recorded without network weights). Record or process with --weights PATH."
         )
     return pos
+
+
+def frame_slots(t_ns: np.ndarray, fps: float) -> np.ndarray:  # (F,) int64 -> (F,) int64
+    """Each frame's slot on the 1/fps grid from its capture time, counted from the first frame.
+
+    Strictly rising (two frames never share a slot); gaps where frames were dropped live stay
+    gaps, so an export that fills them keeps the take's real timing.
+    """
+    slots = np.rint((t_ns - t_ns[0]) * (fps / 1e9)).astype(np.int64)
+    k = np.arange(len(slots))
+    return np.maximum.accumulate(slots - k) + k  # slot_k >= slot_(k-1) + 1
 
 
 def select_frames(rec: Recording, first: int | None = None, last: int | None = None) -> np.ndarray:
@@ -76,13 +89,26 @@ def new_output_dir(path: str | os.PathLike[str]) -> Path:
     return path
 
 
+def check_writable_folder(folder: Path) -> None:
+    """RecordingError unless a file can be created in `folder` (tried: permissions, read-only
+    disks and the like are only known by trying), so a run fails before its work, not after."""
+    if not folder.is_dir():
+        what = "is a file, not a folder" if folder.exists() else "does not exist"
+        raise RecordingError(f"folder {folder} {what}; create it or choose another --out")
+    try:
+        fd, probe = tempfile.mkstemp(dir=folder, prefix=".stdformer-write-check-")
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        raise RecordingError(describe_os_error(exc, f"writing in {folder}")) from exc
+
+
 def check_new_file(path: str | os.PathLike[str]) -> Path:
-    """An output file path that does not exist yet and whose folder exists."""
+    """An output file path that does not exist yet, in a folder that exists and is writable."""
     path = Path(path).expanduser()
     if path.exists():
         raise RecordingError(f"{path} exists; choose a new --out path (files are not overwritten)")
-    if not path.parent.is_dir():
-        raise RecordingError(f"folder {path.parent} does not exist; create it or choose another")
+    check_writable_folder(path.parent)
     return path
 
 

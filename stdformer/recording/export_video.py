@@ -2,8 +2,10 @@
 
 Over the source video when the recording kept it (the mesh projected with each frame's K, as
 the live overlay), otherwise in the 3D view on the ground grid from a fixed camera that frames
-the whole take. Every recorded frame becomes one video frame at the recording's fps, so the
-video keeps the take's timing (frames without a mesh show the source or the empty grid).
+the whole take. The video runs at the recording's fps in real time: each recorded frame is placed
+by its capture time (`t_ns`) and held until the next one, so frames the live app dropped on a
+busy machine are filled by repeats instead of shortening the video (frames without a mesh show
+the source or the empty grid).
 """
 
 from __future__ import annotations
@@ -15,7 +17,12 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from stdformer.recording.export_mesh import Progress, check_new_file, mesh_positions
+from stdformer.recording.export_mesh import (
+    Progress,
+    check_new_file,
+    frame_slots,
+    mesh_positions,
+)
 from stdformer.recording.format import RecordingError
 from stdformer.recording.reader import Recording
 from stdformer.render.renderer import OffscreenRenderer, OrbitCamera, yup_from_opencv
@@ -55,12 +62,15 @@ def export_mp4(
     """Render `rec` into a new mp4 (mp4v codec) at the recording's fps; returns its path.
 
     `frames` (positions in the recording) selects a range; by default the recording from its
-    first to its last mesh frame. `size_wh` is the grid view's size (default 640x480); over the
-    source video the output has the source's size.
+    first to its last mesh frame. The video lasts as long as the take did (module docstring).
+    `size_wh` is the grid view's size (default 640x480); over the source video the output has
+    the source's size.
     """
     path = check_new_file(out_path)
     pos = mesh_positions(rec, frames)
     pos = np.arange(int(pos[0]), int(pos[-1]) + 1)  # every frame in between keeps the timing
+    slots = frame_slots(rec.t_ns[pos], rec.fps)  # (P,) video frame of each record
+    repeats = np.diff(slots, append=slots[-1] + 1)  # (P,) >= 1: held until the next record
     has_mesh = rec.has_mesh
     overlay = rec.has_source_video
     if overlay:
@@ -76,7 +86,7 @@ def export_mp4(
     try:
         camera, floor_y = take_view(rec, pos[has_mesh[pos]], size_wh)
         last_image = np.zeros((size_wh[1], size_wh[0], 3), np.uint8)
-        for p in pos:
+        for p, repeat in zip(pos, repeats.tolist(), strict=True):
             mesh = has_mesh[p]
             vertices = np.asarray(rec.vertices[p], np.float32) if mesh else None
             if overlay:
@@ -91,7 +101,9 @@ def export_mp4(
                     camera, vertices_world=world, faces=rec.faces if mesh else None, floor_y=floor_y
                 )
                 image = cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)
-            writer.write(np.ascontiguousarray(image))
+            image = np.ascontiguousarray(image)
+            for _ in range(repeat):
+                writer.write(image)
             if progress:
                 progress(1)
     finally:

@@ -4,8 +4,9 @@ The same `Session` as the app (localizer -> predictor, every frame, none dropped
 with a `Recorder` subscribed; a progress bar follows the frames; at the end it prints the speed
 as a multiple of real time (processing only: model loading is excluded) and runs the requested
 exports beside the recording. VIDEO may be a video file or a folder of images (read at 30 fps).
-Exit codes: 0 done, 2 bad input (missing file, unreadable video, output exists),
-1 the run failed (the recording so far stays readable).
+Exit codes: 0 done, 2 bad input (missing file, unreadable video, an output that exists or cannot
+be written: every input and output is checked before any frame is processed), 1 the run failed
+(the recording so far stays readable).
 """
 
 from __future__ import annotations
@@ -17,10 +18,18 @@ import time
 from pathlib import Path
 
 from stdformer.paths import BadFileError, MissingFileError
-from stdformer.recording.export import FORMATS, check_output, default_output, export_recording
+from stdformer.recording.export import (
+    FORMATS,
+    SUFFIXES,
+    check_output,
+    default_output,
+    export_recording,
+)
+from stdformer.recording.export_mesh import check_writable_folder
 from stdformer.recording.format import RecordingError
 from stdformer.recording.reader import open_recording
 from stdformer.recording.recorder import Recorder, recording_info
+from stdformer.recording.writer import describe_os_error, recording_dir_names
 from stdformer.session.core import SessionConfig
 from stdformer.session.options import add_pipeline_args, pipeline_config_from_args
 from stdformer.session.session import Session, SessionEvent
@@ -43,7 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     p.add_argument("--no-source-video", action="store_true", help="do not keep the video frames")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
-    p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    p.add_argument("-v", "--verbose", action="store_true", help="debug logging, native log lines")
     return add_pipeline_args(p)
 
 
@@ -59,10 +68,26 @@ def _probe(video: str) -> tuple[float, int | None, str]:
         return src.fps, count if count and count > 0 else None, f"file {path}"
 
 
+def check_outputs(out: str, stem: str, formats: list[str]) -> None:
+    """Every place `process` will write, checked before any work (RecordingError otherwise):
+    the --out folder is created (or exists) and is writable, and no export beside the new
+    recording (`<stem>[-N].<format>`, N as the recorder will pick it) exists yet."""
+    folder = Path(out).expanduser()
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise RecordingError(describe_os_error(exc, f"creating the --out folder {folder}")) from exc
+    check_writable_folder(folder)
+    recording = next(p for p in recording_dir_names(folder, stem) if not p.exists())
+    for fmt in formats:  # exports go beside the recording (default_output)
+        check_output(fmt, recording.with_name(recording.stem + SUFFIXES[fmt]))
+
+
 def run_process(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     fps, count, description = _probe(args.video)
+    check_outputs(args.out, Path(args.video).stem, args.export)
     pipeline = pipeline_config_from_args(args)
     info = recording_info(pipeline, description, fps, frames_in_source=count)
     ready: list[float] = []  # when models are loaded and the source is open
@@ -72,6 +97,7 @@ def run_process(args: argparse.Namespace) -> int:
             ready.append(time.perf_counter())
         elif event.kind in ("failed", "subscriber_failed"):
             log.error("%s", event.message)
+            session.stop()  # the recording cannot go on: do not process the rest for nothing
 
     config = SessionConfig(source=args.video, loop=False, pipeline=pipeline, batch=True)
     session = Session(config, on_event=on_event)

@@ -19,6 +19,7 @@ import errno
 import logging
 import os
 import time
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -58,6 +59,12 @@ def describe_os_error(exc: OSError, what: str) -> str:
     return f"{what} failed: {exc.strerror or exc}. Check the disk and the folder."
 
 
+def recording_dir_names(parent: Path, stem: str) -> Iterator[Path]:
+    """The names a new recording folder may take, in order: stem.strec, stem-2.strec, ..."""
+    for n in range(1, 10_000):
+        yield parent / (f"{stem}{SUFFIX}" if n == 1 else f"{stem}-{n}{SUFFIX}")
+
+
 def new_recording_dir(parent: str | os.PathLike[str], stem: str | None = None) -> Path:
     """Create and return a new, empty recording folder `parent/stem[-N].strec`.
 
@@ -70,8 +77,7 @@ def new_recording_dir(parent: str | os.PathLike[str], stem: str | None = None) -
         parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise RecordingError(describe_os_error(exc, f"creating the folder {parent}")) from exc
-    for n in range(1, 10_000):
-        path = parent / (f"{stem}{SUFFIX}" if n == 1 else f"{stem}-{n}{SUFFIX}")
+    for path in recording_dir_names(parent, stem):
         try:
             path.mkdir()  # atomic: never reuses an existing recording
             return path

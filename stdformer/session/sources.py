@@ -102,7 +102,7 @@ class VideoFileSource(VideoSource):
             self._cap.release()
             raise SourceError(
                 f"Cannot read video file {path}: it opens but contains no decodable frame. "
-                f"Convert it to .mp4 or .avi, or give an image folder. {HINT}"
+                "Convert it to .mp4 or .avi, or give an image folder."
             )
         self._pending: np.ndarray | None = _as_bgr(first)
 
@@ -136,7 +136,7 @@ class ImageFolderSource(VideoSource):
         if not files:
             raise SourceError(
                 f"No images ({', '.join(sorted(IMAGE_SUFFIXES))}) in folder {path}. Put numbered "
-                f"frames there or pick another source. {HINT}"
+                "frames there or pick another source."
             )
         self.files = files
         super().__init__(str(path), fps or DEFAULT_FPS, loop)
@@ -298,7 +298,7 @@ def _open_file_capture(path: Path) -> cv2.VideoCapture:
         cap.release()
         raise SourceError(
             f"Cannot read video file {path}: OpenCV could not open it (unknown format or "
-            f"damaged). Convert it to .mp4 or .avi, or give an image folder. {HINT}"
+            "damaged). Convert it to .mp4 or .avi, or give an image folder."
         )
     return cap
 

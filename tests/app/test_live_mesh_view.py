@@ -13,7 +13,7 @@ from PyQt6.QtCore import QSettings
 from PyQt6.QtGui import QImage
 
 from app.config import AppConfig
-from app.main_window import MainWindow
+from app.main_window import NO_PERSON_VIDEO, MainWindow
 from stdformer.paths import resolve_file
 from stdformer.session.pipeline import PipelineConfig
 
@@ -109,7 +109,7 @@ def test_lost_subject_clears_the_views_and_comes_back(
     summary = window.stats.summary()
     assert absent, f"the subject was never reported gone: {[s[0] for s in states]}, {summary}"
     assert all(not shown and body < 50 for _, shown, body, _ in absent), states  # none stale
-    assert any("No person in view" in message for *_, message in absent)
+    assert any(message == NO_PERSON_VIDEO for *_, message in absent)  # a file: no "step into"
     first_absent = states.index(absent[0])
     assert any(shown and body > 500 for _, shown, body, _ in states[:first_absent])
     subject, shown, body, _ = states[-1]

@@ -50,7 +50,7 @@ def test_defaults_pass_the_checks() -> None:
 def test_unreadable_video_file_is_refused(tmp_path: Path) -> None:
     fake = tmp_path / "notes.mp4"
     fake.write_text("this is not a video\n")
-    with pytest.raises(SourceError, match=r"notes\.mp4"):
+    with pytest.raises(SourceError, match=r"notes\.mp4.*--source sample"):  # main.py takes --source
         check_inputs(config_for("--source", str(fake)))
 
 
@@ -86,6 +86,14 @@ def test_stats_json_in_missing_folder_is_refused_before_the_run(tmp_path: Path, 
     assert main(["--source", "sample", "--stats-json", str(target)]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: --stats-json") and "no_such_dir" in err
+
+
+def test_damaged_video_is_one_error_line_without_ffmpegs_own(tmp_path: Path, capfd) -> None:
+    damaged = tmp_path / "damaged.mp4"
+    damaged.write_bytes((REPO_ROOT / "assets" / "sample_clip.mp4").read_bytes()[:20_000])
+    assert main(["--source", str(damaged)]) == 2
+    err = capfd.readouterr().err  # file descriptor 2: FFmpeg writes there directly
+    assert err.startswith("error: Cannot read video file") and len(err.splitlines()) == 1, err
 
 
 @pytest.mark.parametrize("name", ["body.pkl", "body.npz"])

@@ -128,3 +128,22 @@ print("dropped", f.dropped)
         "no newline at the end",
     ]
     assert done.stdout.strip() == "dropped 3"
+
+
+def test_native_log_filter_drops_ffmpeg_lines_and_shows_progress_bars_as_drawn() -> None:
+    code = r"""
+import os, time
+from stdformer.native_logs import NativeLogFilter
+f = NativeLogFilter().start()
+os.write(2, b"[mov,mp4,m4a,3gp,3g2,mj2 @ 0x55d9cf19a780] moov atom not found\n")
+os.write(2, b"\rprocess:  50%|#####     | 1/2")  # tqdm redraws its line, no newline yet
+time.sleep(0.5)
+os.write(1, b"printed after the bar\n")
+f.stop()
+"""
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout
+    assert done.stdout == b"\rprocess:  50%|#####     | 1/2printed after the bar\n"

@@ -10,10 +10,15 @@ import numpy as np
 from app.config import AppConfig
 from app.main_window import MainWindow
 from app.playback import PlaybackWindow
-from stdformer.recording import open_recording
+from stdformer.recording import RecordingInfo, RecordingWriter, open_recording
 from stdformer.session.pipeline import PipelineConfig
 from tests.app.test_live_mesh_view import body_pixels
-from tests.recording.synthetic import write_synthetic
+from tests.recording.synthetic import (
+    SPHERE_FACES,
+    SPHERE_VERTICES,
+    synthetic_record,
+    write_synthetic,
+)
 
 
 def test_record_button_writes_a_readable_recording(
@@ -51,6 +56,7 @@ def test_playback_seeks_steps_and_plays(qtbot, tmp_path: Path) -> None:
     assert body_pixels(window.view.pixmap().toImage()) > 200  # the sphere in the 3D view
     window.seek(10)  # no mesh at 10: said so, the view is the empty grid
     assert "no mesh" in window.frame_label.text()
+    assert window.frame_label.text().startswith("frame 11/60  0.33 s / 1.97 s")
     qtbot.waitUntil(lambda: window.shown_position == 10, timeout=10_000)
     assert body_pixels(window.view.pixmap().toImage()) < 20
     window.step(+5)
@@ -59,4 +65,20 @@ def test_playback_seeks_steps_and_plays(qtbot, tmp_path: Path) -> None:
     window.toggle_play()
     assert window.playing
     qtbot.waitUntil(lambda: window.position >= 40, timeout=10_000)  # 2x: 25 frames in ~0.4 s
+    window.close()
+
+
+def test_playback_counts_frames_from_the_take_start(qtbot, tmp_path: Path) -> None:
+    """A take started at source frame 938 of a video shows "frame 1", not "frame 938"."""
+    info = RecordingInfo(fps=25.0, source="busy camera", image_size_wh=(640, 480))
+    with RecordingWriter.create(tmp_path, info, SPHERE_FACES, len(SPHERE_VERTICES)) as writer:
+        for i in range(938, 978, 4):  # 1 frame in 4 kept (busy machine)
+            r = synthetic_record(i - 938)
+            writer.write(type(r)(**{**r.__dict__, "index": i, "t_ns": i * 40_000_000}))
+    window = PlaybackWindow(open_recording(writer.path))
+    qtbot.addWidget(window)
+    assert window.frame_label.text().startswith("frame 1/10  0.00 s / 1.44 s")
+    assert "938" in window.frame_label.toolTip()
+    window.step(+2)
+    assert window.frame_label.text().startswith("frame 3/10  0.32 s")
     window.close()

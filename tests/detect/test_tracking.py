@@ -180,3 +180,48 @@ def test_reset_forgets_everything() -> None:
     run(tracker, [[person(400, 100, 300)]] * 3)
     tracker.reset()
     assert tracker.tracks == [] and tracker.subject_id is None and tracker.subject_missing_s == 0
+
+
+def _busy_steps(n_frames: int, seed: int = 0) -> list[int]:
+    """Source frames a busy live run processes: 1 in 4 on average, irregular (1-8 apart)."""
+    rng = np.random.default_rng(seed)
+    kept, i = [], 0
+    while i < n_frames:
+        kept.append(i)
+        i += int(np.clip(round(rng.normal(4.0, 1.5)), 1, 8))
+    return kept
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_a_fast_walker_is_kept_when_frames_are_dropped(seed: int) -> None:
+    """A person close to the camera crosses the frame at 3 box sizes per second and turns back,
+    with a small bystander; the live run processes 1 frame in 4, irregularly (frames dropped).
+    Every processed frame shows the walker: motion is judged per second, not per frame."""
+
+    def walker_x(i: int) -> float:  # 0 -> 800 px in 0.9 s (30 frames), then back, ...
+        s = (i % 60) / 30.0
+        return 800.0 * (s if s < 1.0 else 2.0 - s)
+
+    bystander = person(850, 20, 90, shirt=2)
+    kept = _busy_steps(240, seed)
+    frames = [[person(walker_x(i), 150, 330, shirt=1), bystander] for i in kept]
+    tracker = SubjectTracker()
+    picks = [
+        tracker.update(c, WH, i * 1_000_000_000 // FPS) for c, i in zip(frames, kept, strict=True)
+    ]
+    assert picks == [0] * len(kept), picks  # the walker (index 0) in every frame
+    assert tracker.subject_missing_s == 0.0
+
+
+def test_a_lost_track_is_not_extrapolated_out_of_reach() -> None:
+    """Missed for 0.5 s right after it turned around: found again where it is, not where a
+    stale velocity would have carried it."""
+    tracker = SubjectTracker()
+    t = [0, 133, 267, 400]  # ms: 7.5 processed frames per second
+    moving = [[person(100 + 0.9 * ms, 100, 300)] for ms in t]  # 3 box sizes/s to the right
+    for c, ms in zip(moving, t, strict=True):
+        assert tracker.update(c, WH, ms * 1_000_000) == 0
+    for ms in (533, 667, 800):
+        assert tracker.update([], WH, ms * 1_000_000) is None  # MediaPipe missed it
+    back = person(100 + 0.9 * 400 - 120, 100, 300)  # it turned around and walked back
+    assert tracker.update([back], WH, 933_000_000) == 0

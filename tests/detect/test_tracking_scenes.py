@@ -12,7 +12,7 @@ import pytest
 from stdformer.detect.localize import LocalizerConfig, PersonLocalizer
 from stdformer.detect.tracking import box_iou
 from stdformer.types import Frame
-from tools.tracking_scenes import SceneFrame, TrackingScenes
+from tools.tracking_scenes import SceneFrame, TrackingScenes, live_frames
 
 pytestmark = pytest.mark.slow
 
@@ -62,6 +62,15 @@ def test_subject_leaving_and_returning_is_reacquired(scenes) -> None:
 def test_newcomer_does_not_take_over(scenes) -> None:
     frames = list(scenes.render("enter"))
     check(frames, followed(frames), 0.95)
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_jogger_is_kept_when_frames_are_dropped_live(scenes, seed: int) -> None:
+    """A jogs to and fro close to the camera (3 box sizes per second), B stands small and far;
+    a busy live run processes 1 frame in 4, irregularly. A is followed in nearly every frame."""
+    every = list(scenes.render("jogger"))
+    frames = [every[i] for i in live_frames(len(every), 4.0, seed)]
+    check(frames, followed(frames), 0.9)
 
 
 def test_small_people_are_found_by_second_looks(scenes) -> None:

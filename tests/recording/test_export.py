@@ -16,7 +16,8 @@ import trimesh
 from stdformer.recording import RecordingError, RecordingInfo, RecordingWriter, open_recording
 from stdformer.recording.convert import encode_jpeg
 from stdformer.recording.export import export_recording
-from stdformer.recording.export_glb import CHUNK_TARGETS, frame_times_s
+from stdformer.recording.export_glb import CHUNK_TARGETS
+from stdformer.recording.export_mesh import frame_slots
 from tests.recording.synthetic import (
     SPHERE_FACES,
     SPHERE_VERTICES,
@@ -113,7 +114,7 @@ def test_glb_morph_targets_play_every_frame(tmp_path: Path) -> None:
 
 def test_frame_times_snap_to_the_fps_grid() -> None:
     t_ns = np.array([0, 33_000_000, 70_000_000, 70_000_001, 200_000_000])
-    np.testing.assert_allclose(frame_times_s(t_ns, 30.0) * 30, [0, 1, 2, 3, 6])
+    np.testing.assert_array_equal(frame_slots(t_ns, 30.0), [0, 1, 2, 3, 6])
 
 
 def _capture_frames(path: Path) -> list[np.ndarray]:
@@ -136,6 +137,28 @@ def test_mp4_on_the_grid(sphere_recording: Path, tmp_path: Path) -> None:
     body = frames[0][centre].astype(int).mean(axis=(0, 1))
     empty = frames[10][centre].astype(int).mean(axis=(0, 1))  # no mesh: grid only
     assert np.abs(body - empty).max() > 40  # the sphere fills the centre of the framing
+
+
+def test_mp4_of_a_take_with_dropped_frames_keeps_real_time(tmp_path: Path) -> None:
+    """A busy live run keeps 1 frame in 4: the video still lasts as long as the take."""
+    info = RecordingInfo(fps=25.0, source="busy camera", image_size_wh=(640, 480))
+    kept = [*range(938, 938 + 40, 4), 979, 980]  # 1 in 4, then two frames back to back
+    with RecordingWriter.create(tmp_path, info, SPHERE_FACES, len(SPHERE_VERTICES)) as writer:
+        for i in kept:
+            r = synthetic_record(i - 938)
+            writer.write(type(r)(**{**r.__dict__, "index": i, "t_ns": i * 40_000_000}))
+    rec = open_recording(writer.path)
+    frames = _capture_frames(export_recording(rec, "mp4", tmp_path / "busy.mp4"))
+    assert len(frames) == 980 - 938 + 1  # 1.72 s of take at 25 fps, not 12 frames (0.48 s)
+    cap = cv2.VideoCapture(str(tmp_path / "busy.mp4"))
+    assert cap.get(cv2.CAP_PROP_FPS) == pytest.approx(25.0)
+    cap.release()
+
+    def same(a: int, b: int) -> bool:
+        return np.abs(frames[a].astype(int) - frames[b].astype(int)).mean() < 0.1  # mp4v noise
+
+    assert same(0, 3) and not same(3, 4)  # a kept frame is held until the next one arrives
+    assert same(36, 40) and not same(40, 41) and not same(41, 42)
 
 
 def test_mp4_over_the_source_video(tmp_path: Path) -> None:
@@ -201,3 +224,17 @@ def test_unknown_format_lists_the_table(sphere_recording: Path, tmp_path: Path) 
     )  # fmt: skip
     assert done.returncode == 2 and done.stderr.startswith("error: unknown export format")
     assert "bvh" in done.stderr and "Traceback" not in done.stderr
+
+
+@pytest.mark.skipif(not Path("/proc/self").is_dir(), reason="needs Linux /proc")
+@pytest.mark.parametrize("fmt", ["glb", "npz", "obj"])
+def test_export_to_an_unwritable_place_fails_first(
+    sphere_recording: Path, fmt: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """No file can be created in /proc, even by root: one line, exit 2, before the export."""
+    from stdformer.recording.export_cli import main as export_main
+
+    out = f"/proc/stdformer-test.{fmt}" if fmt != "obj" else "/proc/stdformer-test/objs"
+    assert export_main([str(sphere_recording), "--format", fmt, "--out", out, "-q"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error:") and len(err.strip().splitlines()) == 1 and "/proc" in err

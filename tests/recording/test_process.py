@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import cv2
@@ -11,6 +13,8 @@ import pytest
 from stdformer.paths import resolve_file
 from stdformer.recording import open_recording
 from stdformer.recording.process_cli import main as process_main
+
+REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.slow
@@ -37,3 +41,71 @@ def test_process_sample_clip_records_every_frame(
 def test_process_missing_video_is_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     assert process_main([str(tmp_path / "nope.mp4"), "--out", str(tmp_path)]) == 2
     assert "nope.mp4" in capsys.readouterr().err
+
+
+def _one_error_line(err: str) -> str:
+    assert "Traceback" not in err
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error:"), err
+    return lines[0]
+
+
+def test_process_checks_every_output_before_any_work(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An --out that cannot be created, or an export that would overwrite a file, is exit 2 with
+    one line before the session starts (not after processing the whole video)."""
+    import stdformer.recording.process_cli as process_cli
+
+    def no_session(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the session started although an output is unusable")
+
+    monkeypatch.setattr(process_cli, "Session", no_session)
+    clip = str(resolve_file("sample_clip"))
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    assert process_main([clip, "--out", str(blocker / "out"), "-q"]) == 2
+    assert "a-file" in _one_error_line(capsys.readouterr().err)
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "sample_clip.glb").write_bytes(b"keep me")
+    assert process_main([clip, "--out", str(out), "--export", "npz", "glb", "-q"]) == 2
+    assert "sample_clip.glb exists" in _one_error_line(capsys.readouterr().err)
+    assert (out / "sample_clip.glb").read_bytes() == b"keep me"
+    assert sorted(p.name for p in out.iterdir()) == ["sample_clip.glb"]  # nothing was started
+
+
+def test_process_bad_video_names_no_option_process_lacks(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    damaged = tmp_path / "damaged.mp4"
+    damaged.write_bytes(resolve_file("sample_clip").read_bytes()[:20_000])  # no moov atom
+    assert process_main([str(damaged), "--out", str(tmp_path / "out"), "-q"]) == 2
+    line = _one_error_line(capsys.readouterr().err)
+    assert "damaged.mp4" in line and "--source" not in line
+
+
+def _main_py(*argv: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, str(REPO / "main.py"), *argv],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=REPO,
+    )
+
+
+@pytest.mark.slow
+def test_process_prints_no_native_log_lines_unless_verbose(tmp_path: Path) -> None:
+    """MediaPipe/TFLite (glog) and FFmpeg lines stay off the terminal; -v shows them."""
+    image = REPO / "tests" / "data" / "astronaut.png"  # one frame: MediaPipe and the network run
+    done = _main_py("process", str(image), "--out", str(tmp_path / "a"), "--device", "cpu", "-q")
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == "" and "processed 1 frames" in done.stdout
+    damaged = tmp_path / "damaged.mp4"
+    damaged.write_bytes(resolve_file("sample_clip").read_bytes()[:20_000])  # no moov atom
+    done = _main_py("process", str(damaged), "--out", str(tmp_path / "b"), "-q")
+    assert done.returncode == 2 and done.stderr.startswith("error:")
+    assert len(done.stderr.splitlines()) == 1, done.stderr  # not FFmpeg's "moov atom not found"
+    verbose = _main_py("process", str(damaged), "--out", str(tmp_path / "b"), "-q", "-v")
+    assert verbose.returncode == 2 and "moov atom not found" in verbose.stderr

@@ -88,7 +88,7 @@ def test_missing_path_is_an_error(tmp_path: Path) -> None:
 def test_unreadable_video_file_is_an_error(tmp_path: Path) -> None:
     bogus = tmp_path / "broken.mp4"
     bogus.write_bytes(b"\x00\x01 definitely not a video" * 100)
-    with pytest.raises(SourceError, match=r"Cannot read video file .*broken\.mp4.*--source"):
+    with pytest.raises(SourceError, match=r"Cannot read video file .*broken\.mp4.*Convert it"):
         open_source(bogus)
 
 
