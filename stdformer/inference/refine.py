@@ -48,6 +48,7 @@ class RefineConfig:
     sigma_prior_xy: float = 0.15  # metres, the same across the image (2D evidence rules there)
     sigma_place: float = 0.30  # metres, the network's pelvis position (depth mostly)
     robust_2d: float = 0.15  # of the box height: farther landmarks count less (Cauchy)
+    speed_mps: float = 1.0  # temporal term: typical landmark speed (sigma = speed x dt)
     min_visibility: float = 0.5
     iters: int = 2
     settle_frames: int = 30  # betas: mean over the first frames of a track, then held
@@ -77,6 +78,8 @@ class BodyRefiner:
     def reset(self) -> None:
         """A new track: no warm start; betas are estimated again."""
         self._last: BodyFit | None = None
+        self._last_marks: np.ndarray | None = None  # (33, 3) last frame's landmarks, camera
+        self._last_t_ns = 0
         self._betas_sum = np.zeros(self.fitter.num_betas)
         self._betas_n = 0
 
@@ -95,8 +98,11 @@ class BodyRefiner:
         terms = self._prior_terms(net, relative=refine)
         if refine:
             terms += self._evidence_terms(fit, mesh)
+            terms += self._temporal_terms(mesh.t_ns)
         fit = self.fitter.solve(fit, terms, iters=self.config.iters, damping=1.0)
-        self._last = fit
+        self._last, self._last_t_ns = fit, mesh.t_ns
+        if refine:
+            self._last_marks = self.fitter.posed_points(fit, self.landmark_points)[0]
         verts = self.fitter.vertices(fit)[0]
         joints = self.fitter.posed_points(fit, self.fitter.joint_points)[0].astype(np.float32)
         timings = dict(mesh.timings_ms, fit=(time.perf_counter() - t0) * 1e3)
@@ -134,6 +140,16 @@ class BodyRefiner:
             Term(self.prior_points, net[None], w, centre=(0,), axis_weight=(xy, xy, 1.0)),
             Term(self.pelvis_points, net[None, :1], place),
         ]
+
+    def _temporal_terms(self, t_ns: int) -> list[Term]:
+        """The last frame's landmarks, trusted to the distance a limb moves in the time since
+        (`speed_mps`): MediaPipe's frame-to-frame noise is damped, real motion passes."""
+        if self._last_marks is None or self._last is None:
+            return []
+        dt = max((t_ns - self._last_t_ns) * 1e-9, 1e-3)
+        sigma = self.config.speed_mps * dt
+        w = np.full((1, len(self._last_marks)), 1.0 / sigma**2)
+        return [Term(self.landmark_points, self._last_marks[None], w)]
 
     def _evidence_terms(self, fit: BodyFit, mesh: MeshResult) -> list[Term]:
         cfg, obs = self.config, mesh.observation

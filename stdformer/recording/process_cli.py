@@ -20,10 +20,10 @@ from pathlib import Path
 from stdformer.paths import BadFileError, MissingFileError
 from stdformer.recording.export import (
     FORMATS,
-    SUFFIXES,
     check_output,
     default_output,
     export_recording,
+    get_format,
 )
 from stdformer.recording.export_mesh import check_writable_folder
 from stdformer.recording.format import RecordingError
@@ -80,7 +80,7 @@ def check_outputs(out: str, stem: str, formats: list[str]) -> None:
     check_writable_folder(folder)
     recording = next(p for p in recording_dir_names(folder, stem) if not p.exists())
     for fmt in formats:  # exports go beside the recording (default_output)
-        check_output(fmt, recording.with_name(recording.stem + SUFFIXES[fmt]))
+        check_output(fmt, recording.with_name(recording.stem + get_format(fmt).suffix))
 
 
 def run_process(args: argparse.Namespace) -> int:
