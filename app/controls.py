@@ -1,4 +1,4 @@
-"""The settings toolbar: model, body model, device, look-ahead and smoothing, kept in QSettings.
+"""The settings toolbar: model, body model, device, look-ahead, mesh and smoothing (QSettings).
 
 Choices are saved when they change and restored at the next start. An option given on the
 command line (`--weights`, `--body-model`, `--device`, `--lookahead`) wins over the saved
@@ -26,6 +26,11 @@ from app.config import AppConfig
 PICK = "__pick__"
 DEVICES = ("auto", "cpu", "cuda")
 MAX_LOOKAHEAD = 15  # the network's window is longer; the pipeline says so if not
+BODY_OUTPUT_LABELS = {  # PipelineConfig.body_output -> what the Mesh menu says
+    "refined": "Fitted to the image",
+    "fit": "Fitted to the network",
+    "raw": "Network output",
+}
 
 
 def settings_bool(settings: QSettings, key: str, default: bool) -> bool:
@@ -101,6 +106,14 @@ class ControlsBar(QToolBar):
         self.lookahead = QSpinBox()
         self.lookahead.setRange(0, MAX_LOOKAHEAD)
         self.lookahead.setToolTip("frames of future context: smoother mesh, that many frames later")
+        self.output = QComboBox()
+        for name, label in BODY_OUTPUT_LABELS.items():
+            self.output.addItem(label, name)
+        self.output.setToolTip(
+            "Fitted to the image: the body posed on the network's mesh and MediaPipe's landmarks "
+            "(default). Fitted to the network: the network's mesh as a posed body. Network "
+            "output: the network's own vertices."
+        )
         self.smoothing = QSlider(Qt.Orientation.Horizontal)
         self.smoothing.setRange(0, 100)
         self.smoothing.setFixedWidth(90)
@@ -114,12 +127,17 @@ class ControlsBar(QToolBar):
         saved_lookahead = int(settings.value("model/lookahead", 0) or 0)
         self.lookahead.setValue(pipe.lookahead or saved_lookahead)
         self.smoothing.setValue(int(settings.value("model/smoothing", 0) or 0))
+        output = pipe.body_output  # a --body other than the default wins over the saved choice
+        if output == "refined":
+            output = str(settings.value("model/output", "refined") or "refined")
+        self.output.setCurrentIndex(max(0, self.output.findData(output)))
 
         for label, widget in (
             ("Model", self.model),
             ("Body", self.body),
             ("Device", self.device),
             ("Look-ahead", self.lookahead),
+            ("Mesh", self.output),
             ("Smoothing", self.smoothing),
         ):
             self.addWidget(QLabel(f" {label}: "))
@@ -128,6 +146,7 @@ class ControlsBar(QToolBar):
         self.body.picked.connect(self._changed)
         self.device.activated.connect(lambda _i: self._changed())
         self.lookahead.valueChanged.connect(lambda _v: self._changed())
+        self.output.activated.connect(lambda _i: self._changed())
         self.smoothing.valueChanged.connect(self._smoothing)
 
     # --- values ----------------------------------------------------------------------------
@@ -143,6 +162,9 @@ class ControlsBar(QToolBar):
             return self._device_override
         return name
 
+    def body_output(self) -> str:
+        return str(self.output.currentData())
+
     def smoothing_strength(self) -> float:
         return self.smoothing.value() / 100.0
 
@@ -152,6 +174,7 @@ class ControlsBar(QToolBar):
         s.setValue("model/body", self.body.path())
         s.setValue("model/device", str(self.device.currentData()))
         s.setValue("model/lookahead", self.lookahead.value())
+        s.setValue("model/output", self.body_output())
         s.setValue("model/smoothing", self.smoothing.value())
         s.sync()
 

@@ -182,6 +182,7 @@ class MainWindow(QMainWindow):
             body_model=self.controls.body_model(),
             device=self.controls.device_name(),
             lookahead=self.controls.lookahead.value(),
+            body_output=self.controls.body_output(),
         )
         return SessionConfig(
             source=self.current_source(),

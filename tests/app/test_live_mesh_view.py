@@ -124,6 +124,9 @@ def test_controls_are_kept_between_runs(qtbot, tmp_path: Path, placed_weights: P
     window.controls.model.set_path(str(placed_weights))
     window.controls.model.picked.emit()
     window.controls.lookahead.setValue(3)
+    assert window.session_config().pipeline.body_output == "refined"  # the default mesh
+    window.controls.output.setCurrentIndex(window.controls.output.findData("raw"))
+    window.controls.output.activated.emit(window.controls.output.currentIndex())
     window.controls.smoothing.setValue(40)
     window.controls.device.setCurrentIndex(window.controls.device.findData("cpu"))
     window.controls.device.activated.emit(window.controls.device.currentIndex())
@@ -136,15 +139,17 @@ def test_controls_are_kept_between_runs(qtbot, tmp_path: Path, placed_weights: P
     config = again.session_config()
     assert config.pipeline.weights == str(placed_weights)
     assert config.pipeline.lookahead == 3 and config.pipeline.device == "cpu"
+    assert config.pipeline.body_output == "raw"  # the network's own vertices, one menu away
     assert config.smoothing == pytest.approx(0.4)
     assert again.opacity.value() == 35 and again.video.mesh_opacity == pytest.approx(0.35)
     assert not again.landmark_check.isChecked() and not again.video.show_landmarks
     again.close()
 
     # An option given on the command line wins over the saved choice for that run.
-    cli = AppConfig(pipeline=PipelineConfig(device="cuda:1", lookahead=5))
+    cli = AppConfig(pipeline=PipelineConfig(device="cuda:1", lookahead=5, body_output="fit"))
     third = MainWindow(cli, [], initial_source="sample", settings=settings)
     qtbot.addWidget(third)
     assert third.session_config().pipeline.device == "cuda:1"
     assert third.session_config().pipeline.lookahead == 5
+    assert third.session_config().pipeline.body_output == "fit"
     third.close()
