@@ -122,6 +122,11 @@ class Scorer:
         dj = np.linalg.norm(self.jreg @ verts - self.jreg @ raw, axis=-1) * 1e3  # (N, 24)
         return dv, dj
 
+    def aligned(self, verts: np.ndarray, raw: np.ndarray) -> np.ndarray:
+        """(N, V) mm vertex distances with each mesh's regressed pelvis moved onto the raw's."""
+        shift = (self.jreg[0] @ raw - self.jreg[0] @ verts)[:, None]  # (N, 1, 3)
+        return np.linalg.norm(verts + shift - raw, axis=-1) * 1e3
+
     def px(self, verts: np.ndarray, meshes: list[MeshResult]) -> np.ndarray:
         """Pixel distances of the 33 projected landmarks to MediaPipe's confident ones."""
         d = []
@@ -165,7 +170,8 @@ def live(body, tracked: list[tuple[int, MeshResult]], sc: Scorer) -> None:
         dv, dj = sc.to_raw(v, raw[keep])
         print(f"  {output:8s} ({len(keep)} settled frames): wall {stats(wall)} ms, "
               f"CPU {stats(cpu)} ms (median / p90)")  # fmt: skip
-        print(f"           to raw: vertices {mm(dv)} mm, joints {mm(dj)} mm (mean / p90); "
+        print(f"           to raw: vertices {mm(dv)} mm, joints {mm(dj)} mm (mean / p90), "
+              f"pelvis-aligned vertices {mm(sc.aligned(v, raw[keep]))} mm; "
               f"2D landmarks {mm(sc.px(v, [meshes[i] for i in keep]))} px")  # fmt: skip
 
 
