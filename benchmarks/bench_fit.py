@@ -123,8 +123,9 @@ class Scorer:
         return dv, dj
 
     def aligned(self, verts: np.ndarray, raw: np.ndarray) -> np.ndarray:
-        """(N, V) mm vertex distances with each mesh's regressed pelvis moved onto the raw's."""
-        shift = (self.jreg[0] @ raw - self.jreg[0] @ verts)[:, None]  # (N, 1, 3)
+        """(N, V) mm vertex distances with each mesh's centroid moved onto the raw's (what
+        placement leaves: pose and shape)."""
+        shift = raw.mean(1, keepdims=True) - verts.mean(1, keepdims=True)  # (N, 1, 3)
         return np.linalg.norm(verts + shift - raw, axis=-1) * 1e3
 
     def px(self, verts: np.ndarray, meshes: list[MeshResult]) -> np.ndarray:
@@ -171,7 +172,7 @@ def live(body, tracked: list[tuple[int, MeshResult]], sc: Scorer) -> None:
         print(f"  {output:8s} ({len(keep)} settled frames): wall {stats(wall)} ms, "
               f"CPU {stats(cpu)} ms (median / p90)")  # fmt: skip
         print(f"           to raw: vertices {mm(dv)} mm, joints {mm(dj)} mm (mean / p90), "
-              f"pelvis-aligned vertices {mm(sc.aligned(v, raw[keep]))} mm; "
+              f"centroid-aligned vertices {mm(sc.aligned(v, raw[keep]))} mm; "
               f"2D landmarks {mm(sc.px(v, [meshes[i] for i in keep]))} px")  # fmt: skip
 
 
