@@ -165,7 +165,8 @@ def points(
     rot_world: np.ndarray, joints: np.ndarray, ps: PointSet, B: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
     """Posed points y (N, K, 3) and per-bone parts q (N, K, 24, 3) with y = q.sum(2)."""
-    q = np.einsum("njab,kjb->nkja", rot_world, B) + ps.C[None, :, :, None] * joints[:, None]
+    rotated = np.matmul(rot_world, B.transpose(1, 2, 0))  # (N, 24, 3, K): one product per bone
+    q = rotated.transpose(0, 3, 1, 2) + ps.C[None, :, :, None] * joints[:, None]
     return q.sum(2), q
 
 

@@ -101,10 +101,11 @@ class BodyRefiner:
             terms += self._temporal_terms(mesh.t_ns)
         fit = self.fitter.solve(fit, terms, iters=self.config.iters, damping=1.0)
         self._last, self._last_t_ns = fit, mesh.t_ns
+        posed = self.fitter.skel.pose(fit.rot_local, fit.transl, fit.betas)  # once for all below
         if refine:
-            self._last_marks = self.fitter.posed_points(fit, self.landmark_points)[0]
-        verts = self.fitter.vertices(fit)[0]
-        joints = self.fitter.posed_points(fit, self.fitter.joint_points)[0].astype(np.float32)
+            self._last_marks = self.fitter.posed_points(fit, self.landmark_points, posed)[0]
+        verts = self.fitter.vertices(fit, posed)[0]
+        joints = posed[1][0].astype(np.float32)  # (24, 3) the posed joints
         timings = dict(mesh.timings_ms, fit=(time.perf_counter() - t0) * 1e3)
         return dataclasses.replace(
             mesh, vertices_cam=verts, joints_cam=joints, body=fit.params(0), timings_ms=timings

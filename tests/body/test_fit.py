@@ -39,6 +39,7 @@ def test_skinned_points_equal_the_body_models_forward(fitter):
             body_pose=torch.as_tensor(truth.body_pose),
             transl=torch.as_tensor(truth.transl, dtype=torch.float32),
         )
+    assert np.abs(verts - out.vertices.numpy()).max() < 1e-5  # numpy skinning == smplx LBS
     joints = fitter.posed_points(truth, fitter.joint_points)
     assert np.abs(joints - out.joints.numpy()).max() < 1e-5
     lm = landmark_regressor(fitter.body).numpy()
