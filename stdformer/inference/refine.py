@@ -4,11 +4,15 @@ The network's per-vertex mesh is smooth in time but, on real people, less faithf
 landmarks it is computed from (it can stand beside the person in the image, lean less, mis-size
 the head). `BodyRefiner` poses the body model so that it
 - follows the network's body shape and pose (prior: the network mesh's joints, 33 landmarks and
-  a few vertices per bone, relative to the pelvis, `sigma_prior`; its placement weakly),
+  a few vertices per bone, relative to the pelvis: `sigma_prior` in depth, where the network
+  knows more than one image, `sigma_prior_xy` across the image; its placement weakly),
 - lands on MediaPipe's confident 2D landmarks through the camera K (`sigma_2d` of the person's
   box height; a Cauchy loss ignores the odd wrong landmark), and
 - agrees with MediaPipe's metric world landmarks up to scale (`sigma_world`),
 with a few Gauss-Newton steps of `stdformer.body.fit` warm-started from the previous frame.
+Weights were chosen on the real multi-view set (`main.py evaluate --real`); a term pulling
+toward the previous frame was tried and dropped: with fast motion it held wrong poses.
+Smoothness comes from the network prior and the session's One-Euro smoothing.
 Shape (betas) is fitted to the network's meshes over the first `settle_frames` of a track and
 then held. The result is a posed body: a clean surface (no torn hands), its joints, and its
 parameters (`MeshResult.body`) for animation exports and streams.
@@ -42,13 +46,12 @@ class RefineConfig:
     """Weights of the refinement (sigmas: the error each source is trusted to)."""
 
     output: BodyOutput = "refined"
-    sigma_2d: float = 0.01  # of the person's box height, for confident 2D landmarks
+    sigma_2d: float = 0.015  # of the person's box height, for confident 2D landmarks
     sigma_world: float = 0.10  # metres, MediaPipe world landmarks (shape, up to scale)
     sigma_prior: float = 0.05  # metres, the network's points relative to its pelvis, in depth
     sigma_prior_xy: float = 0.15  # metres, the same across the image (2D evidence rules there)
     sigma_place: float = 0.30  # metres, the network's pelvis position (depth mostly)
-    robust_2d: float = 0.15  # of the box height: farther landmarks count less (Cauchy)
-    speed_mps: float = 1.0  # temporal term: typical landmark speed (sigma = speed x dt)
+    robust_2d: float = 0.3  # of the box height: farther landmarks count less (Cauchy)
     min_visibility: float = 0.5
     iters: int = 2
     settle_frames: int = 30  # betas: mean over the first frames of a track, then held
@@ -78,8 +81,6 @@ class BodyRefiner:
     def reset(self) -> None:
         """A new track: no warm start; betas are estimated again."""
         self._last: BodyFit | None = None
-        self._last_marks: np.ndarray | None = None  # (33, 3) last frame's landmarks, camera
-        self._last_t_ns = 0
         self._betas_sum = np.zeros(self.fitter.num_betas)
         self._betas_n = 0
 
@@ -98,12 +99,9 @@ class BodyRefiner:
         terms = self._prior_terms(net, relative=refine)
         if refine:
             terms += self._evidence_terms(fit, mesh)
-            terms += self._temporal_terms(mesh.t_ns)
         fit = self.fitter.solve(fit, terms, iters=self.config.iters, damping=1.0)
-        self._last, self._last_t_ns = fit, mesh.t_ns
-        posed = self.fitter.skel.pose(fit.rot_local, fit.transl, fit.betas)  # once for all below
-        if refine:
-            self._last_marks = self.fitter.posed_points(fit, self.landmark_points, posed)[0]
+        self._last = fit
+        posed = self.fitter.skel.pose(fit.rot_local, fit.transl, fit.betas)  # once for both below
         verts = self.fitter.vertices(fit, posed)[0]
         joints = posed[1][0].astype(np.float32)  # (24, 3) the posed joints
         timings = dict(mesh.timings_ms, fit=(time.perf_counter() - t0) * 1e3)
@@ -141,16 +139,6 @@ class BodyRefiner:
             Term(self.prior_points, net[None], w, centre=(0,), axis_weight=(xy, xy, 1.0)),
             Term(self.pelvis_points, net[None, :1], place),
         ]
-
-    def _temporal_terms(self, t_ns: int) -> list[Term]:
-        """The last frame's landmarks, trusted to the distance a limb moves in the time since
-        (`speed_mps`): MediaPipe's frame-to-frame noise is damped, real motion passes."""
-        if self._last_marks is None or self._last is None:
-            return []
-        dt = max((t_ns - self._last_t_ns) * 1e-9, 1e-3)
-        sigma = self.config.speed_mps * dt
-        w = np.full((1, len(self._last_marks)), 1.0 / sigma**2)
-        return [Term(self.landmark_points, self._last_marks[None], w)]
 
     def _evidence_terms(self, fit: BodyFit, mesh: MeshResult) -> list[Term]:
         cfg, obs = self.config, mesh.observation

@@ -64,7 +64,7 @@ def test_refined_body_lands_on_the_evidence(body, seed):
     before = np.linalg.norm(_project(lreg @ net.vertices_cam) - uv, axis=1).mean() / box_h
     out = refiner(net)
     after = np.linalg.norm(_project(lreg @ out.vertices_cam) - uv, axis=1).mean() / box_h
-    assert after < 0.01 < before  # from several % of the body's height to under 1 %
+    assert after < 0.015 < before  # from several % of the body's height to under 1.5 %
 
     # in 3D too: closer to the true body than the network's mesh (root-relative)
     def rel(v):
