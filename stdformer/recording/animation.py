@@ -27,6 +27,7 @@ import torch
 from scipy.spatial.transform import Rotation
 
 from stdformer.body.body_model import BodyModel, load_body_model
+from stdformer.recording.export_mesh import frame_slots
 from stdformer.recording.format import RecordingError
 from stdformer.recording.reader import Recording
 
@@ -157,11 +158,9 @@ def motion_from_recording(
     progress: Progress | None = None,
 ) -> Motion:
     """The frames at `pos` (F,) (recording positions, rising) as a `Motion` (module docstring)."""
-    from stdformer.recording.export_glb import frame_times_s
-
     params = take_body_params(rec, pos, body, progress)
     period = frame_period_s(rec)
-    slots = np.rint(frame_times_s(rec.t_ns[pos], 1.0 / period) / period).astype(np.int64)
+    slots = frame_slots(rec.t_ns[pos], 1.0 / period)  # (F,) rising, gaps kept
     held = np.searchsorted(slots, np.arange(slots[-1] + 1), side="right") - 1  # (T,)
     betas_take = np.median(params["betas"], axis=0).astype(np.float32)
     # The pelvis of each frame's own shape, so a shape still settling keeps the root exact.
