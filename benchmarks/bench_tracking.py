@@ -7,6 +7,7 @@ frame. A is picked by a click on the first frame (as a user would), and must sta
     python benchmarks/bench_tracking.py                  # all scenes, default settings
     python benchmarks/bench_tracking.py --scenes cross --no-redetect
     python benchmarks/bench_tracking.py --video clip.avi # real footage: frames with a subject
+    python benchmarks/bench_tracking.py --live-step 4    # frames dropped as a busy live run does
 
 Per scene it prints
 - coverage: frames where the output is A / frames where A is fully visible (>= 90 % of its body);
@@ -30,7 +31,7 @@ from stdformer.detect.localize import LocalizerConfig, PersonLocalizer
 from stdformer.detect.redetect import RedetectConfig
 from stdformer.detect.tracking import box_iou
 from stdformer.types import Frame
-from tools.tracking_scenes import SCENES, SceneFrame, TrackingScenes
+from tools.tracking_scenes import SCENES, SceneFrame, TrackingScenes, live_frames
 
 
 def identity(bbox_xyxy: np.ndarray, frame: SceneFrame) -> str | None:
@@ -112,6 +113,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--max-people", type=int, default=2)
     ap.add_argument("--video", type=Path, help="also run on this video (no ground truth)")
     ap.add_argument("--video-frames", type=int, default=300)
+    ap.add_argument(
+        "--live-step", type=float, default=0.0, metavar="N",
+        help="process 1 frame in N on average, irregularly, as a busy live run (0: every frame)",
+    )  # fmt: skip
     ap.add_argument("-v", "--verbose", action="store_true", help="print the followed identities")
     args = ap.parse_args(argv)
 
@@ -119,14 +124,18 @@ def main(argv: list[str] | None = None) -> int:
         max_people=args.max_people, redetect=RedetectConfig(enabled=not args.no_redetect)
     )
     label = "off" if args.no_redetect else "on"
-    print(f"max_people={args.max_people}, re-detection {label}")
+    drops = f", 1 frame in {args.live_step:g} (live drops)" if args.live_step else ""
+    print(f"max_people={args.max_people}, re-detection {label}{drops}")
     if args.scenes:
         t0 = time.perf_counter()
         scenes = TrackingScenes.from_clip()
         print(f"scenes built from the sample clip in {time.perf_counter() - t0:.1f} s")
         totals = {"full": 0, "covered": 0.0, "switches": 0}
         for name in args.scenes:
-            r = score_scene(list(scenes.render(name)), config, args.verbose)
+            frames = list(scenes.render(name))
+            if args.live_step:
+                frames = [frames[i] for i in live_frames(len(frames), args.live_step)]
+            r = score_scene(frames, config, args.verbose)
             totals["full"] += r["full"]
             totals["covered"] += r["coverage"] * r["full"]
             totals["switches"] += r["switches"]

@@ -24,8 +24,7 @@ The subject is one track id. Rules, in order:
 1. The subject never changes while its track is matched (visible), except by a click
    (`request_subject_at`).
 2. A lost subject is re-acquired by the same track: a candidate near the predicted box that no
-   other track explains (a track born while the subject was missing does not count: it is the
-   subject seen again where the motion model did not expect it, and yields the person back).
+   other track explains.
 3. Only after `new_subject_after_s` without the subject (or when there never was one) the tracker
    picks a new subject among the visible people: the highest `acquire_score` (most complete
    body, then largest, then most central).
@@ -69,7 +68,6 @@ class TrackerConfig:
     max_jump: float = 0.6  # median landmark move from the track's last frame, in box sizes, ...
     max_speed: float = 3.0  # ... plus this per second between the two frames (a person running)
     min_appearance: float = 0.35  # torso colour similarity below this: not the same person
-    newborn_penalty: float = 0.5  # score taken from tracks born while the subject is missing
     confident: float = 0.5  # landmarks at or above this confidence count for pose and size
     velocity_smoothing: float = 0.6  # weight of the old velocity when a new box arrives
     new_subject_after_s: float = 3.0  # a lost subject is replaced only after this long
@@ -90,7 +88,6 @@ class Track:
     velocity_px_s: np.ndarray = field(default_factory=lambda: np.zeros(2, np.float32))  # (2,)
     frames_missing: int = 0  # frames processed since it was seen
     hits: int = 1
-    born_ns: int = 0  # time of its first frame
 
     @property
     def size(self) -> float:
@@ -193,10 +190,8 @@ class SubjectTracker:
             t.frames_missing += 1
         self.frame_candidates = list(candidates)
         self.matched = self._assign(candidates, self.tracks)
-        lost_since = self._subject_lost_since()
         for tid, ci in self.matched.items():
             self._refresh(self._track(tid), candidates[ci], t_ns)
-        self._drop_stand_ins(lost_since)
         claimed = set(self.matched.values())
         for ci, c in enumerate(candidates):
             if ci not in claimed:
@@ -220,16 +215,14 @@ class SubjectTracker:
         self.frame_candidates += candidates
         free = [t for t in self.tracks if t.track_id not in self.matched]
         extra = self._assign(candidates, free)
-        lost_since = self._subject_lost_since()
         for tid, ci in extra.items():
             self._refresh(self._track(tid), candidates[ci], t_ns)
-        self.matched.update({tid: offset + ci for tid, ci in extra.items()})
-        self._drop_stand_ins(lost_since)
         claimed = set(extra.values())
         for ci, c in enumerate(candidates):
             if ci not in claimed:
                 self.tracks.append(self._new_track(c, t_ns))
-                self.matched[self.tracks[-1].track_id] = offset + ci
+                extra[self.tracks[-1].track_id] = ci
+        self.matched.update({tid: offset + ci for tid, ci in extra.items()})
         self._choose_subject(image_wh)
         return self.matched.get(self.subject_id) if self.subject_id is not None else None
 
@@ -281,14 +274,6 @@ class SubjectTracker:
         scores[scores < self.config.min_score] = -np.inf
         # Tracks seen in the last frame come first in a tie (recently seen are more reliable).
         scores += np.array([[-1e-3 * t.frames_missing] for t in tracks])
-        # A track born while the subject was missing is most likely the subject itself, seen
-        # again where the motion model did not expect it (a turn, frames dropped): where the
-        # subject's track may also take a candidate, it does, instead of the newborn keeping the
-        # person under another id until the new-subject timeout.
-        subject = self.subject
-        if subject is not None and subject.frames_missing > 0:
-            newborn = [t.born_ns > subject.last_seen_ns for t in tracks]
-            scores -= np.array([[self.config.newborn_penalty * b] for b in newborn])
         feasible = np.isfinite(scores)
         rows, cols = linear_sum_assignment(np.where(feasible, scores, -1e6), maximize=True)
         pairs = zip(rows, cols, strict=True)
@@ -308,7 +293,6 @@ class SubjectTracker:
             c.appearance,
             int(t_ns),
             frames_missing=0,
-            born_ns=int(t_ns),
         )
 
     def _refresh(self, t: Track, c: Candidate, t_ns: int) -> None:
@@ -325,21 +309,6 @@ class SubjectTracker:
             old = t.appearance
             t.appearance = c.appearance if old is None else 0.8 * old + 0.2 * c.appearance
         t.last_seen_ns, t.frames_missing, t.hits = int(t_ns), 0, t.hits + 1
-
-    def _subject_lost_since(self) -> int | None:
-        """When the subject was last seen, if it was missing before this frame's matching."""
-        s = self.subject
-        return s.last_seen_ns if s is not None and s.frames_missing > 0 else None
-
-    def _drop_stand_ins(self, lost_since: int | None) -> None:
-        """The subject is back after missing since `lost_since`: tracks born during its absence
-        and not matched now followed the subject under another id (a turn or dropped frames
-        fooled the motion model); they go, or they would claim the subject at its next miss."""
-        if lost_since is None or self.subject_id not in self.matched:
-            return
-        self.tracks = [
-            t for t in self.tracks if t.track_id in self.matched or t.born_ns <= lost_since
-        ]
 
     def _forget_old(self, t_ns: int) -> None:
         keep_ns = self.config.forget_track_after_s * 1e9
