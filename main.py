@@ -21,8 +21,6 @@ import os
 import sys
 from pathlib import Path
 
-from threadpoolctl import threadpool_limits
-
 from app.config import AppConfig
 from stdformer.body.levels import MeshLevels
 from stdformer.detect.localize import validate_task_file
@@ -132,9 +130,6 @@ def check_inputs(config: AppConfig) -> MeshStage | None:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
-    # The body fit's small matrix products (75 x 3K) ran ~50x slower when OpenBLAS spread them
-    # over cores MediaPipe and the renderer already use (measured): one BLAS thread per process.
-    threadpool_limits(1, user_api="blas")
     if argv and argv[0] in COMMANDS:
         import importlib
 

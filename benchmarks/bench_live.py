@@ -136,6 +136,7 @@ def run_case(args: argparse.Namespace) -> dict[str, object]:
         localizer=LocalizerConfig(max_people=args.max_people),
         weights=args.weights,
         lookahead=args.lookahead,
+        body_output=args.body[0],
     )
     window = BenchWindow(AppConfig(source=args.clip, pipeline=pipe), [], args.clip, settings)
     window.show()
@@ -273,6 +274,10 @@ def main() -> None:
     p.add_argument("--sample-every", type=float, default=None, help="RSS sample period, s")
     p.add_argument("--weights", help="checkpoint (default: the shipped weights)")
     p.add_argument("--lookahead", type=int, default=0)
+    p.add_argument(
+        "--body", nargs="+", default=["refined"], choices=("refined", "fit", "raw"),
+        help="body outputs to compare (each case runs once per value, in one run)",
+    )  # fmt: skip
     p.add_argument("--max-people", type=int, default=2)
     p.add_argument("--lp-threads", type=int, help="LP_NUM_THREADS for llvmpipe")
     p.add_argument("--json", help="write all results here")
@@ -307,21 +312,24 @@ def main() -> None:
             clip = work / f"clip_{size_wh[0]}x{size_wh[1]}_{fps:g}.mp4"
             if not clip.exists():
                 make_clip(size_wh, fps, clip)
-            out = work / f"{case}.json"
-            load = os.getloadavg()[0]
-            cmd = [sys.executable, __file__, "--case", case, "--clip", str(clip)]
-            cmd += ["--workdir", tmp, "--out", str(out), "--weights", weights]
-            for opt in ("seconds", "minutes", "warmup", "sample_every", "lookahead", "max_people"):
-                cmd += [f"--{opt.replace('_', '-')}", str(getattr(args, opt))]
-            proc = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
-            if not out.exists():
-                print(f"{case}: failed (exit {proc.returncode})\n{proc.stderr[-3000:]}")
-                continue
-            res = json.loads(out.read_text())
-            res["load_avg_1min"] = [round(load, 2), round(os.getloadavg()[0], 2)]
-            res["lp_threads"] = args.lp_threads
-            results.append(res)
-            print(json.dumps(res, indent=1))
+            for body in args.body:
+                out = work / f"{case}-{body}.json"
+                load = os.getloadavg()[0]
+                cmd = [sys.executable, __file__, "--case", case, "--clip", str(clip)]
+                cmd += ["--workdir", tmp, "--out", str(out), "--weights", weights, "--body", body]
+                for opt in ("seconds", "minutes", "warmup", "sample_every", "lookahead",
+                            "max_people"):  # fmt: skip
+                    cmd += [f"--{opt.replace('_', '-')}", str(getattr(args, opt))]
+                proc = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
+                if not out.exists():
+                    print(f"{case}/{body}: failed (exit {proc.returncode})\n{proc.stderr[-3000:]}")
+                    continue
+                res = json.loads(out.read_text())
+                res["body"] = body
+                res["load_avg_1min"] = [round(load, 2), round(os.getloadavg()[0], 2)]
+                res["lp_threads"] = args.lp_threads
+                results.append(res)
+                print(json.dumps(res, indent=1))
     print(f"uptime: {subprocess.run(['uptime'], capture_output=True, text=True).stdout.strip()}")
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=2) + "\n")

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
+from threadpoolctl import ThreadpoolController
 
 from stdformer.body.body_model import BodyModel
 from stdformer.body.fit import BodyFit, BodyFitter, Term
@@ -74,6 +75,9 @@ class BodyRefiner:
         self._prior_cols = np.flatnonzero(np.abs(self._prior_rows).sum(0) > 0)
         self._prior_rows_c = self._prior_rows[:, self._prior_cols]
         self.prior_points = PointSet.from_rows(self.fitter.skel, self._prior_rows)
+        # One BLAS thread while fitting: OpenBLAS spreads the small (75 x 3K) products over
+        # the cores MediaPipe and the renderer use and spins there (measured: +0.7 core).
+        self._blas = ThreadpoolController()
         self.landmark_points = PointSet.from_rows(self.fitter.skel, lm)
         self.pelvis_points = PointSet.from_rows(self.fitter.skel, jreg[:1])
         self.reset()
@@ -92,6 +96,10 @@ class BodyRefiner:
         """The refined (or fitted) body for one network mesh, with `body` parameters."""
         if self.config.output == "raw":
             return mesh
+        with self._blas.limit(limits=1, user_api="blas"):
+            return self._refine(mesh)
+
+    def _refine(self, mesh: MeshResult) -> MeshResult:
         t0 = time.perf_counter()
         net = self._prior_rows_c @ mesh.vertices_cam[self._prior_cols].astype(np.float64)
         fit = self._start(net[None])
