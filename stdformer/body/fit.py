@@ -323,12 +323,7 @@ class BodyFitter:
             fit = self.kabsch_init(joints, verts, b)
         else:
             fit = replace(init, betas=b)
-        term = Term(self.mesh_points, tgt, np.full(tgt.shape[:2], 1.0))
-        for i in range(iters):
-            if betas is None and i < 2:
-                fit = self.solve_betas(fit, self.mesh_points, tgt)
-            fit = self.solve(fit, [term], iters=1, damping=1e-6)
-        return fit
+        return self._alternate(fit, self.mesh_points, tgt, betas is None, iters, 1e-6)
 
     def fit_joints(
         self, joints: np.ndarray, betas: np.ndarray | None = None, iters: int = 4
@@ -338,11 +333,18 @@ class BodyFitter:
         tgt = np.asarray(joints, np.float64)
         b = np.zeros(self.num_betas) if betas is None else np.asarray(betas, np.float64)
         fit = self.kabsch_init(tgt, None, b)
-        term = Term(self.joint_points, tgt, np.full(tgt.shape[:2], 1.0))
+        return self._alternate(fit, self.joint_points, tgt, betas is None, iters, 1e-4)
+
+    def _alternate(
+        self, fit: BodyFit, ps: PointSet, target: np.ndarray, shape: bool, iters: int,
+        damping: float,
+    ) -> BodyFit:  # fmt: skip
+        """Pose steps on `ps` -> `target`, each of the first two after a betas solve (`shape`)."""
+        term = Term(ps, target, np.full(target.shape[:2], 1.0))
         for i in range(iters):
-            if betas is None and i < 2:
-                fit = self.solve_betas(fit, self.joint_points, tgt)
-            fit = self.solve(fit, [term], iters=1, damping=1e-4)
+            if shape and i < 2:
+                fit = self.solve_betas(fit, ps, target)
+            fit = self.solve(fit, [term], iters=1, damping=damping)
         return fit
 
     def vertices(
