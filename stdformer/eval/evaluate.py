@@ -110,8 +110,14 @@ def observations(clip: CorpusClip) -> list[Observation | None]:
     return out
 
 
-def run_network(model: STDFormer, body: BodyModel, obs: list, lookahead: int, static: bool):
-    """Stream a clip's observations through the Predictor as the app does."""
+def run_network(
+    model: STDFormer, body: BodyModel, obs: list, lookahead: int, static: bool,
+    body_output: str = "raw",
+):  # fmt: skip
+    """Stream a clip's observations through the Predictor as the app does; `body_output`
+    "refined" / "fit" adds the app's body refinement (`stdformer.inference.refine`)."""
+    from stdformer.inference.refine import BodyRefiner, RefineConfig
+
     n, v = len(obs), body.num_vertices
     joints, verts = np.full((n, 14, 3), np.nan), np.full((n, v, 3), np.nan, np.float32)
     placed = np.full_like(verts, np.nan)
@@ -120,6 +126,7 @@ def run_network(model: STDFormer, body: BodyModel, obs: list, lookahead: int, st
         model,
         PredictorConfig(lookahead=lookahead, device="cpu"),
         joint_regressor=np.asarray(body.J_regressor, np.float32),
+        refiner=None if body_output == "raw" else BodyRefiner(body, RefineConfig(body_output)),
     )
     ereg = eval_joint_regressor(body).numpy()
 

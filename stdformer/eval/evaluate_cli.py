@@ -31,7 +31,9 @@ from stdformer.body.mesh_levels import default_cache_dir
 from stdformer.session.options import add_pipeline_args, pipeline_config_from_args
 from stdformer.session.pipeline import PipelineConfig
 
-METHODS = ("stdformer", "stdformer+2", "static-T1", "mediapipe-world", "fit-per-frame")
+METHODS = (
+    "stdformer", "stdformer+2", "static-T1", "refined", "mediapipe-world", "fit-per-frame",
+)  # fmt: skip
 
 
 def evaluate_heldout(
@@ -72,9 +74,10 @@ def evaluate_heldout(
 def _run(method, model, body, clip, obs, fit_iters):
     from stdformer.eval import evaluate as ev
 
-    if method in ("stdformer", "stdformer+2", "static-T1"):
+    if method in ("stdformer", "stdformer+2", "static-T1", "refined"):
         look = 2 if method == "stdformer+2" else 0
-        return ev.run_network(model, body, obs, look, static=method == "static-T1")
+        output = "refined" if method == "refined" else "raw"  # the app's default body
+        return ev.run_network(model, body, obs, look, method == "static-T1", output)
     det = clip.detected
     joints = np.full((len(det), 14, 3), np.nan)
     if method == "mediapipe-world":

@@ -37,11 +37,19 @@ def scores():
     clip = load_clip(CLIP)
     gt_v, gt_j, _ = ev.truth(body, clip)
     out = {}
-    for name, static in (("stdformer", False), ("static", True)):
+    everywhere = np.ones((len(gt_j), 14), bool)
+    for name, static, body_output in (
+        ("stdformer", False, "raw"), ("static", True, "raw"), ("refined", False, "refined"),
+    ):  # fmt: skip
         s = ev.Scores()
-        res = ev.run_network(model, body, ev.observations(clip), 0, static=static)
-        ev.score_clip(s, res, gt_v, gt_j, np.ones((len(gt_j), 14), bool), upper=False)
+        res = ev.run_network(model, body, ev.observations(clip), 0, static, body_output)
+        ev.score_clip(s, res, gt_v, gt_j, everywhere, upper=False)
         out[name] = s.summary()
+    s = ev.Scores()
+    joints = np.full((len(clip.detected), 14, 3), np.nan)
+    joints[clip.detected] = ev.mediapipe_joints(clip.world_landmarks[clip.detected])
+    ev.score_clip(s, ev.Outputs(joints, None), gt_v, gt_j, everywhere, upper=False)
+    out["mediapipe"] = s.summary()
     return out
 
 
@@ -50,6 +58,14 @@ def test_shipped_weights_reconstruct_a_held_out_clip(scores) -> None:
     assert s["coverage"] == 100.0
     assert s["pa_mpjpe"] < PA_MPJPE_MM, s
     assert s["mpvpe"] < MPVPE_MM, s
+
+
+def test_the_default_body_is_never_worse_than_mediapipe(scores) -> None:
+    """The app's default output (the body fitted to the image) vs MediaPipe's world landmarks,
+    the evidence it is computed from (issue 14: never worse than the evidence)."""
+    assert scores["refined"]["coverage"] == 100.0
+    assert scores["refined"]["pa_mpjpe"] <= scores["mediapipe"]["pa_mpjpe"], scores
+    assert scores["stdformer"]["pa_mpjpe"] <= scores["mediapipe"]["pa_mpjpe"], scores
 
 
 def test_temporal_model_is_smoother_than_single_frames(scores) -> None:
