@@ -22,6 +22,7 @@ from PyQt6.QtWidgets import (
 )
 
 from app.config import AppConfig
+from stdformer.session.core import DEFAULT_SMOOTHING
 
 PICK = "__pick__"
 DEVICES = ("auto", "cpu", "cuda")
@@ -126,7 +127,8 @@ class ControlsBar(QToolBar):
         self._device_override = pipe.device if ":" in pipe.device else None  # e.g. cuda:1
         saved_lookahead = int(settings.value("model/lookahead", 0) or 0)
         self.lookahead.setValue(pipe.lookahead or saved_lookahead)
-        self.smoothing.setValue(int(settings.value("model/smoothing", 0) or 0))
+        saved = settings.value("model/smoothing", round(100 * DEFAULT_SMOOTHING))
+        self.smoothing.setValue(int(saved if saved is not None else 0))
         output = pipe.body_output  # a --body other than the default wins over the saved choice
         if output == "refined":
             output = str(settings.value("model/output", "refined") or "refined")

@@ -61,7 +61,7 @@ def test_subject_lost_holds_fades_and_clears_by_media_time() -> None:
 
 def test_commands_apply_before_the_next_step() -> None:
     pipeline = FakePipeline()
-    core = SessionCore(pipeline, SessionConfig())
+    core = SessionCore(pipeline, SessionConfig(smoothing=0.0))
     core.step(frame(0))
     core.send(PickSubject(10.0, 20.0))
     assert pipeline.localizer.picks == []  # queued: nothing changes mid-step
