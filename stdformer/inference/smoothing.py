@@ -6,7 +6,8 @@ joint coordinate, timed by the frames' media time, and starts over when the subj
 new track never blends with an old one.
 
 Strength s in [0, 1] (0 = off) maps to the minimum cut-off `f_min = 10 ** (1 - 2 s)` Hz
-(s = 0.5: 1 Hz, s = 1: 0.1 Hz) with speed coefficient `beta = 0.5` per metre per second.
+(s = 0.5: 1 Hz, s = 1: 0.1 Hz) with speed coefficient `beta = 2` per metre per second (0.5
+lagged fast kicks on the real multi-view set: overlay p90 7.0 % vs 4.4 % of body height).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import numpy as np
 
 from stdformer.types import MeshResult
 
-BETA = 0.5  # cut-off increase per m/s of speed
+BETA = 2.0  # cut-off increase per m/s of speed
 D_CUTOFF_HZ = 1.0  # cut-off of the speed estimate itself
 
 

@@ -34,10 +34,11 @@ from stdformer.session.pipeline import PipelineConfig
 from stdformer.session.presence import SubjectPresence, SubjectState
 from stdformer.types import Frame, MeshResult, Observation
 
-# The body fitted to the image follows MediaPipe's 2D jitter; 0.15 keeps it steadier than the
-# network's own mesh (real set, 60 fps: accel 15.5 / 8.9 vs 19.9 / 11.3 mm/frame^2) with the
-# overlay still a median 1.9 % of body height from the landmarks (unsmoothed: 42.5 / 24.7, 0.9 %).
-DEFAULT_SMOOTHING = 0.15
+# The body fitted to the image follows MediaPipe's 2D jitter; 0.25 keeps it steadier than the
+# network's own mesh (real set, 60 fps: accel 17.7 / 9.0 vs 19.9 / 11.3 mm/frame^2 front / back)
+# with the overlay a median 1.9 / 1.8 % of body height from the landmarks (unsmoothed: 42.5 /
+# 24.7 mm/frame^2, 0.9 / 1.2 %).
+DEFAULT_SMOOTHING = 0.25
 
 if TYPE_CHECKING:
     from stdformer.session.capture import CaptureStatus
