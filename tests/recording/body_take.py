@@ -15,7 +15,7 @@ from stdformer.body.smpl_file import SMPL_JOINT_NAMES
 from stdformer.recording import FrameRecord, RecordingInfo, RecordingWriter
 from stdformer.recording.format import END_FILE, FACES_FILE, FRAMES_FILE, HEADER_FILE, record_crc
 from stdformer.types import BodyParams
-from tests.recording.synthetic import K_640
+from tests.recording.synthetic import frame_record
 
 BETAS = np.linspace(-0.8, 0.8, 10).astype(np.float32)  # a shape far from the mean
 FACING_CAMERA = np.array([np.pi, 0.0, 0.0], np.float32)  # Y-up rest -> OpenCV camera, facing it
@@ -68,21 +68,7 @@ def posed(params: BodyParams) -> tuple[np.ndarray, np.ndarray]:  # (V, 3), (24, 
 def body_record(i: int, has_mesh: bool = True, with_body: bool = True) -> FrameRecord:
     params = body_params(i)
     vertices, joints = posed(params)
-    nan = np.float32(np.nan)
-    return FrameRecord(
-        index=i,
-        t_ns=i * 33_333_333,
-        tracked=has_mesh,
-        has_mesh=has_mesh,
-        vertices=vertices if has_mesh else np.full_like(vertices, nan),
-        joints=joints if has_mesh else np.full_like(joints, nan),
-        K=K_640,
-        bbox_xyxy=np.array([100, 50, 300, 400], np.float32),
-        landmarks_px=np.full((33, 3), i, np.float32),
-        landmark_visibility=np.ones(33, np.float32),
-        world_landmarks=np.zeros((33, 3), np.float32),
-        body=params if has_mesh and with_body else None,
-    )
+    return frame_record(i, vertices, joints, has_mesh, params if with_body else None)
 
 
 def write_body_take(
