@@ -22,13 +22,19 @@ import logging
 import math
 import sys
 import time
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import numpy as np
 from tqdm import tqdm
 
 from stdformer.body.mesh_levels import default_cache_dir
-from stdformer.session.options import add_pipeline_args, pipeline_config_from_args
+from stdformer.session.options import (
+    add_pipeline_args,
+    add_smoothing_args,
+    pipeline_config_from_args,
+    smoothing_from_args,
+)
 from stdformer.session.pipeline import PipelineConfig
 
 METHODS = (
@@ -92,14 +98,16 @@ def _run(method, model, body, clip, obs, fit_iters):
     return ev.Outputs(joints, verts)
 
 
-def evaluate_video(path: str, cfg: PipelineConfig, show: bool) -> dict:
+def evaluate_video(
+    path: str, cfg: PipelineConfig, show: bool, smoothing: Mapping[str, float] | None = None
+) -> dict:
     """Coverage, 2D alignment and jitter of the session's meshes on every frame of `path`:
     the app's per-frame step (`SessionCore.step`: smoothing and track resets included)."""
     from collections import deque
 
     from stdformer.body.body_model import load_body_model
     from stdformer.body.regressors import landmark_regressor
-    from stdformer.session.core import SessionConfig, SessionCore
+    from stdformer.session.core import SessionConfig, SessionCore, SessionResult
     from stdformer.session.pipeline import LivePipeline
     from stdformer.session.sources import open_source
 
@@ -110,10 +118,21 @@ def evaluate_video(path: str, cfg: PipelineConfig, show: bool) -> dict:
     with LivePipeline(cfg) as pipe, open_source(path) as source:
         if pipe.predictor is None:
             raise FileNotFoundError("no network weights: pass --weights or ship assets weights")
-        core = SessionCore(pipe, SessionConfig(source=path, loop=False, pipeline=cfg))
-        for frame in tqdm(source, "frames", disable=not show):
-            frames += 1
-            res = core.step(frame)
+        config = SessionConfig(source=path, loop=False, pipeline=cfg, **(smoothing or {}))
+        core = SessionCore(pipe, config)
+
+        def results() -> Iterator[SessionResult]:
+            nonlocal frames
+            last = None
+            for frame in tqdm(source, "frames", disable=not show):
+                frames += 1
+                last = core.step(frame)
+                yield last
+            final = None if last is None else core.finish(last)  # meshes still owed
+            if final is not None:
+                yield final
+
+        for res in results():
             for mesh in res.meshes:
                 with_mesh += 1
                 obs = mesh.observation
@@ -148,7 +167,7 @@ def evaluate_real(args: argparse.Namespace) -> dict:
     config = pipeline_config_from_args(args)
     t0 = time.perf_counter()
     real = load_real_set()  # the reference always comes from the embedded pose model
-    results = score_real(real, config, show=not args.quiet)
+    results = score_real(real, config, show=not args.quiet, smoothing=smoothing_from_args(args))
     results["reference"] = real.stats
     results["seconds"] = round(time.perf_counter() - t0, 1)
     print(format_real_table(results))
@@ -184,7 +203,8 @@ def main(argv: list[str]) -> int:
     p.add_argument("--limit", type=int, help="only the first N held-out clips (quick checks)")
     p.add_argument("--json", type=Path, help="write the results here")
     p.add_argument("-q", "--quiet", action="store_true")
-    add_pipeline_args(p)  # --weights for both modes; all of them for --video
+    add_pipeline_args(p)  # --weights for both modes; all of them for --video and --real
+    add_smoothing_args(p, lag_s=0.0)  # --video and --real: as live (process: --smoothing-lag)
     p.add_argument("-v", "--verbose", action="store_true", help="debug logging, native log lines")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING)
@@ -193,7 +213,10 @@ def main(argv: list[str]) -> int:
         if args.real:
             results = evaluate_real(args)
         elif args.video:
-            results = evaluate_video(args.video, pipeline_config_from_args(args), not args.quiet)
+            results = evaluate_video(
+                args.video, pipeline_config_from_args(args), not args.quiet,
+                smoothing_from_args(args),
+            )  # fmt: skip
             print(", ".join(f"{k} {v:.2f}" for k, v in results.items()))
         else:
             results, n = evaluate_heldout(

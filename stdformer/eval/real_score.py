@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import logging
 import warnings
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -55,8 +56,14 @@ class AppTrack:
     mp_world: np.ndarray  # (N, 33, 3) MediaPipe's world landmarks (hip-centred, metres)
 
 
-def run_app(video: str, config: PipelineConfig, pick_xy: tuple[float, float] | None) -> AppTrack:
-    """The app's session on `video` (batch: every frame), following the person at `pick_xy`."""
+def run_app(
+    video: str,
+    config: PipelineConfig,
+    pick_xy: tuple[float, float] | None,
+    smoothing: Mapping[str, float] | None = None,
+) -> AppTrack:
+    """The app's session on `video` (batch: every frame), following the person at `pick_xy`;
+    `smoothing`: `SessionConfig` smoothing fields (default: the live app's)."""
     from stdformer.body.body_model import load_body_model
     from stdformer.body.regressors import landmark_regressor
     from stdformer.session.session import Session, SessionConfig
@@ -78,7 +85,9 @@ def run_app(video: str, config: PipelineConfig, pick_xy: tuple[float, float] | N
                          o.world_landmarks))  # fmt: skip
 
     session = Session(
-        SessionConfig(source=str(video), loop=False, pipeline=config, batch=True),
+        SessionConfig(
+            source=str(video), loop=False, pipeline=config, batch=True, **(smoothing or {})
+        ),
         pipeline_factory=factory,
     )
     session.subscribe(collect, name="real-eval", every_frame=True, queue_size=100_000)
@@ -239,7 +248,12 @@ def pick_point(real: RealSet, v: int, p: int) -> tuple[float, float] | None:
     return (float(uv[0]), float(uv[1])) if 0 <= uv[0] < w and 0 <= uv[1] < h else None
 
 
-def score_real(real: RealSet, config: PipelineConfig, show: bool = True) -> dict:
+def score_real(
+    real: RealSet,
+    config: PipelineConfig,
+    show: bool = True,
+    smoothing: Mapping[str, float] | None = None,
+) -> dict:
     """Run the app on every view for every person and score it (module doc). Returns
     {"rows": {"cam01/p0": summary, ...}, "front": ..., "back": ..., "all": ...}."""
     from tqdm import tqdm
@@ -250,7 +264,7 @@ def score_real(real: RealSet, config: PipelineConfig, show: bool = True) -> dict
         pick = pick_point(real, v, p)
         if pick is None:
             continue  # person never seen by the other views' reference
-        track = run_app(str(real.videos[v]), config, pick)
+        track = run_app(str(real.videos[v]), config, pick, smoothing)
         if len(track.index):
             with warnings.catch_warnings():  # empty slices: frames without a reference point
                 warnings.simplefilter("ignore", RuntimeWarning)

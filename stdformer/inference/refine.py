@@ -35,7 +35,7 @@ from stdformer.body.body_model import BodyModel
 from stdformer.body.fit import BodyFit, BodyFitter, Term
 from stdformer.body.kinematics import PointSet
 from stdformer.body.regressors import landmark_regressor
-from stdformer.types import MeshResult
+from stdformer.types import BodyParams, MeshResult
 
 BodyOutput = Literal["refined", "fit", "raw"]
 BODY_OUTPUTS: tuple[str, ...] = ("refined", "fit", "raw")
@@ -57,6 +57,7 @@ class RefineConfig:
     iters: int = 2
     settle_frames: int = 30  # betas: mean over the first frames of a track, then held
     prior_vertices: int = 48  # vertices spread over the bones (twist) in the prior
+    refit_iters: int = 4  # re-posing the body onto a smoothed mesh (`refit`)
 
 
 class BodyRefiner:
@@ -99,6 +100,20 @@ class BodyRefiner:
         with self._blas.limit(limits=1, user_api="blas"):
             return self._refine(mesh)
 
+    def refit(self, mesh: MeshResult, start: BodyParams | None = None) -> MeshResult:
+        """The body re-posed onto `mesh`, a (smoothed) mesh of this refiner's bodies, so that
+        vertices, joints and body stay one (`stdformer.inference.smoothing`). Warm start:
+        `start` (the previous smoothed body: smooth too), else the mesh's own `body`. The
+        refiner's own state is left as it is."""
+        assert mesh.body is not None
+        with self._blas.limit(limits=1, user_api="blas"):
+            t0 = time.perf_counter()
+            net = self._prior_rows_c @ mesh.vertices_cam[self._prior_cols].astype(np.float64)
+            fit = BodyFit.from_params([start or mesh.body])
+            terms = self._prior_terms(net, relative=False)
+            fit = self.fitter.solve(fit, terms, iters=self.config.refit_iters)
+            return self._posed(mesh, fit, "refit", t0)
+
     def _refine(self, mesh: MeshResult) -> MeshResult:
         t0 = time.perf_counter()
         net = self._prior_rows_c @ mesh.vertices_cam[self._prior_cols].astype(np.float64)
@@ -109,10 +124,14 @@ class BodyRefiner:
             terms += self._evidence_terms(fit, mesh)
         fit = self.fitter.solve(fit, terms, iters=self.config.iters, damping=1.0)
         self._last = fit
+        return self._posed(mesh, fit, "fit", t0)
+
+    def _posed(self, mesh: MeshResult, fit: BodyFit, stage: str, t0: float) -> MeshResult:
+        """`mesh` replaced by the posed body of `fit` (vertices, joints, parameters)."""
         posed = self.fitter.skel.pose(fit.rot_local, fit.transl, fit.betas)  # once for both below
         verts = self.fitter.vertices(fit, posed)[0]
         joints = posed[1][0].astype(np.float32)  # (24, 3) the posed joints
-        timings = dict(mesh.timings_ms, fit=(time.perf_counter() - t0) * 1e3)
+        timings = dict(mesh.timings_ms, **{stage: (time.perf_counter() - t0) * 1e3})
         return dataclasses.replace(
             mesh, vertices_cam=verts, joints_cam=joints, body=fit.params(0), timings_ms=timings
         )

@@ -30,8 +30,13 @@ from stdformer.recording.format import RecordingError
 from stdformer.recording.reader import open_recording
 from stdformer.recording.recorder import Recorder, recording_info
 from stdformer.recording.writer import describe_os_error, recording_dir_names
-from stdformer.session.core import SessionConfig
-from stdformer.session.options import add_pipeline_args, pipeline_config_from_args
+from stdformer.session.core import PROCESS_SMOOTHING_LAG_S, SessionConfig
+from stdformer.session.options import (
+    add_pipeline_args,
+    add_smoothing_args,
+    pipeline_config_from_args,
+    smoothing_from_args,
+)
 from stdformer.session.session import Session, SessionEvent
 from stdformer.session.sources import ImageFolderSource, SourceError, VideoFileSource, open_source
 
@@ -53,7 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-source-video", action="store_true", help="do not keep the video frames")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.add_argument("-v", "--verbose", action="store_true", help="debug logging, native log lines")
-    return add_pipeline_args(p)
+    return add_smoothing_args(add_pipeline_args(p), lag_s=PROCESS_SMOOTHING_LAG_S)
 
 
 def _probe(video: str) -> tuple[float, int | None, str]:
@@ -89,6 +94,7 @@ def run_process(args: argparse.Namespace) -> int:
     fps, count, description = _probe(args.video)
     check_outputs(args.out, Path(args.video).stem, args.export)
     pipeline = pipeline_config_from_args(args)
+    smoothing = smoothing_from_args(args)
     info = recording_info(pipeline, description, fps, frames_in_source=count)
     ready: list[float] = []  # when models are loaded and the source is open
 
@@ -99,7 +105,8 @@ def run_process(args: argparse.Namespace) -> int:
             log.error("%s", event.message)
             session.stop()  # the recording cannot go on: do not process the rest for nothing
 
-    config = SessionConfig(source=args.video, loop=False, pipeline=pipeline, batch=True)
+    config = SessionConfig(source=args.video, loop=False, pipeline=pipeline, batch=True,
+                           **smoothing)  # fmt: skip
     session = Session(config, on_event=on_event)
     recorder = Recorder(args.out, info, record_source=not args.no_source_video,
                         stem=Path(args.video).stem)  # fmt: skip

@@ -19,6 +19,7 @@ subscriber. Timings use the clock given to the core (`clock_ns`, default `perf_c
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections import deque
 from collections.abc import Callable, Mapping
@@ -34,11 +35,13 @@ from stdformer.session.pipeline import PipelineConfig
 from stdformer.session.presence import SubjectPresence, SubjectState
 from stdformer.types import Frame, MeshResult, Observation
 
-# The body fitted to the image follows MediaPipe's 2D jitter; 0.25 keeps it steadier than the
-# network's own mesh (real set, 60 fps: accel 17.7 / 9.0 vs 19.9 / 11.3 mm/frame^2 front / back)
-# with the overlay a median 1.9 / 1.8 % of body height from the landmarks (unsmoothed: 42.5 /
-# 24.7 mm/frame^2, 0.9 / 1.2 %).
-DEFAULT_SMOOTHING = 0.25
+# The body fitted to the image follows MediaPipe's 2D jitter. Chosen on the real multi-view set
+# (60 fps, docs/model_card.md): live, strength 0.1 across the image (depth 0.5) keeps the overlay
+# on the person (median/p90 1.5/4.0 % of body height, front) at accel 20.8 mm/frame^2 (0.25 in
+# x, y, z: 1.9/4.9 %, 17.7); `process` adds a 0.25 s lag (zero phase): 1.2/4.4 %, accel 13.5,
+# PA-MPJPE 84.8 vs 87.1 mm.
+DEFAULT_SMOOTHING = 0.1
+PROCESS_SMOOTHING_LAG_S = 0.25
 
 if TYPE_CHECKING:
     from stdformer.session.capture import CaptureStatus
@@ -55,6 +58,7 @@ class SessionConfig:
     loop: bool = True  # restart a file at its end
     pipeline: PipelineConfig = field(default_factory=PipelineConfig)
     smoothing: float = DEFAULT_SMOOTHING  # One-Euro strength in [0, 1] on the mesh; 0 = off
+    smoothing_lag_s: float = 0.0  # > 0: zero-phase smoothing, meshes come this much later
     batch: bool = False  # a file: every frame, as fast as possible (not paced, none dropped)
     hold_s: float = 0.15  # the last mesh stays this long after the subject is lost...
     fade_s: float = 0.5  # ...then fades out over this long
@@ -125,7 +129,10 @@ class SessionCore:
     ) -> None:
         self.pipeline = pipeline
         self._clock_ns = clock_ns
-        self._smoother = MeshSmoother(config.smoothing)
+        refiner = None if pipeline.predictor is None else pipeline.predictor.refiner
+        self._refit = None if refiner is None else refiner.refit
+        self._lag_s = config.smoothing_lag_s
+        self._smoother = self._new_smoother(config.smoothing)
         self._presence = SubjectPresence(config.hold_s, config.fade_s)
         self._commands: deque[Command] = deque()  # append/popleft are atomic
         self._faces = None if pipeline.faces is None else _read_only(pipeline.faces)
@@ -141,22 +148,31 @@ class SessionCore:
             raise TypeError(f"not a session command: {command!r}")
         self._commands.append(command)
 
-    def _apply_commands(self) -> None:
+    def _new_smoother(self, strength: float) -> MeshSmoother:
+        return MeshSmoother(strength, self._lag_s, refit=self._refit)
+
+    def _apply_commands(self) -> list[MeshResult]:
+        """Apply queued commands; returns meshes a replaced smoother still held."""
+        held: list[MeshResult] = []
         while self._commands:
             command = self._commands.popleft()
             if isinstance(command, PickSubject):
                 self.pipeline.localizer.request_subject_at(command.x_px, command.y_px)
             elif command.strength != self._smoother.strength:
-                self._smoother = MeshSmoother(command.strength)
+                held += self._smoother.flush()
+                self._smoother = self._new_smoother(command.strength)
+        return held
 
     def step(self, frame: Frame, capture: CaptureStatus | None = None) -> SessionResult:
         """Process one frame. `capture`: the capture's state, for the counters (None: a frame
         handed in directly, nothing dropped)."""
-        self._apply_commands()
+        smoothed = self._apply_commands()
         out = self.pipeline.process(frame)
+        for mesh in out.meshes:
+            smoothed += self._smoother.push(mesh)
         if out.observation is None:
-            self._smoother.reset()  # a new track starts from its own first mesh
-        meshes = tuple(_frozen_mesh(self._smoother(m)) for m in out.meshes)
+            smoothed += self._smoother.flush()  # a new track starts from its own first mesh
+        meshes = tuple(_frozen_mesh(m) for m in smoothed)
         shown = self._presence.update(frame.t_ns, out.observation is not None, meshes)
         now_ns = self._clock_ns()
         self._seen += 1
@@ -188,6 +204,17 @@ class SessionCore:
             display_lod=self.pipeline.display_lod,
             device=self.device,
         )
+
+    def finish(self, last: SessionResult) -> SessionResult | None:
+        """At the end of the input: `last` again with the meshes still owed (look-ahead and
+        smoothing lag), or None when none are."""
+        owed = [] if self.pipeline.predictor is None else self.pipeline.predictor.flush()
+        smoothed = [m for mesh in owed for m in self._smoother.push(mesh)]
+        smoothed += self._smoother.flush()
+        if not smoothed:
+            return None
+        meshes = tuple(_frozen_mesh(m) for m in smoothed)
+        return dataclasses.replace(last, meshes=meshes, display_mesh=meshes[-1])
 
     def _rate(self) -> float:
         """Steps per second over the recent window (0 when there is no rate yet)."""

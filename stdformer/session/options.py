@@ -75,6 +75,37 @@ def add_pipeline_args(parser: argparse.ArgumentParser) -> argparse.ArgumentParse
     return parser
 
 
+def unit_float(text: str) -> float:
+    """argparse type: a float in [0, 1]."""
+    value = float(text)
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"must be in [0, 1], got {text}")
+    return value
+
+
+def add_smoothing_args(parser: argparse.ArgumentParser, lag_s: float) -> argparse.ArgumentParser:
+    """--smoothing and --smoothing-lag (headless commands; `lag_s`: this command's default)."""
+    from stdformer.session.core import DEFAULT_SMOOTHING
+
+    g = parser.add_argument_group("smoothing")
+    g.add_argument(
+        "--smoothing", type=unit_float, default=DEFAULT_SMOOTHING, metavar="S",
+        help=f"One-Euro strength of the mesh in [0, 1], 0 = off (default {DEFAULT_SMOOTHING})",
+    )  # fmt: skip
+    g.add_argument(
+        "--smoothing-lag", type=float, default=lag_s, metavar="SECONDS",
+        help=f"zero-phase smoothing over this much of the future, in [0, 2] (default {lag_s:g})",
+    )  # fmt: skip
+    return parser
+
+
+def smoothing_from_args(args: argparse.Namespace) -> dict[str, float]:
+    """`SessionConfig` keyword arguments from `add_smoothing_args`'s options."""
+    if not 0.0 <= args.smoothing_lag <= 2.0:
+        raise SystemExit(f"error: --smoothing-lag must be in [0, 2] s, got {args.smoothing_lag}")
+    return {"smoothing": args.smoothing, "smoothing_lag_s": args.smoothing_lag}
+
+
 def pipeline_config_from_args(args: argparse.Namespace) -> PipelineConfig:
     """The `PipelineConfig` the options of `add_pipeline_args` describe."""
     return PipelineConfig(

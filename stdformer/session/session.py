@@ -76,7 +76,7 @@ class Session:
         stats: RunStats | None = None,
         pipeline_factory: Callable[[PipelineConfig], LivePipeline] | None = None,
     ) -> None:
-        MeshSmoother(config.smoothing)  # validate settings here, in the caller's thread
+        MeshSmoother(config.smoothing, config.smoothing_lag_s)  # validate in the caller's thread
         SubjectPresence(config.hold_s, config.fade_s)
         self.config = config
         self.stats = stats or RunStats()
@@ -234,6 +234,7 @@ class Session:
 
     def _loop(self, core: SessionCore, capture: CaptureThread) -> None:
         last_message = None
+        last: SessionResult | None = None
         while not self._stop.is_set():
             self._pace_views()
             frame = capture.get(timeout=0.1)
@@ -243,6 +244,9 @@ class Session:
                 self._emit("capture", status.message)
             if frame is None:
                 if status.state == "ended":
+                    final = None if last is None else core.finish(last)
+                    for sub in self.subscriptions if final is not None else ():
+                        sub.offer(final)  # the meshes still owed (same frame: not counted)
                     self.ended = True
                     self._emit("ended", f"Finished: {status.message}.")
                     return
@@ -256,9 +260,13 @@ class Session:
             except USER_ERRORS as exc:
                 log.exception("processing stopped")
                 return self._fail(f"Processing stopped: {exc}")
-            self._count(result)
-            for sub in self.subscriptions:
-                sub.offer(result)
+            self._deliver(result)
+            last = result
+
+    def _deliver(self, result: SessionResult) -> None:
+        self._count(result)
+        for sub in self.subscriptions:
+            sub.offer(result)
 
     def _count(self, result: SessionResult) -> None:
         """Add the result's timings and counts to the run statistics (--stats-json)."""

@@ -251,3 +251,16 @@ def test_a_pacing_view_sees_every_processed_frame_and_capture_drops_the_rest(
     session.subscribe(recorded.append, name="recorder", every_frame=True)
     session.run()
     assert len(recorded) == session.stats.frames_seen
+
+
+def test_a_smoothing_lag_loses_no_mesh_at_a_gap_or_at_the_end(tmp_path: Path) -> None:
+    """Zero-phase smoothing holds meshes back; the subject leaving and the file ending hand
+    every held mesh out (what `process` records), each once, in order."""
+    bright = [200] * 12 + [0] * 3 + [200] * 10  # a person, nobody, the person again
+    session = _session(_clip(tmp_path, bright), smoothing=0.5, smoothing_lag_s=0.2)
+    got: list[SessionResult] = []
+    session.subscribe(got.append, name="a", every_frame=True)
+    session.run()
+    indices = [m.index for r in got for m in r.meshes]
+    assert indices == [i for i, b in enumerate(bright) if b > 50]
+    assert not any(r.meshes for r in got[:6])  # 0.2 s at 30 fps: the first mesh comes later
