@@ -35,7 +35,9 @@ from stdformer.body.regressors import landmark_regressor
 from stdformer.body.smpl_file import read_smpl_file
 from stdformer.inference.predictor import Predictor, PredictorConfig
 from stdformer.inference.refine import BodyRefiner, RefineConfig
+from stdformer.inference.smoothing import MeshSmoother
 from stdformer.paths import ASSETS_DIR, REPO_ROOT
+from stdformer.session.core import DEFAULT_SMOOTHING, PROCESS_SMOOTHING_LAG_S
 from stdformer.session.pipeline import PipelineConfig, load_mesh_stage
 from stdformer.types import MeshResult, Observation
 
@@ -154,6 +156,7 @@ def live(body, tracked: list[tuple[int, MeshResult]], sc: Scorer) -> None:
     for output in ("fit", "refined"):
         ref = BodyRefiner(body, RefineConfig(output=output))
         wall, cpu, keep, verts, last, age = [], [], [], [], None, 0
+        fitted = []
         for track, m in tracked:
             if track != last:
                 ref.reset()
@@ -162,6 +165,7 @@ def live(body, tracked: list[tuple[int, MeshResult]], sc: Scorer) -> None:
             res = ref(m)
             t1, c1 = time.perf_counter(), time.thread_time()
             verts.append(res.vertices_cam)
+            fitted.append((track, res))
             age += 1
             if age > ref.config.settle_frames:
                 wall.append((t1 - t0) * 1e3)
@@ -174,6 +178,24 @@ def live(body, tracked: list[tuple[int, MeshResult]], sc: Scorer) -> None:
         print(f"           to raw: vertices {mm(dv)} mm, joints {mm(dj)} mm (mean / p90), "
               f"centroid-aligned vertices {mm(sc.aligned(v, raw[keep]))} mm; "
               f"2D landmarks {mm(sc.px(v, [meshes[i] for i in keep]))} px")  # fmt: skip
+        if output == "refined":
+            smoothing(ref, fitted)
+
+
+def smoothing(ref: BodyRefiner, fitted: list[tuple[int, MeshResult]]) -> None:
+    """CPU of the session's smoothing of the refined bodies (ray One-Euro + re-posing the body
+    onto the smoothed mesh): live (no lag) and as `process` runs it (0.25 s lag)."""
+    for name, lag in (("live", 0.0), ("process", PROCESS_SMOOTHING_LAG_S)):
+        smoother, last, cpu = None, None, []
+        for track, m in fitted:
+            if track != last:
+                smoother = MeshSmoother(DEFAULT_SMOOTHING, lag, reposer=ref)
+                last = track
+            c0 = time.thread_time()
+            smoother.push(m)
+            cpu.append((time.thread_time() - c0) * 1e3)
+        print(f"  smoothing {name} (strength {DEFAULT_SMOOTHING}, lag {lag} s, body re-posed): "
+              f"CPU {stats(cpu)} ms per frame (median / p90)")  # fmt: skip
 
 
 def batches(verts: np.ndarray) -> list[np.ndarray]:

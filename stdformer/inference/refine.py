@@ -35,7 +35,7 @@ from stdformer.body.body_model import BodyModel
 from stdformer.body.fit import BodyFit, BodyFitter, Term
 from stdformer.body.kinematics import PointSet
 from stdformer.body.regressors import landmark_regressor
-from stdformer.types import BodyParams, MeshResult
+from stdformer.types import MeshResult
 
 BodyOutput = Literal["refined", "fit", "raw"]
 BODY_OUTPUTS: tuple[str, ...] = ("refined", "fit", "raw")
@@ -57,7 +57,7 @@ class RefineConfig:
     iters: int = 2
     settle_frames: int = 30  # betas: mean over the first frames of a track, then held
     prior_vertices: int = 48  # vertices spread over the bones (twist) in the prior
-    refit_iters: int = 4  # re-posing the body onto a smoothed mesh (`refit`)
+    repose_iters: int = 4  # re-posing the body onto smoothed points (`repose`; 2 left jitter)
 
 
 class BodyRefiner:
@@ -100,19 +100,22 @@ class BodyRefiner:
         with self._blas.limit(limits=1, user_api="blas"):
             return self._refine(mesh)
 
-    def refit(self, mesh: MeshResult, start: BodyParams | None = None) -> MeshResult:
-        """The body re-posed onto `mesh`, a (smoothed) mesh of this refiner's bodies, so that
-        vertices, joints and body stay one (`stdformer.inference.smoothing`). Warm start:
-        `start` (the previous smoothed body: smooth too), else the mesh's own `body`. The
+    def targets(self, mesh: MeshResult) -> np.ndarray:
+        """(K, 3) the points of `mesh` a body is fitted to (joints, landmarks, bone vertices):
+        what `repose` takes back, e.g. smoothed (`stdformer.inference.smoothing`)."""
+        return self._prior_rows_c @ mesh.vertices_cam[self._prior_cols].astype(np.float64)
+
+    def repose(self, mesh: MeshResult, targets: np.ndarray) -> MeshResult:
+        """`mesh` with the body re-posed onto `targets` (K, 3), e.g. the smoothed `targets` of
+        its own body, which is the warm start: vertices, joints and `body` stay one. The
         refiner's own state is left as it is."""
         assert mesh.body is not None
         with self._blas.limit(limits=1, user_api="blas"):
             t0 = time.perf_counter()
-            net = self._prior_rows_c @ mesh.vertices_cam[self._prior_cols].astype(np.float64)
-            fit = BodyFit.from_params([start or mesh.body])
-            terms = self._prior_terms(net, relative=False)
-            fit = self.fitter.solve(fit, terms, iters=self.config.refit_iters)
-            return self._posed(mesh, fit, "refit", t0)
+            fit = BodyFit.from_params([mesh.body])
+            terms = self._prior_terms(targets, relative=False)
+            fit = self.fitter.solve(fit, terms, iters=self.config.repose_iters)
+            return self._posed(mesh, fit, "repose", t0)
 
     def _refine(self, mesh: MeshResult) -> MeshResult:
         t0 = time.perf_counter()

@@ -15,10 +15,11 @@ backward One-Euro pass over the newer meshes has removed the forward filter's la
 like filtering a whole take forwards and backwards: 0.25 s is within 1 % of that on the real
 set). `process` uses it (files have no latency budget); live it costs `lag_s` of latency.
 
-The body (`MeshResult.body`) stays the one the mesh shows: `refit` (the refiner's) re-poses it
-onto each smoothed mesh, warm-started from the previous smoothed body (starting from the
-unsmoothed body brought its jitter back: front accel 25 vs 12 mm/frame^2); without `refit`,
-smoothing a mesh that carries a body is refused.
+A mesh that carries a body (`MeshResult.body`) stays one with it: the body's fitting points
+(`Reposer.targets`: joints, landmarks, bone vertices, ~100 instead of ~7,000 vertices) are
+smoothed and the body is re-posed onto them (`Reposer.repose`, 4 Gauss-Newton steps from the
+unsmoothed body; 2 left its jitter in: front accel 16 vs 13 mm/frame^2, lag 0.25 s). Without a
+reposer, smoothing a mesh that carries a body is refused.
 Measured on the real multi-view set, 60 fps (`main.py evaluate --real`): docs/model_card.md.
 """
 
@@ -27,11 +28,11 @@ from __future__ import annotations
 import dataclasses
 import math
 from collections import deque
-from collections.abc import Callable
+from typing import Protocol
 
 import numpy as np
 
-from stdformer.types import BodyParams, MeshResult
+from stdformer.types import MeshResult
 
 BETA = 2.0  # cut-off increase per m/s of speed
 D_CUTOFF_HZ = 1.0  # cut-off of the speed estimate itself
@@ -84,11 +85,19 @@ def min_cutoff_for_strength(strength: float) -> float:
     return 10.0 ** (1.0 - 2.0 * float(strength))
 
 
+class Reposer(Protocol):
+    """Re-poses a mesh's body onto smoothed points (`BodyRefiner` is one)."""
+
+    def targets(self, mesh: MeshResult) -> np.ndarray: ...  # (K, 3) camera frame
+
+    def repose(self, mesh: MeshResult, targets: np.ndarray) -> MeshResult: ...
+
+
 @dataclasses.dataclass
 class _Held:
     mesh: MeshResult
     t_s: float
-    forward: np.ndarray  # (V + J, 3) forward-filtered ray coordinates
+    forward: np.ndarray  # (P, 3) forward-filtered ray coordinates of the smoothed points
 
 
 class MeshSmoother:
@@ -101,20 +110,19 @@ class MeshSmoother:
         self,
         strength: float = 0.0,
         lag_s: float = 0.0,
-        refit: Callable[[MeshResult, BodyParams | None], MeshResult] | None = None,
+        reposer: Reposer | None = None,
     ) -> None:
         if not 0.0 <= strength <= 1.0:
             raise ValueError(f"smoothing strength must be in [0, 1], got {strength}")
         if not 0.0 <= lag_s <= 2.0:
             raise ValueError(f"smoothing lag must be in [0, 2] s, got {lag_s}")
-        self.strength, self.lag_s, self.refit = float(strength), float(lag_s), refit
+        self.strength, self.lag_s, self.reposer = float(strength), float(lag_s), reposer
         across = min_cutoff_for_strength(strength) if strength > 0 else 1.0
         depth = min_cutoff_for_strength(max(strength, DEPTH_STRENGTH))
         self._cutoffs = np.array([across, across, depth])  # per ray coordinate (u, v, z)
         self._forward = OneEuroFilter(self._cutoffs)
         self._held: deque[_Held] = deque()
         self._depth_m: float | None = None  # the track's depth scale for (u, v)
-        self._body: BodyParams | None = None  # the last smoothed body (the refit's warm start)
 
     def reset(self) -> None:
         """Forget the past (the subject was lost: the next mesh starts a new track). Meshes
@@ -122,16 +130,18 @@ class MeshSmoother:
         self._forward.reset()
         self._held.clear()
         self._depth_m = None
-        self._body = None
 
     def push(self, mesh: MeshResult) -> list[MeshResult]:
         """Add one mesh; return the smoothed meshes that are ready, oldest first."""
         if self.strength == 0.0:
             return [mesh]
-        if mesh.body is not None and self.refit is None:
-            raise ValueError("smoothing a mesh with a body needs `refit` (the body refiner)")
+        if mesh.body is not None and self.reposer is None:
+            raise ValueError("smoothing a mesh with a body needs a reposer (the body refiner)")
         t_s = mesh.t_ns / 1e9
-        points = np.concatenate([mesh.vertices_cam, mesh.joints_cam]).astype(np.float64)
+        if mesh.body is not None and self.reposer is not None:
+            points = self.reposer.targets(mesh)  # (K, 3) the body's fitting points
+        else:
+            points = np.concatenate([mesh.vertices_cam, mesh.joints_cam]).astype(np.float64)
         self._held.append(_Held(mesh, t_s, self._forward(self._to_ray(points), t_s)))
         ready = []
         while self._held and t_s - self._held[0].t_s >= self.lag_s:
@@ -154,14 +164,13 @@ class MeshSmoother:
             for held in reversed(list(self._held)[:-1]):
                 backward(held.forward, -held.t_s)
             ray = backward(oldest.forward, -oldest.t_s)
-        points = self._from_ray(ray).astype(np.float32)
-        n = len(oldest.mesh.vertices_cam)
-        mesh = dataclasses.replace(oldest.mesh, vertices_cam=points[:n], joints_cam=points[n:])
-        if mesh.body is None or self.refit is None:
-            return mesh
-        mesh = self.refit(mesh, None)
-        self._body = mesh.body
-        return mesh
+        points = self._from_ray(ray)
+        mesh = oldest.mesh
+        if mesh.body is not None and self.reposer is not None:
+            return self.reposer.repose(mesh, points)
+        n = len(mesh.vertices_cam)
+        points = points.astype(np.float32)
+        return dataclasses.replace(mesh, vertices_cam=points[:n], joints_cam=points[n:])
 
     def _to_ray(self, points: np.ndarray) -> np.ndarray:
         z = np.maximum(points[:, 2:], MIN_DEPTH_M)

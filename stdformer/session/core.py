@@ -129,8 +129,7 @@ class SessionCore:
     ) -> None:
         self.pipeline = pipeline
         self._clock_ns = clock_ns
-        refiner = None if pipeline.predictor is None else pipeline.predictor.refiner
-        self._refit = None if refiner is None else refiner.refit
+        self._reposer = None if pipeline.predictor is None else pipeline.predictor.refiner
         self._lag_s = config.smoothing_lag_s
         self._smoother = self._new_smoother(config.smoothing)
         self._presence = SubjectPresence(config.hold_s, config.fade_s)
@@ -149,7 +148,7 @@ class SessionCore:
         self._commands.append(command)
 
     def _new_smoother(self, strength: float) -> MeshSmoother:
-        return MeshSmoother(strength, self._lag_s, refit=self._refit)
+        return MeshSmoother(strength, self._lag_s, reposer=self._reposer)
 
     def _apply_commands(self) -> list[MeshResult]:
         """Apply queued commands; returns meshes a replaced smoother still held."""

@@ -83,6 +83,14 @@ def unit_float(text: str) -> float:
     return value
 
 
+def lag_seconds(text: str) -> float:
+    """argparse type: a smoothing lag in [0, 2] seconds."""
+    value = float(text)
+    if not 0.0 <= value <= 2.0:
+        raise argparse.ArgumentTypeError(f"must be in [0, 2] seconds, got {text}")
+    return value
+
+
 def add_smoothing_args(parser: argparse.ArgumentParser, lag_s: float) -> argparse.ArgumentParser:
     """--smoothing and --smoothing-lag (headless commands; `lag_s`: this command's default)."""
     from stdformer.session.core import DEFAULT_SMOOTHING
@@ -93,7 +101,7 @@ def add_smoothing_args(parser: argparse.ArgumentParser, lag_s: float) -> argpars
         help=f"One-Euro strength of the mesh in [0, 1], 0 = off (default {DEFAULT_SMOOTHING})",
     )  # fmt: skip
     g.add_argument(
-        "--smoothing-lag", type=float, default=lag_s, metavar="SECONDS",
+        "--smoothing-lag", type=lag_seconds, default=lag_s, metavar="SECONDS",
         help=f"zero-phase smoothing over this much of the future, in [0, 2] (default {lag_s:g})",
     )  # fmt: skip
     return parser
@@ -101,8 +109,6 @@ def add_smoothing_args(parser: argparse.ArgumentParser, lag_s: float) -> argpars
 
 def smoothing_from_args(args: argparse.Namespace) -> dict[str, float]:
     """`SessionConfig` keyword arguments from `add_smoothing_args`'s options."""
-    if not 0.0 <= args.smoothing_lag <= 2.0:
-        raise SystemExit(f"error: --smoothing-lag must be in [0, 2] s, got {args.smoothing_lag}")
     return {"smoothing": args.smoothing, "smoothing_lag_s": args.smoothing_lag}
 
 

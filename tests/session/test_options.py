@@ -38,3 +38,31 @@ def test_pipeline_options_mean_the_same_in_the_app_and_process() -> None:
     args = process_cli.build_parser().parse_args(["clip.mp4", "--out", "out", *argv])
     assert process_cli.pipeline_config_from_args(args) == app
     assert (app.lookahead, app.localizer.max_people, app.device) == (2, 1, "cpu")
+
+
+@pytest.mark.parametrize(
+    ("argv", "complaint"),
+    [
+        (["--smoothing-lag", "3"], "--smoothing-lag: must be in [0, 2] seconds"),
+        (["--smoothing", "1.5"], "--smoothing: must be in [0, 1]"),
+    ],
+)
+def test_out_of_range_smoothing_is_a_usage_error(argv, complaint, capsys) -> None:
+    for command in ("process", "evaluate"):
+        with pytest.raises(SystemExit) as exit_info:
+            COMMANDS[command](argv)
+        assert exit_info.value.code == 2
+        assert capsys.readouterr().err.count(complaint) == 1
+
+
+def test_process_smooths_with_a_lag_and_evaluate_as_live() -> None:
+    """Files have no latency budget: `process` smooths zero-phase by default."""
+    from stdformer.session.core import DEFAULT_SMOOTHING, PROCESS_SMOOTHING_LAG_S
+    from stdformer.session.options import smoothing_from_args
+
+    args = process_cli.build_parser().parse_args(["clip.mp4", "--out", "out"])
+    assert smoothing_from_args(args) == {
+        "smoothing": DEFAULT_SMOOTHING,
+        "smoothing_lag_s": PROCESS_SMOOTHING_LAG_S,
+    }
+    assert PROCESS_SMOOTHING_LAG_S > 0
