@@ -14,7 +14,11 @@ Weights were chosen on the real multi-view set (`main.py evaluate --real`); a te
 toward the previous frame was tried and dropped: with fast motion it held wrong poses.
 Smoothness comes from the network prior and the session's One-Euro smoothing.
 Shape (betas) is fitted to the network's meshes over the first `settle_frames` of a track and
-then held. The result is a posed body: a clean surface (no torn hands), its joints, and its
+then held. Hidden legs of a seated person (knees and ankles out of view, hips at or below the
+bottom edge: a desk) have no evidence, and the network, which then guesses, shows them standing:
+the legs are then blended into a seated pose (hips and knees bent ~90 deg, `_seat`), a per-track
+weight moving over `seat_ramp_s` of media time so it never pops; legs in view are untouched.
+The result is a posed body: a clean surface (no torn hands), its joints, and its
 parameters (`MeshResult.body`) for animation exports and streams.
 
 Modes: "refined" (the above), "fit" (the body fitted to the network mesh only, no evidence:
@@ -33,13 +37,19 @@ from threadpoolctl import ThreadpoolController
 
 from stdformer.body.body_model import BodyModel
 from stdformer.body.fit import BodyFit, BodyFitter, Term
-from stdformer.body.kinematics import PointSet
+from stdformer.body.kinematics import PointSet, matrices, rotvecs
 from stdformer.body.regressors import landmark_regressor
-from stdformer.types import MeshResult
+from stdformer.types import MeshResult, Observation
 
 BodyOutput = Literal["refined", "fit", "raw"]
 BODY_OUTPUTS: tuple[str, ...] = ("refined", "fit", "raw")
 _HIPS = (23, 24)  # MediaPipe hip landmarks
+_KNEES_ANKLES = (25, 26, 27, 28)  # MediaPipe landmarks that show whether the legs are in view
+# Seated legs in SMPL's rest frame (Y up, facing +Z), local axis-angle per joint: the thighs
+# forward of the pelvis (hips -90 deg about +X), the shins down (knees +90 deg about +X).
+_SEAT_JOINTS = (1, 2, 4, 5)  # left hip, right hip, left knee, right knee
+_SEAT_ROTVECS = np.array([[-np.pi / 2, 0, 0], [-np.pi / 2, 0, 0], [np.pi / 2, 0, 0],
+                          [np.pi / 2, 0, 0]])  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -58,6 +68,11 @@ class RefineConfig:
     settle_frames: int = 30  # betas: mean over the first frames of a track, then held
     prior_vertices: int = 48  # vertices spread over the bones (twist) in the prior
     repose_iters: int = 4  # re-posing the body onto smoothed points (`repose`; 2 left jitter)
+    # Hidden legs at a desk: when none of the knee/ankle landmarks is usable (confident and in
+    # the image) and the hips' mean is in the bottom `seat_hip_band` of the image or below it,
+    # the legs blend into the seated pose over `seat_ramp_s` seconds (and back out the same).
+    seat_hip_band: float = 0.10  # of the image height
+    seat_ramp_s: float = 0.3
 
 
 class BodyRefiner:
@@ -88,6 +103,8 @@ class BodyRefiner:
         self._last: BodyFit | None = None
         self._betas_sum = np.zeros(self.fitter.num_betas)
         self._betas_n = 0
+        self._seat_weight = 0.0  # 0 = the legs as solved, 1 = seated
+        self._seat_t_ns: int | None = None
 
     @property
     def betas(self) -> np.ndarray:
@@ -126,7 +143,9 @@ class BodyRefiner:
         if refine:
             terms += self._evidence_terms(fit, mesh)
         fit = self.fitter.solve(fit, terms, iters=self.config.iters, damping=1.0)
-        self._last = fit
+        self._last = fit  # the warm start: the legs as solved, not seated (a clean blend)
+        if refine:
+            fit = self._seat(fit, mesh)
         return self._posed(mesh, fit, "fit", t0)
 
     def _posed(self, mesh: MeshResult, fit: BodyFit, stage: str, t0: float) -> MeshResult:
@@ -194,6 +213,43 @@ class BodyRefiner:
         ww = (wconf / cfg.sigma_world**2)[None]
         terms.append(Term(self.landmark_points, scale * world[None], ww, centre=_HIPS))
         return terms
+
+    def _seat(self, fit: BodyFit, mesh: MeshResult) -> BodyFit:
+        """The legs blended toward the seated pose by this track's seat weight, which moves
+        toward 1 while the legs are hidden below a desk (module docstring), toward 0 otherwise,
+        at 1 / `seat_ramp_s` per second of media time; a new track starts where it is."""
+        target = float(_legs_under_desk(mesh.observation, self.config))
+        if self._seat_t_ns is None:
+            self._seat_weight = target
+        else:
+            dt = max(mesh.t_ns - self._seat_t_ns, 0) * 1e-9
+            step = dt / max(self.config.seat_ramp_s, 1e-6)
+            self._seat_weight += float(np.clip(target - self._seat_weight, -step, step))
+        self._seat_t_ns = mesh.t_ns
+        w = self._seat_weight * self._seat_weight * (3.0 - 2.0 * self._seat_weight)  # smoothstep
+        if w <= 0.0:
+            return fit
+        rot = fit.rot_local.copy()  # (1, 24, 3, 3)
+        joints = list(_SEAT_JOINTS)
+        seat = matrices(_SEAT_ROTVECS)  # (4, 3, 3)
+        delta = rotvecs(np.swapaxes(rot[:, joints], -1, -2) @ seat)  # (1, 4, 3) solved -> seat
+        rot[:, joints] = rot[:, joints] @ matrices(w * delta)  # slerp by w
+        return dataclasses.replace(fit, rot_local=rot)
+
+
+def _legs_under_desk(obs: Observation | None, cfg: RefineConfig) -> bool:
+    """No usable knee or ankle landmark and the hips in the image's bottom band or below."""
+    if obs is None:
+        return False
+    w_img, h_img = obs.image_size_wh
+    idx = list(_KNEES_ANKLES)
+    uv = obs.landmarks_px[idx, :2]  # (4, 2)
+    inside = (uv[:, 0] >= 0) & (uv[:, 0] < w_img) & (uv[:, 1] >= 0) & (uv[:, 1] < h_img)
+    conf = np.minimum(obs.visibility[idx], obs.presence[idx])
+    if (inside & (conf >= cfg.min_visibility)).any():
+        return False
+    hip_y = float(obs.landmarks_px[list(_HIPS), 1].mean())
+    return hip_y >= (1.0 - cfg.seat_hip_band) * h_img
 
 
 def _scale(model_rel: np.ndarray, world_rel: np.ndarray, w: np.ndarray) -> float:
