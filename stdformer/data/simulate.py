@@ -87,8 +87,8 @@ def hip_centred(lm_cam: np.ndarray) -> np.ndarray:
 
 def is_swapped(obs_px: np.ndarray, gt_px: np.ndarray) -> np.ndarray:
     """(N,) True where the left/right-mirrored labelling fits the truth clearly better."""
-    err = np.linalg.norm(obs_px - gt_px, axis=-1).mean(-1)
-    err_sw = np.linalg.norm(obs_px[..., FLIP_PERMUTATION, :] - gt_px, axis=-1).mean(-1)
+    err = np.nanmean(np.linalg.norm(obs_px - gt_px, axis=-1), -1)
+    err_sw = np.nanmean(np.linalg.norm(obs_px[..., FLIP_PERMUTATION, :] - gt_px, axis=-1), -1)
     return err_sw < 0.5 * err
 
 
@@ -186,16 +186,17 @@ def calibrate(samples: list[dict[str, np.ndarray]], framings: list[str]) -> SimC
     zt = np.concatenate([p[0] for p in z_pairs])  # (n, 33)
     zo = np.concatenate([p[1] for p in z_pairs])
     zs = np.concatenate([p[2] for p in z_pairs])  # (n, 1)
-    z_gain = float((zt * zo).sum() / max((zt * zt).sum(), 1e-9))
-    z_std = 1.4826 * np.median(np.abs(zo - z_gain * zt) / zs, axis=0)
+    z_gain = float(np.nansum(zt * zo) / max(np.nansum(zt * zt), 1e-9))  # NaN: untriangulated
+    z_std = 1.4826 * np.nanmedian(np.abs(zo - z_gain * zt) / zs, axis=0)
     wt = np.concatenate([p[0] for p in w_pairs]).reshape(-1, 3)
     wo = np.concatenate([p[1] for p in w_pairs]).reshape(-1, 3)
-    world_map = np.linalg.lstsq(wt, wo, rcond=None)[0].T  # wo ~ world_map @ wt
+    rows = np.isfinite(wt).all(-1) & np.isfinite(wo).all(-1)
+    world_map = np.linalg.lstsq(wt[rows], wo[rows], rcond=None)[0].T  # wo ~ world_map @ wt
     resid = (
         np.concatenate([p[1] for p in w_pairs])
         - np.concatenate([p[0] for p in w_pairs]) @ world_map.T
     )
-    world_std = 1.4826 * np.median(np.abs(resid), axis=(0, 2))
+    world_std = 1.4826 * np.nanmedian(np.abs(resid), axis=(0, 2))
 
     def mean_std(parts: list[np.ndarray], fallback: float) -> np.ndarray:
         x = np.concatenate(parts)

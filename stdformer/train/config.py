@@ -44,6 +44,9 @@ class TrainConfig:
     sim_fraction: float = 0.5  # share of windows from the simulator (rest: real detections)
     sim_clips: int = 400  # simulated motions in the pool (60 frames each)
     cmu_dir: str | None = None  # converted CMU motion (tools/convert_cmu.py); None: not used
+    # simulator calibrations (json, relative to the repository root or absolute); each simulated
+    # window draws one, validation uses the first; empty: the shipped (rendered-people) one
+    calibrations: list[str] = dataclasses.field(default_factory=list)
     cmu_fraction: float = 0.6  # share of simulated windows drawn from CMU motion
     cmu_clips: int = 300  # CMU training clips in the pool (60 frames each, any rate)
     cmu_val_clips: int = 48  # clips of the held-out CMU motions (validation without a corpus)
@@ -75,7 +78,11 @@ def add_config_flags(p: argparse.ArgumentParser) -> None:
     """--config FILE plus one --flag per TrainConfig field (kebab-case)."""
     p.add_argument("--config", type=Path, help="TOML file with TrainConfig fields")
     for f in dataclasses.fields(TrainConfig):
-        p.add_argument(f"--{f.name.replace('_', '-')}", type=_field_type(f), default=None)
+        flag, hint = f"--{f.name.replace('_', '-')}", _field_type(f)
+        if typing.get_origin(hint) is list:  # --calibrations A.json B.json
+            p.add_argument(flag, nargs="+", type=typing.get_args(hint)[0], default=None)
+        else:
+            p.add_argument(flag, type=hint, default=None)
 
 
 def config_from_args(args: argparse.Namespace) -> TrainConfig:

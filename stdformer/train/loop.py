@@ -44,6 +44,7 @@ from stdformer.inference.predictor import resolve_device
 from stdformer.model.checkpoint import model_from_checkpoint, read_checkpoint, save_checkpoint
 from stdformer.model.config import landmark_config
 from stdformer.model.stdformer import STDFormer, build_model
+from stdformer.paths import REPO_ROOT
 from stdformer.train.config import TrainConfig
 from stdformer.train.losses import STDFormerLoss, Targets
 
@@ -56,7 +57,7 @@ class Pools:
     real: list[ClipRecord]  # training corpus clips (real detections)
     val: list[ClipRecord]  # every 10th corpus clip: validation / model selection only
     sim: list[ClipRecord]
-    calib: SimCalibration
+    calib: tuple[SimCalibration, ...]  # simulated windows draw one; validation: the first
     cmu: list[ClipRecord] = dataclasses.field(default_factory=list)  # CMU motion, simulated
 
 
@@ -80,7 +81,18 @@ def build_pools(body: BodyModel, cfg: TrainConfig, show: bool) -> Pools:
         cmu, cmu_val = _cmu_pools(body, cfg, show)
         if not val:  # no rendered corpus here: select on held-out CMU motion, simulated
             val = cmu_val
-    return Pools(real, val, sim, SimCalibration.load(), cmu)
+    return Pools(real, val, sim, _calibrations(cfg), cmu)
+
+
+def _calibrations(cfg: TrainConfig) -> tuple[SimCalibration, ...]:
+    if not cfg.calibrations:
+        return (SimCalibration.load(),)
+    paths = [Path(p).expanduser() for p in cfg.calibrations]
+    paths = [p if p.is_absolute() else REPO_ROOT / p for p in paths]
+    for path in paths:
+        if not path.is_file():
+            raise FileNotFoundError(f"simulator calibration {path} not found (calibrations = …)")
+    return tuple(SimCalibration.load(p) for p in paths)
 
 
 def _cmu_pools(body: BodyModel, cfg: TrainConfig, show: bool):
@@ -116,7 +128,8 @@ def sample_batch(pools: Pools, cfg: TrainConfig, step: int, rank: int, world: in
             else (pools.real[int(rng.integers(len(pools.real)))])
         )
         starts = detected_starts(rec.detected, cfg.T)
-        windows.append(make_window(rec, int(rng.choice(starts)), cfg.T, pools.calib, rng))
+        calib = pools.calib[int(rng.integers(len(pools.calib)))]
+        windows.append(make_window(rec, int(rng.choice(starts)), cfg.T, calib, rng))
     return collate(windows[rank::world])
 
 
@@ -155,7 +168,7 @@ def validate(model: STDFormer, body: BodyModel, pools: Pools, cfg: TrainConfig, 
         for _ in range(min(16, cfg.val_windows - i)):
             rec = pools.val[int(rng.integers(len(pools.val)))]
             start = int(rng.choice(detected_starts(rec.detected, cfg.T)))
-            wins.append(make_window(rec, start, cfg.T, pools.calib, rng))
+            wins.append(make_window(rec, start, cfg.T, pools.calib[0], rng))
         last = slice(cfg.T - 1, cfg.T)  # the frame causal streaming reads out
         batch = collate(wins)
         out = model(batch["x"].to(device), frames=last)

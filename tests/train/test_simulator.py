@@ -20,14 +20,21 @@ def _truth(n: int, rng: np.random.Generator) -> np.ndarray:
     return base[None] + drift + [0.0, 0.0, 3.0]
 
 
-def test_refit_on_simulated_data_recovers_the_calibration(shipped: SimCalibration) -> None:
+@pytest.mark.parametrize("untriangulated", [0.0, 0.1])
+def test_refit_on_simulated_data_recovers_the_calibration(
+    shipped: SimCalibration, untriangulated: float
+) -> None:
+    """Also with a real reference's gaps: a share of truth landmarks NaN (never the torso)."""
     rng = np.random.default_rng(0)
     K = np.array([[600.0, 0, 320], [0, 600, 240], [0, 0, 1]])
     cal = shipped
     samples = []
+    limbs = np.setdiff1d(np.arange(33), [11, 12, 23, 24])
     for _ in range(40):
         gt = _truth(60, rng)
         obs = simulate(gt, K, (640, 480), cal, rng)
+        gaps = rng.random((60, len(limbs))) < untriangulated
+        gt[:, limbs] = np.where(gaps[..., None], np.nan, gt[:, limbs])
         samples.append({"gt_cam": gt, "K": K, "size_wh": (640, 480),
                         "detected": np.ones(60, bool), **obs})  # fmt: skip
     refit = calibrate(samples, ["full"] * len(samples))

@@ -84,3 +84,32 @@ def test_ddp_two_cpu_processes_match_one(tmp_path: Path) -> None:
     for k in a:
         torch.testing.assert_close(a[k], b[k], atol=2e-5, rtol=1e-4, msg=k)
     assert (tmp_path / "ddp" / "best.pt").exists()  # a loadable network checkpoint
+
+
+def test_named_calibrations_load_in_order_and_feed_the_batches(tmp_path: Path) -> None:
+    """`calibrations = [...]` (TOML or --calibrations) are loaded in order (the first one
+    validates) and sampled into batches; a missing file is named before any training."""
+    import argparse
+
+    from stdformer.data.simulate import SimCalibration
+    from stdformer.train.config import add_config_flags, config_from_args
+    from stdformer.train.loop import Pools, _calibrations
+
+    shipped = SimCalibration.load()
+    loud = tmp_path / "loud.json"
+    SimCalibration(**{**shipped.__dict__, "std_in": shipped.std_in * 20}).save(loud)
+    p = argparse.ArgumentParser()
+    add_config_flags(p)
+    args = p.parse_args(["--calibrations", str(loud), "stdformer/data/sim_calibration.json"])
+    cfg = _tiny(tmp_path / "run", tmp_path, **{"calibrations": config_from_args(args).calibrations})
+    calibs = _calibrations(cfg)
+    assert len(calibs) == 2 and np.allclose(calibs[0].std_in, 20 * shipped.std_in)
+    with pytest.raises(FileNotFoundError, match="nowhere.json"):
+        _calibrations(cfg.replace(calibrations=["nowhere.json"]))
+    from stdformer.body.body_model import load_body_model
+    from stdformer.train.loop import build_pools, sample_batch
+
+    pools: Pools = build_pools(load_body_model(), cfg.replace(batch_size=32), show=False)
+    assert len(pools.calib) == 2
+    batch = sample_batch(pools, cfg.replace(batch_size=32), step=0, rank=0, world=1)
+    assert len(batch["x"]) == 32
