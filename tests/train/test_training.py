@@ -104,7 +104,7 @@ def test_named_calibrations_load_in_order_and_feed_the_batches(tmp_path: Path) -
     cfg = _tiny(tmp_path / "run", tmp_path, **{"calibrations": config_from_args(args).calibrations})
     calibs = _calibrations(cfg)
     assert len(calibs) == 2 and np.allclose(calibs[0].std_in, 20 * shipped.std_in)
-    with pytest.raises(FileNotFoundError, match="nowhere.json"):
+    with pytest.raises(FileNotFoundError, match=r"nowhere\.json"):
         _calibrations(cfg.replace(calibrations=["nowhere.json"]))
     from stdformer.body.body_model import load_body_model
     from stdformer.train.loop import build_pools, sample_batch
