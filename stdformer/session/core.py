@@ -9,9 +9,15 @@ a view shows while the subject comes and goes (presence fade), count. The GUI's 
     for frame in source:
         result = core.step(frame)
 
+A step has two halves: `observe(frame)` (localize: the detector, the slowest stage) and
+`complete(observed)` (network, body, smoothing, fade, counters); `step` is both. The threaded
+driver runs them in two threads so the next frame is localized while this one is completed
+(`SessionConfig.overlap`); each half keeps its own state, so either threading gives the same
+results.
+
 Changes while running (follow another person, smoothing strength) are commands
-(`core.send(PickSubject(x, y))`), queued from any thread and applied before the next step, so
-a step never sees a half-changed setting.
+(`core.send(PickSubject(x, y))`), queued from any thread and applied before the next step's
+half they concern, so a step never sees a half-changed setting.
 
 Each `SessionResult` is frozen and its arrays are read-only: one result is shared by every
 subscriber. Timings use the clock given to the core (`clock_ns`, default `perf_counter_ns`).
@@ -60,6 +66,7 @@ class SessionConfig:
     smoothing: float = DEFAULT_SMOOTHING  # One-Euro strength in [0, 1] on the mesh; 0 = off
     smoothing_lag_s: float = 0.0  # > 0: zero-phase smoothing, meshes come this much later
     batch: bool = False  # a file: every frame, as fast as possible (not paced, none dropped)
+    overlap: bool = True  # localize the next frame in a second thread while this one completes
     hold_s: float = 0.15  # the last mesh stays this long after the subject is lost...
     fade_s: float = 0.5  # ...then fades out over this long
 
@@ -118,6 +125,16 @@ class SetSmoothing:
 Command = PickSubject | SetSmoothing
 
 
+@dataclass(frozen=True)
+class Observed:
+    """The first half of a step: the frame and who is in it (`SessionCore.observe`)."""
+
+    frame: Frame
+    observation: Observation | None
+    timings_ms: dict[str, float]
+    capture: CaptureStatus | None
+
+
 class SessionCore:
     """Frame in, `SessionResult` out (module doc). Use it from one thread; `send` from any."""
 
@@ -133,7 +150,8 @@ class SessionCore:
         self._lag_s = config.smoothing_lag_s
         self._smoother = self._new_smoother(config.smoothing)
         self._presence = SubjectPresence(config.hold_s, config.fade_s)
-        self._commands: deque[Command] = deque()  # append/popleft are atomic
+        self._picks: deque[PickSubject] = deque()  # append/popleft are atomic
+        self._settings: deque[SetSmoothing] = deque()
         self._faces = None if pipeline.faces is None else _read_only(pipeline.faces)
         predictor = pipeline.predictor
         self.device = "" if predictor is None else str(predictor.device)
@@ -143,21 +161,22 @@ class SessionCore:
 
     def send(self, command: Command) -> None:
         """Queue a command (any thread); it applies before the next step."""
-        if not isinstance(command, PickSubject | SetSmoothing):
+        if isinstance(command, PickSubject):
+            self._picks.append(command)
+        elif isinstance(command, SetSmoothing):
+            self._settings.append(command)
+        else:
             raise TypeError(f"not a session command: {command!r}")
-        self._commands.append(command)
 
     def _new_smoother(self, strength: float) -> MeshSmoother:
         return MeshSmoother(strength, self._lag_s, reposer=self._reposer)
 
-    def _apply_commands(self) -> list[MeshResult]:
-        """Apply queued commands; returns meshes a replaced smoother still held."""
+    def _apply_settings(self) -> list[MeshResult]:
+        """Apply queued setting changes; returns meshes a replaced smoother still held."""
         held: list[MeshResult] = []
-        while self._commands:
-            command = self._commands.popleft()
-            if isinstance(command, PickSubject):
-                self.pipeline.localizer.request_subject_at(command.x_px, command.y_px)
-            elif command.strength != self._smoother.strength:
+        while self._settings:
+            command = self._settings.popleft()
+            if command.strength != self._smoother.strength:
                 held += self._smoother.flush()
                 self._smoother = self._new_smoother(command.strength)
         return held
@@ -165,30 +184,44 @@ class SessionCore:
     def step(self, frame: Frame, capture: CaptureStatus | None = None) -> SessionResult:
         """Process one frame. `capture`: the capture's state, for the counters (None: a frame
         handed in directly, nothing dropped)."""
-        smoothed = self._apply_commands()
-        out = self.pipeline.process(frame)
-        for mesh in out.meshes:
+        return self.complete(self.observe(frame, capture))
+
+    def observe(self, frame: Frame, capture: CaptureStatus | None = None) -> Observed:
+        """The first half of `step`: apply picks, localize the subject."""
+        while self._picks:
+            pick = self._picks.popleft()
+            self.pipeline.localizer.request_subject_at(pick.x_px, pick.y_px)
+        obs, timings = self.pipeline.localize(frame)
+        return Observed(frame, obs, timings, capture)
+
+    def complete(self, observed: Observed) -> SessionResult:
+        """The second half of `step`: meshes, smoothing, what views show, counters."""
+        frame, capture = observed.frame, observed.capture
+        smoothed = self._apply_settings()
+        meshes_done, mesh_ms = self.pipeline.mesh(frame, observed.observation)
+        for mesh in meshes_done:
             smoothed += self._smoother.push(mesh)
-        if out.observation is None:
+        observation = observed.observation
+        if observation is None:
             smoothed += self._smoother.flush()  # a new track starts from its own first mesh
         meshes = tuple(_frozen_mesh(m) for m in smoothed)
-        shown = self._presence.update(frame.t_ns, out.observation is not None, meshes)
+        shown = self._presence.update(frame.t_ns, observation is not None, meshes)
         now_ns = self._clock_ns()
         self._seen += 1
-        self._with_person += out.observation is not None
+        self._with_person += observation is not None
         self._with_mesh += bool(meshes)
         self._step_ns.append(now_ns)
         frame.image_bgr.setflags(write=False)
         buffer = None if self.pipeline.predictor is None else self.pipeline.predictor.buffer
         return SessionResult(
             frame=frame,
-            observation=out.observation,
+            observation=observation,
             meshes=meshes,
             display_mesh=shown.mesh,
             display_alpha=shown.alpha,
             subject=shown.state,
             faces=self._faces,
-            timings_ms=MappingProxyType(dict(out.timings_ms)),
+            timings_ms=MappingProxyType({**observed.timings_ms, **mesh_ms}),
             latency_ms=(now_ns - frame.wall_ns) / 1e6,
             counters=SessionCounters(
                 frames_seen=self._seen,

@@ -1,9 +1,10 @@
 """Frame in -> person + body mesh out: the one pipeline the GUI and the headless CLI drive.
 
-`LivePipeline.process(frame)` localizes the main subject and, when network weights are
-available, pushes the observation through the streaming `Predictor` to get the body mesh in
-camera coordinates. Without weights (none given and none shipped yet) it runs localization only
-and says so in `mesh_status`; it never runs a network with random weights.
+`LivePipeline.process(frame)` localizes the main subject (`localize`) and, when network
+weights are available, pushes the observation through the streaming `Predictor` to get the
+body mesh in camera coordinates (`mesh`); the session runs the two halves in two threads.
+Without weights (none given and none shipped yet) it runs localization only and says so in
+`mesh_status`; it never runs a network with random weights.
 """
 
 from __future__ import annotations
@@ -155,22 +156,33 @@ class LivePipeline:
         self.mesh_status = f"body mesh from {stage.weights.name} on {self.predictor.device}"
 
     def process(self, frame: Frame) -> PipelineResult:
+        """Localize and mesh one frame (`localize` then `mesh`)."""
+        obs, timings = self.localize(frame)
+        meshes, mesh_ms = self.mesh(frame, obs)
+        return PipelineResult(frame, obs, meshes, {**timings, **mesh_ms})
+
+    def localize(self, frame: Frame) -> tuple[Observation | None, dict[str, float]]:
+        """The main subject in `frame` (None: nobody), with its timing. Touches only the
+        localizer, so it may run in another thread than `mesh` (one frame ahead)."""
         t0 = time.perf_counter()
         obs = self.localizer.process(frame)
-        timings = {"localize": (time.perf_counter() - t0) * 1e3}
-        meshes: tuple[MeshResult, ...] = ()
-        if self.predictor is not None:
-            t1 = time.perf_counter()
-            if obs is None:
-                # Subject lost: emit what look-ahead still owes, then start a fresh track so old
-                # frames never mix into a new one.
-                meshes = tuple(self.predictor.flush())
-                self.predictor.reset()
-            else:
-                mesh = self.predictor.push(obs, frame.image_bgr)
-                meshes = () if mesh is None else (mesh,)
-                timings["mesh"] = (time.perf_counter() - t1) * 1e3
-        return PipelineResult(frame, obs, meshes, timings)
+        return obs, {"localize": (time.perf_counter() - t0) * 1e3}
+
+    def mesh(
+        self, frame: Frame, obs: Observation | None
+    ) -> tuple[tuple[MeshResult, ...], dict[str, float]]:
+        """The meshes `frame`'s observation completes (see `PipelineResult.meshes`)."""
+        if self.predictor is None:
+            return (), {}
+        if obs is None:
+            # Subject lost: emit what look-ahead still owes, then start a fresh track so old
+            # frames never mix into a new one.
+            meshes = tuple(self.predictor.flush())
+            self.predictor.reset()
+            return meshes, {}
+        t0 = time.perf_counter()
+        mesh = self.predictor.push(obs, frame.image_bgr)
+        return (() if mesh is None else (mesh,)), {"mesh": (time.perf_counter() - t0) * 1e3}
 
     def reset(self) -> None:
         self.localizer.reset()

@@ -27,7 +27,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Literal
 
@@ -36,6 +36,7 @@ from stdformer.paths import BadFileError, MissingFileError
 from stdformer.session.capture import CaptureStatus, CaptureThread
 from stdformer.session.core import (
     Command,
+    Observed,
     PickSubject,
     SessionConfig,
     SessionCore,
@@ -233,10 +234,56 @@ class Session:
             pipeline.close()
 
     def _loop(self, core: SessionCore, capture: CaptureThread) -> None:
+        """Observe (localize) frames from the capture and complete them, in one thread or, with
+        `config.overlap`, observing the next frame in a second thread while this one completes
+        (at most one observed frame waits: `Mailbox` "wait")."""
+        self._input_end: str | None = None
+        last = None
+        if not self.config.overlap:
+            for observed in self._observed(core, capture, pace=True):
+                if (result := self._complete(core, observed)) is None:
+                    return  # failed: the error is reported
+                last = result
+            return self._finish(core, last)
+        box: Mailbox[Observed] = Mailbox(1, "wait")
+
+        def observe() -> None:
+            try:
+                for observed in self._observed(core, capture, pace=False):
+                    if not box.put(observed):
+                        return
+            finally:
+                box.close()
+
+        thread = threading.Thread(target=observe, name="session-observe", daemon=True)
+        thread.start()
+        try:
+            while True:
+                self._pace_views()
+                observed = box.get(timeout=0.1)
+                if observed is None:
+                    if box.closed and not len(box):
+                        break
+                    continue
+                result = self._complete(core, observed)
+                if result is None:  # failed: the error is reported
+                    self._stop.set()
+                    return
+                last = result
+        finally:
+            box.close()  # an observer waiting for room returns
+            thread.join()
+        self._finish(core, last)
+
+    def _observed(
+        self, core: SessionCore, capture: CaptureThread, pace: bool
+    ) -> Iterator[Observed]:
+        """Frames from the capture, localized, until stopped, the input ends (`_input_end`
+        says how) or fails."""
         last_message = None
-        last: SessionResult | None = None
         while not self._stop.is_set():
-            self._pace_views()
+            if pace:
+                self._pace_views()
             frame = capture.get(timeout=0.1)
             status = capture.status()
             if status.message != last_message:
@@ -244,24 +291,41 @@ class Session:
                 self._emit("capture", status.message)
             if frame is None:
                 if status.state == "ended":
-                    final = None if last is None else core.finish(last)
-                    for sub in self.subscriptions if final is not None else ():
-                        sub.offer(final)  # the meshes still owed (same frame: not counted)
-                    self.ended = True
-                    self._emit("ended", f"Finished: {status.message}.")
+                    self._input_end = f"Finished: {status.message}."
                     return
                 if status.state == "error":
-                    return self._fail(f"Reading {status.source} failed: {status.message}")
+                    self._fail(f"Reading {status.source} failed: {status.message}")
+                    return
                 continue
             while self._commands:
                 core.send(self._commands.popleft())
             try:
-                result = core.step(frame, status)
+                yield core.observe(frame, status)
             except USER_ERRORS as exc:
                 log.exception("processing stopped")
-                return self._fail(f"Processing stopped: {exc}")
-            self._deliver(result)
-            last = result
+                self._fail(f"Processing stopped: {exc}")
+                return
+
+    def _complete(self, core: SessionCore, observed: Observed) -> SessionResult | None:
+        """Complete one observed frame and hand the result out (None: failed, reported)."""
+        try:
+            result = core.complete(observed)
+        except USER_ERRORS as exc:
+            log.exception("processing stopped")
+            self._fail(f"Processing stopped: {exc}")
+            return None
+        self._deliver(result)
+        return result
+
+    def _finish(self, core: SessionCore, last: SessionResult | None) -> None:
+        """At the end of the input: the meshes still owed, then the "ended" event."""
+        if self._input_end is None or self.error:
+            return
+        final = None if last is None else core.finish(last)
+        for sub in self.subscriptions if final is not None else ():
+            sub.offer(final)  # the meshes still owed (same frame: not counted)
+        self.ended = True
+        self._emit("ended", self._input_end)
 
     def _deliver(self, result: SessionResult) -> None:
         self._count(result)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from stdformer.session.pipeline import PipelineConfig, PipelineResult
+from stdformer.session.pipeline import PipelineConfig
 from stdformer.types import Frame, MeshResult, Observation
 
 FACES = np.array([[0, 1, 2], [0, 2, 3]], np.int64)  # (F, 3) a square
@@ -48,11 +48,17 @@ class FakePipeline:
         self.localizer = FakeLocalizer()
         self.closed = False
 
-    def process(self, frame: Frame) -> PipelineResult:
+    def localize(self, frame: Frame) -> tuple[Observation | None, dict[str, float]]:
         self.localizer.frames.append(frame.index)
         if frame.image_bgr.mean() < 50:  # a dark frame: nobody in view
-            return PipelineResult(frame, None, (), {"localize": 1.0})
-        obs = _observation(frame)
+            return None, {"localize": 1.0}
+        return _observation(frame), {"localize": 1.0}
+
+    def mesh(
+        self, frame: Frame, obs: Observation | None
+    ) -> tuple[tuple[MeshResult, ...], dict[str, float]]:
+        if obs is None:
+            return (), {}
         verts = np.zeros((4, 3), np.float32)
         verts[:, 0] = 0.01 * (frame.index % 2)
         verts[:, 2] = 3.0
@@ -65,7 +71,7 @@ class FakePipeline:
             index=frame.index,
             observation=obs,
         )
-        return PipelineResult(frame, obs, (mesh,), {"localize": 1.0, "mesh": 2.0})
+        return (mesh,), {"mesh": 2.0}
 
     def close(self) -> None:
         self.closed = True

@@ -12,9 +12,10 @@ import cv2
 import numpy as np
 import pytest
 
-from stdformer.session.core import SessionConfig, SessionResult
+from stdformer.session.core import SessionConfig, SessionCore, SessionResult
 from stdformer.session.pipeline import PipelineConfig
 from stdformer.session.session import Session, SessionEvent
+from stdformer.session.sources import open_source
 from tests.session.fakes import FakePipeline
 
 
@@ -264,3 +265,50 @@ def test_a_smoothing_lag_loses_no_mesh_at_a_gap_or_at_the_end(tmp_path: Path) ->
     indices = [m.index for r in got for m in r.meshes]
     assert indices == [i for i, b in enumerate(bright) if b > 50]
     assert not any(r.meshes for r in got[:6])  # 0.2 s at 30 fps: the first mesh comes later
+
+
+class _OverlapProbe(FakePipeline):
+    """Records, for each frame's mesh, whether the next frame's localization had begun."""
+
+    def __init__(self, config=None, wait_s: float = 1.0) -> None:
+        super().__init__(config)
+        self.wait_s = wait_s
+        self.started: dict[int, threading.Event] = {}
+        self.overlapped: dict[int, bool] = {}
+
+    def localize(self, frame):
+        self.started.setdefault(frame.index, threading.Event()).set()
+        return super().localize(frame)
+
+    def mesh(self, frame, obs):
+        nxt = self.started.setdefault(frame.index + 1, threading.Event())
+        self.overlapped[frame.index] = nxt.wait(self.wait_s)  # serial: never (times out)
+        return super().mesh(frame, obs)
+
+
+@pytest.mark.parametrize("overlap", [True, False])
+def test_the_next_frame_is_localized_while_this_one_completes(
+    tmp_path: Path, overlap: bool
+) -> None:
+    probes: list[_OverlapProbe] = []
+
+    def factory(config) -> _OverlapProbe:
+        probes.append(_OverlapProbe(config, wait_s=2.0 if overlap else 0.05))
+        return probes[-1]
+
+    clip = _clip(tmp_path, [200] * 6)
+    config = SessionConfig(source=str(clip), loop=False, batch=True, overlap=overlap,
+                           smoothing=0.5)  # fmt: skip
+    session = Session(config, pipeline_factory=factory)
+    got: list[SessionResult] = []
+    session.subscribe(got.append, name="a", every_frame=True)
+    session.run()
+    assert session.error is None and session.ended
+    overlapped = [probes[0].overlapped[i] for i in range(5)]  # the last frame has no next
+    assert overlapped == [overlap] * 5
+    # Either way the same results: every frame once, in order, the same smoothed meshes.
+    assert [r.frame.index for r in got] == list(range(6))
+    core = SessionCore(FakePipeline(), config)  # the synchronous step, one frame at a time
+    with open_source(str(clip)) as source:
+        expected = [core.step(f).meshes[0].vertices_cam[0, 0] for f in source]
+    np.testing.assert_allclose([r.meshes[0].vertices_cam[0, 0] for r in got], expected)
