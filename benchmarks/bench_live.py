@@ -1,7 +1,8 @@
 """Print the live app's speed: the session exactly as the GUI runs it, on generated clips.
 
     nice -n 19 python benchmarks/bench_live.py [--seconds 15] [--cases paced-480 paced-720
-        unpaced-480] [--minutes M] [--weights PATH] [--lp-threads N] [--json OUT]
+        unpaced-480] [--minutes M] [--weights PATH] [--lp-threads N] [--overlap on off]
+        [--cpus 0] [--json OUT]
 
 Each case runs in a fresh process: the real `MainWindow` (Qt offscreen, widgets painted), its
 session (capture thread paced at the clip's rate, localize, model), the display subscriber
@@ -18,6 +19,11 @@ CPU (cores used, CPU ms per displayed frame, by thread) and resident memory over
 per minute). Start-up: the bench process's seconds to the window, the first frame and the
 first mesh on screen; case "startup" times `main.py` itself (input checks included) from its
 log lines. Under load (`uptime` is printed), compare CPU ms per frame, not fps.
+After each case, in the same process, the pose detector alone runs as fast as it can on the
+same clip (`detector_fps`); `ratio_to_detector` = displayed fps / min(detector fps, source
+fps): what the rest of the pipeline leaves of what the slowest stage allows. `--overlap on off`
+compares the session's two-thread step with the one-thread step in one run; `--cpus 0` runs
+the cases on one core (a weaker machine).
 """
 
 from __future__ import annotations
@@ -128,7 +134,8 @@ def run_case(args: argparse.Namespace) -> dict[str, object]:
 
     class BenchWindow(MainWindow):
         def session_config(self):  # unpaced: the batch reader, as fast as the session takes
-            return dataclasses.replace(super().session_config(), batch=not paced)
+            config = super().session_config()
+            return dataclasses.replace(config, batch=not paced, overlap=args.overlap[0] == "on")
 
     app = QApplication(sys.argv[:1])
     settings = QSettings(str(Path(args.workdir) / f"{args.case}.ini"), QSettings.Format.IniFormat)
@@ -203,7 +210,27 @@ def run_case(args: argparse.Namespace) -> dict[str, object]:
     timer.start(250)
     QTimer.singleShot(int((duration + 120) * 1000), finish)  # never hang a benchmark run
     app.exec()
+    if "displayed_fps" in res:  # the detector alone, same process and machine, right after
+        res["detector_fps"] = detector_fps(args.clip, args.max_people, min(duration, 10.0))
+        sustainable = min(res["detector_fps"], CASES[args.case][1])
+        res["ratio_to_detector"] = round(res["displayed_fps"] / sustainable, 2)
     return res
+
+
+def detector_fps(clip: str, max_people: int, seconds: float) -> float:
+    """Frames per second MediaPipe's pose detector alone sustains on `clip` (frames decoded
+    beforehand, the app's localizer with its tracking, as fast as it goes)."""
+    from stdformer.detect.localize import LocalizerConfig, PersonLocalizer
+    from stdformer.session.sources import open_source
+
+    with open_source(clip) as src:
+        frames = list(itertools.islice(src, 150))
+    n, t0 = 0, time.perf_counter()
+    with PersonLocalizer(LocalizerConfig(max_people=max_people)) as loc:
+        while time.perf_counter() - t0 < seconds:
+            loc.process(frames[n % len(frames)])
+            n += 1
+    return round(n / (time.perf_counter() - t0), 1)
 
 
 def summarize(a, b, threads0, samples, timeline) -> dict[str, object]:
@@ -278,6 +305,12 @@ def main() -> None:
         "--body", nargs="+", default=["refined"], choices=("refined", "fit", "raw"),
         help="body outputs to compare (each case runs once per value, in one run)",
     )  # fmt: skip
+    p.add_argument(
+        "--overlap", nargs="+", default=["on"], choices=("on", "off"),
+        help="localize the next frame while this one completes (SessionConfig.overlap); "
+        "each case runs once per value, in one run",
+    )  # fmt: skip
+    p.add_argument("--cpus", help="run the cases on these CPUs only (taskset -c LIST)")
     p.add_argument("--max-people", type=int, default=2)
     p.add_argument("--lp-threads", type=int, help="LP_NUM_THREADS for llvmpipe")
     p.add_argument("--json", help="write all results here")
@@ -312,20 +345,23 @@ def main() -> None:
             clip = work / f"clip_{size_wh[0]}x{size_wh[1]}_{fps:g}.mp4"
             if not clip.exists():
                 make_clip(size_wh, fps, clip)
-            for body in args.body:
-                out = work / f"{case}-{body}.json"
+            for body, overlap in itertools.product(args.body, args.overlap):
+                out = work / f"{case}-{body}-{overlap}.json"
                 load = os.getloadavg()[0]
-                cmd = [sys.executable, __file__, "--case", case, "--clip", str(clip)]
+                cmd = ["taskset", "-c", args.cpus] if args.cpus else []
+                cmd += [sys.executable, __file__, "--case", case, "--clip", str(clip)]
                 cmd += ["--workdir", tmp, "--out", str(out), "--weights", weights, "--body", body]
+                cmd += ["--overlap", overlap]
                 for opt in ("seconds", "minutes", "warmup", "sample_every", "lookahead",
                             "max_people"):  # fmt: skip
                     cmd += [f"--{opt.replace('_', '-')}", str(getattr(args, opt))]
                 proc = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
                 if not out.exists():
-                    print(f"{case}/{body}: failed (exit {proc.returncode})\n{proc.stderr[-3000:]}")
+                    failed = f"{case}/{body}/{overlap}: failed (exit {proc.returncode})"
+                    print(f"{failed}\n{proc.stderr[-3000:]}")
                     continue
                 res = json.loads(out.read_text())
-                res["body"] = body
+                res["body"], res["overlap"], res["cpus"] = body, overlap, args.cpus or "all"
                 res["load_avg_1min"] = [round(load, 2), round(os.getloadavg()[0], 2)]
                 res["lp_threads"] = args.lp_threads
                 results.append(res)

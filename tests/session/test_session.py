@@ -312,3 +312,15 @@ def test_the_next_frame_is_localized_while_this_one_completes(
     with open_source(str(clip)) as source:
         expected = [core.step(f).meshes[0].vertices_cam[0, 0] for f in source]
     np.testing.assert_allclose([r.meshes[0].vertices_cam[0, 0] for r in got], expected)
+
+
+def test_overlap_by_default_for_files_on_two_cpus_live_on_four(monkeypatch) -> None:
+    from stdformer.session import session as session_module
+
+    for cpus, batch, expected in [(1, True, False), (2, True, True), (2, False, False),
+                                  (4, False, True)]:  # fmt: skip
+        monkeypatch.setattr(
+            session_module.os, "sched_getaffinity", lambda _pid, n=cpus: set(range(n))
+        )
+        assert session_module.overlap_enabled(SessionConfig(batch=batch)) is expected
+    assert session_module.overlap_enabled(SessionConfig(overlap=False, batch=True)) is False
