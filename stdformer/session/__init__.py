@@ -1,2 +1,2 @@
 """The live session: sources and the capture thread, the session loop that publishes one
-result per frame to subscribers (see `session.py`), presence fade and run statistics."""
+result per frame to subscribers (see `session.py`), the mesh fade and run statistics."""

@@ -1,7 +1,7 @@
 """`SessionCore.step(frame) -> SessionResult`: every per-frame decision, in one place.
 
 Synchronous and thread-free: localize and predict (the pipeline), smooth the mesh, decide what
-a view shows while the subject comes and goes (presence fade), count. The GUI's session thread
+a view shows while the subject comes and goes (mesh fade), count. The GUI's session thread
 (`stdformer.session.session.Session`), `main.py process` (through the same `Session`),
 `main.py evaluate --video` and the tests all call this one method::
 
@@ -37,8 +37,8 @@ import numpy as np
 
 from stdformer.inference.smoothing import MeshSmoother
 from stdformer.render.display_mesh import DisplayLod
+from stdformer.session.fade import MeshFade, SubjectState
 from stdformer.session.pipeline import PipelineConfig
-from stdformer.session.presence import SubjectPresence, SubjectState
 from stdformer.types import Frame, MeshResult, Observation
 
 # The body fitted to the image follows MediaPipe's 2D jitter. Chosen on the real multi-view set
@@ -151,7 +151,7 @@ class SessionCore:
         self._reposer = None if pipeline.predictor is None else pipeline.predictor.refiner
         self._lag_s = config.smoothing_lag_s
         self._smoother = self._new_smoother(config.smoothing)
-        self._presence = SubjectPresence(config.hold_s, config.fade_s)
+        self._fade = MeshFade(config.hold_s, config.fade_s)
         self._picks: deque[PickSubject] = deque()  # append/popleft are atomic
         self._settings: deque[SetSmoothing] = deque()
         self._faces = None if pipeline.faces is None else _read_only(pipeline.faces)
@@ -207,7 +207,7 @@ class SessionCore:
         if observation is None:
             smoothed += self._smoother.flush()  # a new track starts from its own first mesh
         meshes = tuple(_frozen_mesh(m) for m in smoothed)
-        shown = self._presence.update(frame.t_ns, observation is not None, meshes)
+        shown = self._fade.update(frame.t_ns, observation is not None, meshes)
         now_ns = self._clock_ns()
         self._seen += 1
         self._with_person += observation is not None

@@ -44,9 +44,9 @@ from stdformer.session.core import (
     SessionResult,
     SetSmoothing,
 )
+from stdformer.session.fade import MeshFade
 from stdformer.session.mailbox import Mailbox
 from stdformer.session.pipeline import LivePipeline, PipelineConfig
-from stdformer.session.presence import SubjectPresence
 from stdformer.session.sources import SourceError, open_source
 from stdformer.session.stats import RunStats
 from stdformer.session.subscribers import Subscription
@@ -91,7 +91,7 @@ class Session:
         pipeline_factory: Callable[[PipelineConfig], LivePipeline] | None = None,
     ) -> None:
         MeshSmoother(config.smoothing, config.smoothing_lag_s)  # validate in the caller's thread
-        SubjectPresence(config.hold_s, config.fade_s)
+        MeshFade(config.hold_s, config.fade_s)
         self.config = config
         self.stats = stats or RunStats()
         self._on_event = on_event

@@ -1,5 +1,8 @@
 """What to show while the subject comes and goes: the newest mesh, a fading one, or nothing.
 
+(Not MediaPipe's per-landmark `presence`, the probability a landmark is in the image: this is
+the shown mesh's hold and fade.)
+
 When the localizer loses the subject the pipeline resets the network's buffer at once (a new
 track never mixes with old frames). For the screen, the last mesh stays for `hold_s`, then fades
 out linearly over `fade_s`, then nothing is shown: no stale body stays in any view. When the
@@ -18,7 +21,7 @@ SubjectState = Literal["tracking", "lost", "absent"]  # absent: not seen for hol
 
 
 @dataclass(frozen=True)
-class Presence:
+class ShownMesh:
     """Display decision for one frame."""
 
     state: SubjectState
@@ -26,8 +29,8 @@ class Presence:
     alpha: float  # opacity multiplier in [0, 1] for `mesh`; 0 when there is none
 
 
-class SubjectPresence:
-    """Turns (observation seen?, new meshes) per frame into a `Presence` (module docstring)."""
+class MeshFade:
+    """Turns (observation seen?, new meshes) per frame into a `ShownMesh` (module docstring)."""
 
     def __init__(self, hold_s: float = 0.15, fade_s: float = 0.5) -> None:
         if hold_s < 0 or fade_s <= 0:
@@ -40,21 +43,21 @@ class SubjectPresence:
     def reset(self) -> None:
         self._mesh, self._lost_at_ns, self._seen = None, None, False
 
-    def update(self, t_ns: int, has_subject: bool, new_meshes: tuple[MeshResult, ...]) -> Presence:
+    def update(self, t_ns: int, has_subject: bool, new_meshes: tuple[MeshResult, ...]) -> ShownMesh:
         if new_meshes:
             self._mesh = new_meshes[-1]
         if has_subject:
             self._seen, self._lost_at_ns = True, None
             state: SubjectState = "tracking"
         elif not self._seen:
-            return Presence("absent", None, 0.0)
+            return ShownMesh("absent", None, 0.0)
         else:
             if self._lost_at_ns is None:
                 self._lost_at_ns = t_ns
             gone = t_ns - self._lost_at_ns >= self.hold_ns + self.fade_ns
             state = "absent" if gone else "lost"
         if self._mesh is None:
-            return Presence(state, None, 0.0)
+            return ShownMesh(state, None, 0.0)
         # Age of the mesh on screen: 0 while meshes keep coming; grows while the subject is
         # lost, or found again with the network's buffer still filling.
         age_ns = t_ns - self._mesh.t_ns
@@ -63,5 +66,5 @@ class SubjectPresence:
             alpha = 1.0
         if alpha <= 0.0:
             self._mesh = None  # faded out: never shown again
-            return Presence(state, None, 0.0)
-        return Presence(state, self._mesh, float(min(alpha, 1.0)))
+            return ShownMesh(state, None, 0.0)
+        return ShownMesh(state, self._mesh, float(min(alpha, 1.0)))
