@@ -25,9 +25,9 @@ from pathlib import Path
 import numpy as np
 
 from stdformer.detect.pose_topology import FLIP_PERMUTATION
+from stdformer.detect.pose_topology import POSE_HIPS as HIPS
 
 CALIBRATION_FILE = Path(__file__).with_name("sim_calibration.json")
-HIPS = (23, 24)
 
 
 @dataclass(frozen=True)

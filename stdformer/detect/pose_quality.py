@@ -11,10 +11,10 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from stdformer.detect.pose_topology import POSE_CONNECTIONS
+from stdformer.detect.pose_topology import POSE_CONNECTIONS, POSE_HIPS, POSE_SHOULDERS
 
 NOSE, L_EYE, R_EYE, L_EAR, R_EAR, MOUTH_L, MOUTH_R = 0, 2, 5, 7, 8, 9, 10
-L_SHOULDER, R_SHOULDER, L_HIP, R_HIP = 11, 12, 23, 24
+(L_SHOULDER, R_SHOULDER), (L_HIP, R_HIP) = POSE_SHOULDERS, POSE_HIPS
 FACE = tuple(range(11))
 # Bones whose metric length is checked: (a, b, min m, max m). Adults and children from ~1.2 m;
 # MediaPipe's world landmarks come from a fixed-size body prior, so wider limits flag nonsense.

@@ -1,4 +1,6 @@
-"""The 33-landmark MediaPipe (BlazePose) topology: names, bones and left/right pairs.
+"""The 33-landmark MediaPipe (BlazePose) topology: names, bones, left/right pairs, and which
+landmarks are the hips and shoulders. The one place this contract is named: every
+`Observation` (see `stdformer.detect.detector.PoseDetector`) follows it.
 
 Kept as plain constants so renderers and regressors need not import mediapipe. "left" is the
 person's own left, as in MediaPipe.
@@ -24,6 +26,9 @@ POSE_LANDMARK_NAMES: tuple[str, ...] = (
     "left_heel", "right_heel",
     "left_foot_index", "right_foot_index",
 )  # fmt: skip
+N_POSE_LANDMARKS = len(POSE_LANDMARK_NAMES)  # 33
+POSE_SHOULDERS = (11, 12)  # (left_shoulder, right_shoulder)
+POSE_HIPS = (23, 24)  # (left_hip, right_hip): world landmarks are centred on their midpoint
 
 # Bones drawn for a skeleton, as (parent-ish, child-ish) landmark index pairs.
 POSE_CONNECTIONS: tuple[tuple[int, int], ...] = (
@@ -49,4 +54,4 @@ def _mirror_index(i: int) -> int:
 
 
 # FLIP_PERMUTATION[i] is the landmark that i becomes in a horizontally mirrored image.
-FLIP_PERMUTATION: tuple[int, ...] = tuple(_mirror_index(i) for i in range(33))
+FLIP_PERMUTATION: tuple[int, ...] = tuple(_mirror_index(i) for i in range(N_POSE_LANDMARKS))

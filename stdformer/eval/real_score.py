@@ -29,6 +29,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from stdformer.detect.pose_topology import POSE_HIPS as HIPS
 from stdformer.eval.metrics import similarity_align
 from stdformer.eval.real_build import RealSet
 from stdformer.eval.real_set import VIEWS
@@ -37,7 +38,6 @@ from stdformer.session.pipeline import LivePipeline, PipelineConfig
 log = logging.getLogger(__name__)
 
 LIMBS = (11, 12, 13, 14, 15, 16, 23, 24, 25, 26, 27, 28)
-HIPS = (23, 24)
 METHODS = ("mediapipe", "mediapipe+ema", "app")
 CONFIDENT = 0.5
 EMA = 0.5

@@ -39,11 +39,11 @@ from stdformer.body.body_model import BodyModel
 from stdformer.body.fit import BodyFit, BodyFitter, Term
 from stdformer.body.kinematics import PointSet, matrices, rotvecs
 from stdformer.body.regressors import landmark_regressor
+from stdformer.detect.pose_topology import POSE_HIPS
 from stdformer.types import MeshResult, Observation
 
 BodyOutput = Literal["refined", "fit", "raw"]
 BODY_OUTPUTS: tuple[str, ...] = ("refined", "fit", "raw")
-_HIPS = (23, 24)  # MediaPipe hip landmarks
 _KNEES_ANKLES = (25, 26, 27, 28)  # MediaPipe landmarks that show whether the legs are in view
 # Seated legs in SMPL's rest frame (Y up, facing +Z), local axis-angle per joint: the thighs
 # forward of the pelvis (hips -90 deg about +X), the shins down (knees +90 deg about +X).
@@ -208,10 +208,10 @@ class BodyRefiner:
         model = self.fitter.posed_points(fit, self.landmark_points)[0]
         wconf = np.where(conf >= cfg.min_visibility, conf, 0.0)
         scale = _scale(
-            model - model[list(_HIPS)].mean(0), world - world[list(_HIPS)].mean(0), wconf
+            model - model[list(POSE_HIPS)].mean(0), world - world[list(POSE_HIPS)].mean(0), wconf
         )
         ww = (wconf / cfg.sigma_world**2)[None]
-        terms.append(Term(self.landmark_points, scale * world[None], ww, centre=_HIPS))
+        terms.append(Term(self.landmark_points, scale * world[None], ww, centre=POSE_HIPS))
         return terms
 
     def _seat(self, fit: BodyFit, mesh: MeshResult) -> BodyFit:
@@ -248,7 +248,7 @@ def _legs_under_desk(obs: Observation | None, cfg: RefineConfig) -> bool:
     conf = np.minimum(obs.visibility[idx], obs.presence[idx])
     if (inside & (conf >= cfg.min_visibility)).any():
         return False
-    hip_y = float(obs.landmarks_px[list(_HIPS), 1].mean())
+    hip_y = float(obs.landmarks_px[list(POSE_HIPS), 1].mean())
     return hip_y >= (1.0 - cfg.seat_hip_band) * h_img
 
 

@@ -27,12 +27,12 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from stdformer.detect.pose_topology import POSE_HIPS, POSE_SHOULDERS
 from stdformer.render.renderer import OffscreenRenderer, OrbitCamera, yup_from_opencv
 from stdformer.session.core import SessionResult
 
 MIN_VISIBILITY = 0.5  # landmarks below this are not used for framing nor drawn
 SMPL_PELVIS, SMPL_NECK = 0, 12
-MP_SHOULDERS, MP_HIPS = (11, 12), (23, 24)
 MAX_TILT_DEG = 45.0  # gravity corrections beyond this are not believed (person lying down)
 YFOV_DEG = 40.0
 
@@ -185,7 +185,7 @@ class LiveViews:
             return pts, pts[inside] if inside.sum() >= 20 else pts, "mesh"
         if obs is not None:
             lm = yup_from_opencv(obs.world_landmarks)  # (33, 3), hip-centred already
-            trunk = lm[list(MP_SHOULDERS)].mean(0) - lm[list(MP_HIPS)].mean(0)
+            trunk = lm[list(POSE_SHOULDERS)].mean(0) - lm[list(POSE_HIPS)].mean(0)
             r = self._update_up(trunk)
             pts = lm @ r.T
             sure = (obs.visibility >= MIN_VISIBILITY) & (obs.presence >= MIN_VISIBILITY)

@@ -1,8 +1,9 @@
 """Frame in -> person + body mesh out: the one pipeline the GUI and the headless CLI drive.
 
-`LivePipeline.process(frame)` localizes the main subject (`localize`) and, when network
-weights are available, pushes the observation through the streaming `Predictor` to get the
-body mesh in camera coordinates (`mesh`); the session runs the two halves in two threads.
+`LivePipeline.process(frame)` localizes the main subject (`localize`, with a `PoseDetector`:
+MediaPipe's `PersonLocalizer` unless another is given) and, when network weights are
+available, pushes the observation through the streaming `Predictor` to get the body mesh in
+camera coordinates (`mesh`); the session runs the two halves in two threads.
 Without weights (none given and none shipped yet) it runs localization only and says so in
 `mesh_status`; it never runs a network with random weights.
 """
@@ -20,6 +21,7 @@ import numpy as np
 
 from stdformer.body.body_model import load_body_model
 from stdformer.body.levels import MeshLevels
+from stdformer.detect.detector import PoseDetector
 from stdformer.detect.localize import LocalizerConfig, PersonLocalizer
 from stdformer.inference.refine import BodyOutput
 from stdformer.paths import ASSETS, MissingFileError, resolve_file, resolve_optional_file
@@ -108,15 +110,20 @@ def load_mesh_stage(config: PipelineConfig) -> MeshStage | None:
 
 
 class LivePipeline:
-    """Owns the localizer and (optionally) the body model + predictor; one thread at a time."""
+    """Owns the detector and (optionally) the body model + predictor; one thread at a time."""
 
     def __init__(
-        self, config: PipelineConfig | None = None, stage: MeshStage | None = None
+        self,
+        config: PipelineConfig | None = None,
+        stage: MeshStage | None = None,
+        detector: PoseDetector | None = None,
     ) -> None:
         """`stage`: the mesh stage already loaded for `config` (main.py's input check loads it
-        before the window opens; the first run reuses it instead of loading it again)."""
+        before the window opens; the first run reuses it instead of loading it again).
+        `detector`: who finds the subject (None: MediaPipe, `config.localizer`); the pipeline
+        owns it and closes it."""
         self.config = config or PipelineConfig()
-        self.localizer = PersonLocalizer(self.config.localizer)
+        self.localizer: PoseDetector = detector or PersonLocalizer(self.config.localizer)
         self.predictor = None
         self.faces: np.ndarray | None = None  # (F, 3) int64 of the body the mesh uses
         self.display_lod: DisplayLod | None = None  # the lighter mesh the views draw
