@@ -28,7 +28,8 @@ def main(argv: list[str] | None = None) -> int:
     from stdformer.data.corpus import load_corpus, make_clip
     from stdformer.eval import evaluate as ev
     from stdformer.model.checkpoint import load_model
-    from stdformer.render.renderer import OffscreenRenderer, OrbitCamera, yup_from_opencv
+    from stdformer.render.geometry import frame_box
+    from stdformer.render.renderer import OffscreenRenderer, yup_from_opencv
     from stdformer.session.pipeline import choose_weights
 
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -70,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
                 ]
             )
             world = yup_from_opencv(both)
-            cam = OrbitCamera.framing(world, azimuth_deg=0.0, elevation_deg=10.0)
+            cam = frame_box(world.min(0), world.max(0), (r.width, r.height))
             view = r.render_view_rgb(cam, world, faces2, col)[..., ::-1]
             h = 360
             tiles = [

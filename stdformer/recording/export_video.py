@@ -10,7 +10,6 @@ the source or the empty grid).
 
 from __future__ import annotations
 
-import math
 import os
 from pathlib import Path
 
@@ -25,10 +24,10 @@ from stdformer.recording.export_mesh import (
 )
 from stdformer.recording.format import RecordingError
 from stdformer.recording.reader import Recording
+from stdformer.render.geometry import frame_box
 from stdformer.render.renderer import OffscreenRenderer, OrbitCamera, yup_from_opencv
 
 DEFAULT_SIZE_WH = (640, 480)  # grid view size when no source video was recorded
-YFOV_DEG = 45.0
 
 
 def take_view(
@@ -36,23 +35,14 @@ def take_view(
 ) -> tuple[OrbitCamera, float]:
     """A fixed 3D-view camera that sees the body in every exported frame, and the floor height.
 
-    Frames the box around up to 32 frames' vertices (a walk across the room stays in view),
-    from the front and slightly above, tight on height and width (a bounding sphere would leave
-    the body small); the grid lies under the take's lowest point, fixed, so it does not jump.
+    Frames the box around up to 32 frames' vertices (a walk across the room stays in view) with
+    the live view's framing (`frame_box`: from the front and slightly above, tight on height and
+    width); the grid lies under the take's lowest point, fixed, so it does not jump.
     """
     sample = pos[np.linspace(0, len(pos) - 1, min(len(pos), 32)).astype(int)]
     pts = yup_from_opencv(np.asarray(rec.vertices[sample], np.float64).reshape(-1, 3))
     lo, hi = pts.min(axis=0), pts.max(axis=0)
-    half = 0.5 * (hi - lo)
-    tan = math.tan(math.radians(YFOV_DEG) / 2.0)
-    fit = max(half[1] / tan, half[0] / (tan * size_wh[0] / size_wh[1]))
-    camera = OrbitCamera(
-        target=tuple(0.5 * (lo + hi)),
-        distance_m=1.15 * fit + half[2],
-        yfov_deg=YFOV_DEG,
-        elevation_deg=10.0,
-    )
-    return camera, float(lo[1])
+    return frame_box(lo, hi, size_wh), float(lo[1])
 
 
 def export_mp4(

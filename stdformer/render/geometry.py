@@ -101,16 +101,42 @@ class OrbitCamera:
     def pose_world_from_gl(self) -> np.ndarray:  # (4, 4) OpenGL camera -> world
         return look_at_pose(self.eye(), np.asarray(self.target))
 
-    @staticmethod
-    def framing(points_world: np.ndarray, yfov_deg: float = 45.0, **kwargs: float) -> OrbitCamera:
-        """A camera aimed at the centre of `points_world` (N, 3), far enough to see them all."""
-        pts = np.asarray(points_world, dtype=np.float64).reshape(-1, 3)
-        lo, hi = pts.min(axis=0), pts.max(axis=0)
-        radius = max(0.5 * float(np.linalg.norm(hi - lo)), 0.1)
-        dist = 1.15 * radius / math.sin(math.radians(yfov_deg) / 2.0)
-        return OrbitCamera(
-            target=tuple(0.5 * (lo + hi)), distance_m=dist, yfov_deg=yfov_deg, **kwargs
-        )
+
+# The 3D view's framing, shared by the live views, playback and video export (`frame_box`).
+VIEW_YFOV_DEG = 40.0  # vertical field of view
+VIEW_ELEVATION_DEG = 10.0  # from the front and slightly above
+VIEW_MARGIN = 1.15  # the box's height or width fills 1 / 1.15 of the view
+MIN_HALF_EXTENT_M = 0.1  # a box smaller than 20 cm (a few points) is framed as 20 cm
+
+
+def frame_box(
+    lo: np.ndarray,
+    hi: np.ndarray,
+    size_wh: tuple[int, int],
+    azimuth_deg: float = 0.0,
+    elevation_deg: float = VIEW_ELEVATION_DEG,
+) -> OrbitCamera:
+    """The one framing of the 3D view: an orbit camera aimed at the centre of the box `lo`..`hi`
+    ((3,) each, world, Y-up, metres), far enough that the box's height and width fill a view of
+    `size_wh` pixels (with `VIEW_MARGIN`) and its near face is in front of the camera (half its
+    depth is added). Tight on the body: a bounding sphere leaves a standing person small.
+
+    The live views frame the (smoothed) visible part of the body and add the user's orbit, zoom
+    and pan; playback and video export frame a whole take from the front.
+    """
+    lo, hi = np.asarray(lo, np.float64), np.asarray(hi, np.float64)
+    half = np.maximum(0.5 * (hi - lo), MIN_HALF_EXTENT_M)  # (3,)
+    w, h = size_wh
+    tan_v = math.tan(math.radians(VIEW_YFOV_DEG) / 2.0)
+    fit = max(half[1] / tan_v, half[0] / (tan_v * w / max(h, 1)))
+    distance = VIEW_MARGIN * fit + half[2]
+    return OrbitCamera(
+        azimuth_deg=azimuth_deg,
+        elevation_deg=elevation_deg,
+        distance_m=float(np.clip(distance, OrbitCamera.MIN_DISTANCE_M, OrbitCamera.MAX_DISTANCE_M)),
+        target=tuple(0.5 * (lo + hi)),
+        yfov_deg=VIEW_YFOV_DEG,
+    )
 
 
 def as_float_rgba(colors: np.ndarray, n: int) -> np.ndarray:

@@ -8,11 +8,12 @@ tilted (a webcam looking down at a desk), so camera axes are not gravity-aligned
 trunk direction (pelvis -> neck), averaged over time, is the estimate of "up" (people in front
 of a webcam sit or stand upright). The ground grid lies under the lowest point of the body.
 
-Framing: the view aims at the part of the body the input camera actually sees (mesh vertices
-that project inside the image, or confident landmarks), far enough to show it whole; a
+Framing: the view aims at the box around the part of the body the input camera actually sees
+(mesh vertices that project inside the image, or confident landmarks), framed by
+`stdformer.render.geometry.frame_box` (the function playback and video export use too); a
 head-and-shoulders webcam view fills the panel instead of sitting as a speck on the horizon.
-Target and distance are smoothed over frames. The user's orbit, zoom and pan (`ViewControl`)
-apply on top of that framing; `ViewControl()` (reset) returns to it.
+The box is smoothed over frames. The user's orbit, zoom and pan (`ViewControl`) apply on top
+of that framing; `ViewControl()` (reset) returns to it.
 
 Cost: both views draw the lighter mesh of `SessionResult.display_lod` when the session gives
 one (see `stdformer.render.display_mesh`), and the overlay layer is drawn at most
@@ -28,13 +29,14 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from stdformer.detect.pose_topology import POSE_HIPS, POSE_SHOULDERS
+from stdformer.render.geometry import VIEW_ELEVATION_DEG, frame_box
 from stdformer.render.renderer import OffscreenRenderer, OrbitCamera, yup_from_opencv
 from stdformer.session.core import SessionResult
 
 MIN_VISIBILITY = 0.5  # landmarks below this are not used for framing nor drawn
+STANDING_HALF_M = np.array([0.3, 0.9, 0.2])  # framed until a body is seen: a standing person
 SMPL_PELVIS, SMPL_NECK = 0, 12
 MAX_TILT_DEG = 45.0  # gravity corrections beyond this are not believed (person lying down)
-YFOV_DEG = 40.0
 
 
 @dataclass(frozen=True)
@@ -46,7 +48,7 @@ class ViewControl:
     """
 
     azimuth_deg: float = 0.0
-    elevation_deg: float = 10.0
+    elevation_deg: float = VIEW_ELEVATION_DEG
     zoom: float = 1.0  # distance factor, < 1 is closer
     pan_right: float = 0.0
     pan_up: float = 0.0
@@ -130,13 +132,12 @@ class LiveViews:
         self._shown: tuple[SessionResult, np.ndarray, np.ndarray] | None = None
         self._k = smoothing  # per-frame weight of the new framing / up estimate
         self._up: np.ndarray | None = None  # (3,) world-ish up in Y-up camera axes
-        self._target: np.ndarray | None = None  # (3,) framing centre, world
-        self._radius: float | None = None
+        self._box: tuple[np.ndarray, np.ndarray] | None = None  # (lo (3,), hi (3,)) framed, world
         self._floor: float | None = None
 
     def reset(self) -> None:
         """Forget the framing and gravity estimate (a new source)."""
-        self._up = self._target = self._radius = self._floor = None
+        self._up = self._box = self._floor = None
 
     # -- geometry -------------------------------------------------------------------------------
     def _update_up(self, trunk_yup: np.ndarray) -> np.ndarray:  # (3, 3) R_world_from_yupcam
@@ -194,33 +195,19 @@ class LiveViews:
 
     def _frame(self, visible: np.ndarray, floor: float) -> None:
         lo, hi = visible.min(axis=0), visible.max(axis=0)
-        target = 0.5 * (lo + hi)
-        radius = max(0.5 * float(np.linalg.norm(hi - lo)), 0.15)
         k = self._k
-        if self._target is None or self._radius is None or self._floor is None:
-            self._target, self._radius, self._floor = target, radius, floor
+        if self._box is None or self._floor is None:
+            self._box, self._floor = (lo, hi), floor
         else:
-            self._target = (1 - k) * self._target + k * target
-            self._radius = (1 - k) * self._radius + k * radius
+            self._box = ((1 - k) * self._box[0] + k * lo, (1 - k) * self._box[1] + k * hi)
             self._floor = (1 - k) * self._floor + k * floor
 
     def camera(self, control: ViewControl, size_wh: tuple[int, int]) -> OrbitCamera:
         """The orbit camera for the current framing with the user's changes applied."""
-        target = np.zeros(3) if self._target is None else self._target
-        radius = 1.0 if self._radius is None else self._radius
-        w, h = size_wh
-        # Fit the framing sphere in the narrower of the two fields of view.
-        half_v = math.radians(YFOV_DEG) / 2.0
-        half = min(half_v, math.atan(math.tan(half_v) * w / max(h, 1)))
-        distance = 1.2 * radius / math.sin(half) * control.zoom  # a margin around it
-        cam = OrbitCamera(
-            azimuth_deg=control.azimuth_deg,
-            elevation_deg=control.elevation_deg,
-            distance_m=float(np.clip(distance, 0.2, 50.0)),
-            target=tuple(target),
-            yfov_deg=YFOV_DEG,
-        )
-        return cam.pan(control.pan_right * distance, control.pan_up * distance)
+        lo, hi = self._box if self._box is not None else (-STANDING_HALF_M, STANDING_HALF_M)
+        cam = frame_box(lo, hi, size_wh, control.azimuth_deg, control.elevation_deg)
+        cam = cam.zoom(control.zoom)
+        return cam.pan(control.pan_right * cam.distance_m, control.pan_up * cam.distance_m)
 
     # -- drawing --------------------------------------------------------------------------------
     def render(

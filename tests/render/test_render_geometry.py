@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 
 from stdformer.body.surface import vertex_normals
 from stdformer.detect.pose_topology import POSE_CONNECTIONS
 from stdformer.render.geometry import (
+    VIEW_MARGIN,
     OrbitCamera,
     as_float_rgba,
+    frame_box,
     skeleton_mesh,
     yup_from_opencv,
 )
@@ -49,12 +53,33 @@ def test_orbit_zoom_pan_clamp_and_wrap() -> None:
     assert hash(cam) == hash(OrbitCamera(170.0, 80.0, 1.0, (0.0, 0.0, 0.0)))
 
 
-def test_framing_sees_all_points() -> None:
-    pts = np.array([[-0.3, 0.0, -0.2], [0.3, 1.8, 0.2]])
-    cam = OrbitCamera.framing(pts)
-    np.testing.assert_allclose(cam.target, (0.0, 0.9, 0.0))
-    half_fov = np.radians(cam.yfov_deg) / 2
-    assert np.arctan(0.9 / cam.distance_m) < half_fov
+def _ndc(cam: OrbitCamera, points: np.ndarray, size_wh: tuple[int, int]) -> np.ndarray:
+    """(N, 2) normalised image coordinates of world points: inside the view where |x|, |y| <= 1."""
+    pose = cam.pose_world_from_gl()
+    p = (points - pose[:3, 3]) @ pose[:3, :3]  # (N, 3) OpenGL camera axes, looking down -z
+    tan_v = np.tan(np.radians(cam.yfov_deg) / 2)
+    aspect = size_wh[0] / size_wh[1]
+    return np.stack([p[:, 0] / -p[:, 2] / (tan_v * aspect), p[:, 1] / -p[:, 2] / tan_v], 1)
+
+
+@pytest.mark.parametrize(
+    ("half", "size_wh", "limit"),
+    [((0.3, 0.9, 0.2), (480, 480), 1), ((1.0, 0.25, 0.2), (640, 360), 0)],
+)
+def test_frame_box_fills_the_view_with_the_limiting_side(half, size_wh, limit) -> None:
+    """A standing body in a square view is framed by its height, a wide one in a wide view by
+    its width: that side fills 1 / VIEW_MARGIN of the view, every corner is inside."""
+    centre = np.array([0.2, 0.9, -0.1])
+    lo, hi = centre - half, centre + half
+    cam = frame_box(lo, hi, size_wh, elevation_deg=0.0)
+    assert cam.target == pytest.approx(tuple(centre))
+    corners = np.array(list(itertools.product(*zip(lo, hi, strict=True))))  # (8, 3)
+    extent = np.abs(_ndc(cam, corners, size_wh)).max(0)  # (2,) x, y
+    assert extent[limit] == pytest.approx(1 / VIEW_MARGIN)  # the near face, tight
+    assert extent[1 - limit] < 1 / VIEW_MARGIN
+    tilted = frame_box(lo, hi, size_wh, azimuth_deg=30.0)  # orbit: same distance, all inside
+    assert tilted.distance_m == cam.distance_m
+    assert (np.abs(_ndc(tilted, corners, size_wh)) < 1).all()
 
 
 def test_vertex_normals_of_flat_square_and_tetrahedron() -> None:

@@ -1,18 +1,24 @@
 """What the live 3D view frames and how it stands: gravity-aligned floor, framing of the visible
-part of the body (a head-and-shoulders view fills the panel), user orbit/zoom/pan on top."""
+part of the body (a head-and-shoulders view fills the panel), user orbit/zoom/pan on top, and the
+same framing as playback and video export."""
 
 from __future__ import annotations
 
 import dataclasses
 import math
+from pathlib import Path
 from types import MappingProxyType
 
 import numpy as np
 import pytest
 
+from stdformer.recording import RecordingInfo, RecordingWriter, open_recording
+from stdformer.recording.export_video import take_view
+from stdformer.render.geometry import yup_from_opencv
 from stdformer.render.views import LiveViews, ViewControl, rotation_to_up
 from stdformer.session.core import SessionCounters, SessionResult
 from stdformer.types import Frame, MeshResult
+from tests.recording.synthetic import frame_record
 
 W, H, F = 640, 480, 640.0
 AWAY = np.float32([0, 0, 3])  # 3 m in front of the camera
@@ -122,3 +128,24 @@ def test_each_result_draws_its_own_mesh_when_results_are_dropped() -> None:
             stale.append(i)
         del result  # nothing keeps the result, as in a loop that drops what it does not show
     assert stale == []
+
+
+def test_live_view_playback_and_export_frame_the_same_mesh_identically(tmp_path: Path) -> None:
+    """One framing function: a take's mesh in playback / video export looks as it did live."""
+    verts, joints = column_body()  # upright: the live view turns nothing
+    verts, joints = verts + AWAY, joints + AWAY  # all of it inside the image
+    views = LiveViews(renderer=None)
+    frame_only(views, result_for(verts, joints))
+    info = RecordingInfo(fps=30.0, source="test", image_size_wh=(W, H))
+    with RecordingWriter.create(tmp_path, info, np.array([[0, 1, 2]]), len(verts)) as writer:
+        writer.write(frame_record(0, verts, joints))
+    for size in ((480, 480), (640, 360)):
+        live = views.camera(ViewControl(), size)
+        taken, floor = take_view(open_recording(writer.path), np.array([0]), size)
+        # Live, the pelvis is the origin of the view's world; a take keeps the camera's origin.
+        pelvis = yup_from_opencv(joints)[0]
+        assert np.asarray(taken.target) - pelvis == pytest.approx(live.target, abs=1e-5)
+        assert taken.distance_m == pytest.approx(live.distance_m, rel=1e-5)
+        assert (taken.azimuth_deg, taken.elevation_deg) == (live.azimuth_deg, live.elevation_deg)
+        assert taken.yfov_deg == live.yfov_deg
+        assert floor - pelvis[1] == pytest.approx(-0.9, abs=1e-5)  # the grid under the feet
