@@ -68,37 +68,30 @@ class Skeleton:
     def rest_joints(self, betas: np.ndarray) -> np.ndarray:  # (24, 3)
         return self.J_template + self.J_shapedirs @ np.asarray(betas, np.float64)
 
+    @functools.cached_property
+    def levels(self) -> tuple[tuple[np.ndarray, np.ndarray], ...]:
+        """(joint ids, their parents) per depth of the tree below the root (8 for SMPL)."""
+        depth = np.zeros(NUM_JOINTS, np.int64)
+        for j in range(1, NUM_JOINTS):
+            depth[j] = depth[self.parents[j]] + 1
+        ids = [np.flatnonzero(depth == k) for k in range(1, depth.max() + 1)]
+        return tuple((i, self.parents[i]) for i in ids)
+
     def pose(
         self, rot_local: np.ndarray, transl: np.ndarray, betas: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray]:
         """World rotations (N, 24, 3, 3) and posed joints (N, 24, 3) from local rotations
         (N, 24, 3, 3) and translation (N, 3) (smplx: the root turns about its rest joint).
-        One step per depth of the tree (9 for SMPL) rather than per joint."""
+        Rotations compose one step per depth of the tree; each joint is then the root plus
+        its ancestors' rotated bone vectors, one product over the subtree matrix."""
         rest = self.rest_joints(betas)
-        offsets = rest - rest[np.maximum(self.parents, 0)]  # (24, 3) bone vectors
+        offsets = rest[1:] - rest[self.parents[1:]]  # (23, 3) bone vectors
         rot_world = rot_local.copy()
-        joints = np.empty((*rot_local.shape[:1], NUM_JOINTS, 3))
-        joints[:, 0] = rest[0] + transl
-        for level in _levels(self.parents)[1:]:
-            par = self.parents[level]
-            joints[:, level] = joints[:, par] + np.einsum("njab,jb->nja", rot_world[:, par],
-                                                          offsets[level])  # fmt: skip
-            rot_world[:, level] = rot_world[:, par] @ rot_local[:, level]
+        for ids, par in self.levels:
+            rot_world[:, ids] = rot_world[:, par] @ rot_local[:, ids]
+        bones = (rot_world[:, self.parents[1:]] @ offsets[:, :, None])[..., 0]  # (N, 23, 3)
+        joints = self.subtree.T[:, 1:] @ bones + (rest[0] + transl).reshape(-1, 1, 3)
         return rot_world, joints
-
-
-@functools.lru_cache(maxsize=8)
-def _levels_cached(parents: tuple[int, ...]) -> tuple[np.ndarray, ...]:
-    depth = [0] * len(parents)
-    for j in range(1, len(parents)):
-        depth[j] = depth[parents[j]] + 1
-    d = np.asarray(depth)
-    return tuple(np.flatnonzero(d == k) for k in range(d.max() + 1))
-
-
-def _levels(parents: np.ndarray) -> tuple[np.ndarray, ...]:
-    """Joint ids by depth in the tree (root first)."""
-    return _levels_cached(tuple(int(p) for p in parents))
 
 
 @dataclass(frozen=True)
@@ -110,6 +103,7 @@ class PointSet:
     """
 
     C: np.ndarray  # (K, 24) how much each bone carries each point
+    C_sub: np.ndarray  # (K, 24) C @ subtree.T: how much each subtree carries each point
     B_template: np.ndarray  # (K, 24, 3)
     B_shapedirs: np.ndarray  # (K, 24, 3, num_betas)
     vertex_ids: np.ndarray | None = None  # (K,) when the points are mesh vertices
@@ -135,7 +129,7 @@ class PointSet:
         if L is not None:  # one matrix product per term instead of a (K, U, 24) tensor
             w, wv, ws = L @ w, L @ wv, L @ ws
         k = len(w)
-        return cls(C=w, B_template=wv.reshape(k, NUM_JOINTS, 3),
+        return cls(C=w, C_sub=w @ skel.subtree.T, B_template=wv.reshape(k, NUM_JOINTS, 3),
                    B_shapedirs=ws.reshape(k, NUM_JOINTS, 3, nb))  # fmt: skip
 
     @classmethod
@@ -149,7 +143,7 @@ class PointSet:
         # B = J_j - J_par (+ C J_par, removed again in `offsets`): the joint's own rest place.
         bt, bs = np.zeros((k, NUM_JOINTS, 3)), np.zeros((k, NUM_JOINTS, 3, skel.num_betas))
         bt[rows, par], bs[rows, par] = skel.J_template[ids], skel.J_shapedirs[ids]
-        return cls(C=C, B_template=bt, B_shapedirs=bs)
+        return cls(C=C, C_sub=C @ skel.subtree.T, B_template=bt, B_shapedirs=bs)
 
     def __len__(self) -> int:
         return len(self.C)
@@ -175,8 +169,7 @@ def jacobian(skel: Skeleton, joints: np.ndarray, ps: PointSet, q: np.ndarray) ->
     n, k = q.shape[:2]
     qj = np.moveaxis(q, 2, 0).reshape(NUM_JOINTS, -1)  # (24, N*K*3): one matrix product
     Q = np.moveaxis((skel.subtree @ qj).reshape(NUM_JOINTS, n, k, 3), 0, 2)  # (N, K, 24, 3)
-    c = ps.C @ skel.subtree.T  # (K, 24)
-    v = Q - c[None, :, :, None] * joints[:, None]  # (N, K, 24, 3)
+    v = Q - ps.C_sub[None, :, :, None] * joints[:, None]  # (N, K, 24, 3)
     jac = np.zeros((n, k, 3, NUM_UNKNOWNS))
     x, y, z = v[..., 0], v[..., 1], v[..., 2]  # -[v]_x: rows (0, z, -y), (-z, 0, x), (y, -x, 0)
     jac[:, :, 0, 1:72:3], jac[:, :, 0, 2:72:3] = z, -y
@@ -192,15 +185,14 @@ def apply_step(
     """New local rotations after world increments w (N, 24, 3) on each subtree: joint j's
     local rotation becomes P^T exp(w_j) P R_j with P its parent's world rotation."""
     n = len(rot_local)
-    w = step[:, :72].reshape(n, NUM_JOINTS, 3)
-    exp_w = Rotation.from_rotvec(w.reshape(-1, 3)).as_matrix().reshape(n, NUM_JOINTS, 3, 3)
+    exp_w = matrices(step[:, :72].reshape(n, NUM_JOINTS, 3))  # (N, 24, 3, 3)
     parent_world = np.empty_like(rot_world)
     parent_world[:, 0] = np.eye(3)
     parent_world[:, 1:] = rot_world[:, skel.parents[1:]]
-    pt = np.swapaxes(parent_world, -1, -2)
-    new = pt @ exp_w @ parent_world @ rot_local
-    u, _, vt = np.linalg.svd(new)  # re-orthonormalise: products drift over many frames
-    return u @ vt
+    new = np.swapaxes(parent_world, -1, -2) @ exp_w @ parent_world @ rot_local
+    # Products drift from orthonormal over many frames: one Bjoerck step toward the nearest
+    # rotation (the SVD's polar factor; the drift per step is float noise, squared here).
+    return 1.5 * new - 0.5 * new @ np.swapaxes(new, -1, -2) @ new
 
 
 def rotvecs(rot: np.ndarray) -> np.ndarray:

@@ -44,6 +44,9 @@ from stdformer.types import MeshResult, Observation
 
 BodyOutput = Literal["refined", "fit", "raw"]
 BODY_OUTPUTS: tuple[str, ...] = ("refined", "fit", "raw")
+# The prior's rows (`BodyRefiner._prior_rows`): 24 joints, 33 landmarks, then bone vertices.
+_PELVIS_ROWS = np.array([0])
+_LANDMARK_ROWS = np.arange(24, 24 + 33)
 _KNEES_ANKLES = (25, 26, 27, 28)  # MediaPipe landmarks that show whether the legs are in view
 # Seated legs in SMPL's rest frame (Y up, facing +Z), local axis-angle per joint: the thighs
 # forward of the pelvis (hips -90 deg about +X), the shins down (knees +90 deg about +X).
@@ -94,8 +97,7 @@ class BodyRefiner:
         # One BLAS thread while fitting: OpenBLAS spreads the small (75 x 3K) products over
         # the cores MediaPipe and the renderer use and spins there (measured: +0.7 core).
         self._blas = ThreadpoolController()
-        self.landmark_points = PointSet.from_rows(self.fitter.skel, lm)
-        self.pelvis_points = PointSet.from_rows(self.fitter.skel, jreg[:1])
+        self.landmark_points = PointSet.from_rows(self.fitter.skel, lm)  # prior rows 24..56
         self.reset()
 
     def reset(self) -> None:
@@ -140,9 +142,10 @@ class BodyRefiner:
         fit = self._start(net[None])
         refine = self.config.output == "refined" and mesh.observation is not None
         terms = self._prior_terms(net, relative=refine)
+        posed = self.fitter.skel.pose(fit.rot_local, fit.transl, fit.betas)  # the start's
         if refine:
-            terms += self._evidence_terms(fit, mesh)
-        fit = self.fitter.solve(fit, terms, iters=self.config.iters, damping=1.0)
+            terms += self._evidence_terms(fit, mesh, posed)
+        fit = self.fitter.solve(fit, terms, iters=self.config.iters, damping=1.0, posed=posed)
         self._last = fit  # the warm start: the legs as solved, not seated (a clean blend)
         if refine:
             fit = self._seat(fit, mesh)
@@ -186,10 +189,14 @@ class BodyRefiner:
         xy = (cfg.sigma_prior / cfg.sigma_prior_xy) ** 2
         return [
             Term(self.prior_points, net[None], w, centre=(0,), axis_weight=(xy, xy, 1.0)),
-            Term(self.pelvis_points, net[None, :1], place),
+            Term(self.prior_points, net[None, :1], place, rows=_PELVIS_ROWS),
         ]
 
-    def _evidence_terms(self, fit: BodyFit, mesh: MeshResult) -> list[Term]:
+    def _evidence_terms(
+        self, fit: BodyFit, mesh: MeshResult, posed: tuple[np.ndarray, np.ndarray]
+    ) -> list[Term]:
+        """MediaPipe's 2D and world landmarks as terms on the prior's landmark rows; `posed`:
+        `fit`'s (rot_world, joints)."""
         cfg, obs = self.config, mesh.observation
         assert obs is not None
         w_img, h_img = obs.image_size_wh
@@ -201,17 +208,18 @@ class BodyRefiner:
         sigma_px = cfg.sigma_2d * box_h
         w2 = np.where(ok, conf / sigma_px**2, 0.0)[None]
         terms = [
-            Term(self.landmark_points, uv[None], w2, K_cam=mesh.K.astype(np.float64),
-                 robust=cfg.robust_2d * box_h),
+            Term(self.prior_points, uv[None], w2, K_cam=mesh.K.astype(np.float64),
+                 robust=cfg.robust_2d * box_h, rows=_LANDMARK_ROWS),
         ]  # fmt: skip
         world = obs.world_landmarks.astype(np.float64)  # (33, 3) hip-centred, camera axes
-        model = self.fitter.posed_points(fit, self.landmark_points)[0]
+        model = self.fitter.posed_points(fit, self.landmark_points, posed)[0]
         wconf = np.where(conf >= cfg.min_visibility, conf, 0.0)
         scale = _scale(
             model - model[list(POSE_HIPS)].mean(0), world - world[list(POSE_HIPS)].mean(0), wconf
         )
         ww = (wconf / cfg.sigma_world**2)[None]
-        terms.append(Term(self.landmark_points, scale * world[None], ww, centre=POSE_HIPS))
+        terms.append(Term(self.prior_points, scale * world[None], ww, centre=POSE_HIPS,
+                          rows=_LANDMARK_ROWS))  # fmt: skip
         return terms
 
     def _seat(self, fit: BodyFit, mesh: MeshResult) -> BodyFit:
