@@ -16,11 +16,13 @@ vertices and child joints (`kabsch_init`), so large rotations need no iterations
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
 from scipy import sparse
+from scipy.linalg import lapack
 
 from stdformer.body.body_model import BodyModel
 from stdformer.body.kinematics import (
@@ -104,6 +106,10 @@ class Term:
     axis_weight: tuple[float, float, float] | None = None
     rows: np.ndarray | None = None  # (K,) indices into `points`; None: all of them
 
+    @functools.cached_property
+    def _point_weight(self) -> np.ndarray:  # (N, K): 0 where the target or weight is missing
+        return np.nan_to_num(self.weight * np.isfinite(self.target).all(-1))
+
     def linearise(self, y: np.ndarray, jac: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Weighted residuals (N, K*D) and their Jacobian rows (N, K*D, 75), both scaled by
         sqrt(weight), from all posed points y (N, K', 3) and their Jacobians (N, K', 3, 75)."""
@@ -124,9 +130,7 @@ class Term:
             jac = jac - jac[:, c].mean(1, keepdims=True)
         else:
             r = y - self.target
-        w = self.weight * np.isfinite(self.target).all(-1)  # (N, K): missing targets unused
-        if not np.isfinite(w).all():
-            w = np.nan_to_num(w)
+        w = self._point_weight
         if not np.isfinite(r).all():
             r = np.nan_to_num(r)
         if self.robust is not None:
@@ -242,7 +246,7 @@ class BodyFitter:
             At = np.swapaxes(A, 1, 2)  # A^T A of one buffer: a symmetric BLAS product
             H = At @ A  # (N, 75, 75)
             H[:, diag, diag] += damping
-            step = -np.linalg.solve(H, At @ r[..., None])[..., 0]  # (N, 75)
+            step = -_solve_spd(H, (At @ r[..., None])[..., 0])  # (N, 75)
             blocks = step.reshape(n, NUM_JOINTS + 1, 3)
             norm = np.linalg.norm(blocks, axis=-1, keepdims=True)
             step = (blocks * np.minimum(1.0, MAX_STEP / np.maximum(norm, 1e-12))).reshape(n, -1)
@@ -385,3 +389,13 @@ class BodyFitter:
                 transl=torch.as_tensor(fit.transl, dtype=torch.float32),
             )
         return out.vertices.numpy()
+
+
+def _solve_spd(H: np.ndarray, g: np.ndarray) -> np.ndarray:
+    """x (N, 75) with H x = g for symmetric positive definite H (N, 75, 75): one frame by
+    LAPACK's Cholesky solver directly (a quarter of np.linalg.solve's time at this size)."""
+    if len(H) == 1:
+        _, x, info = lapack.dposv(H[0], g[0])
+        if info == 0:
+            return x[None]
+    return np.linalg.solve(H, g[..., None])[..., 0]

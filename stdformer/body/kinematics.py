@@ -158,18 +158,18 @@ class PointSet:
 def points(
     rot_world: np.ndarray, joints: np.ndarray, ps: PointSet, B: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Posed points y (N, K, 3) and per-bone parts q (N, K, 24, 3) with y = q.sum(2)."""
-    rotated = np.matmul(rot_world, B.transpose(1, 2, 0))  # (N, 24, 3, K): one product per bone
-    q = rotated.transpose(0, 3, 1, 2) + ps.C[None, :, :, None] * joints[:, None]
-    return q.sum(2), q
+    """Posed points y (N, K, 3) and per-bone parts q (N, 24, K, 3) with y = q.sum(1)."""
+    q = np.swapaxes(B, 0, 1) @ np.swapaxes(rot_world, -1, -2)  # (N, 24, K, 3): R_j B_kj
+    q += ps.C.T[None, :, :, None] * joints[:, :, None]
+    return q.sum(1), q
 
 
 def jacobian(skel: Skeleton, joints: np.ndarray, ps: PointSet, q: np.ndarray) -> np.ndarray:
     """dy/dq (N, K, 3, 75) for the 24 subtree rotation increments and the translation."""
-    n, k = q.shape[:2]
-    qj = np.moveaxis(q, 2, 0).reshape(NUM_JOINTS, -1)  # (24, N*K*3): one matrix product
-    Q = np.moveaxis((skel.subtree @ qj).reshape(NUM_JOINTS, n, k, 3), 0, 2)  # (N, K, 24, 3)
-    v = Q - ps.C_sub[None, :, :, None] * joints[:, None]  # (N, K, 24, 3)
+    n, _, k, _ = q.shape
+    Q = skel.subtree @ q.reshape(n, NUM_JOINTS, -1)  # (N, 24, K*3): each subtree's parts
+    v = Q.reshape(q.shape) - ps.C_sub.T[None, :, :, None] * joints[:, :, None]  # (N, 24, K, 3)
+    v = np.swapaxes(v, 1, 2)  # (N, K, 24, 3)
     jac = np.zeros((n, k, 3, NUM_UNKNOWNS))
     x, y, z = v[..., 0], v[..., 1], v[..., 2]  # -[v]_x: rows (0, z, -y), (-z, 0, x), (y, -x, 0)
     jac[:, :, 0, 1:72:3], jac[:, :, 0, 2:72:3] = z, -y
