@@ -20,6 +20,7 @@ leading batch axis N runs many frames at once.
 from __future__ import annotations
 
 import functools
+import itertools
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -69,26 +70,35 @@ class Skeleton:
         return self.J_template + self.J_shapedirs @ np.asarray(betas, np.float64)
 
     @functools.cached_property
-    def levels(self) -> tuple[tuple[np.ndarray, np.ndarray], ...]:
-        """(joint ids, their parents) per depth of the tree below the root (8 for SMPL)."""
+    def depth_order(self) -> tuple[np.ndarray, np.ndarray, list[tuple[slice, np.ndarray]]]:
+        """Joints sorted by depth in the tree: the order (24,), its inverse (24,), and per
+        depth below the root the slice of that order and its joints' parents' places in it."""
         depth = np.zeros(NUM_JOINTS, np.int64)
         for j in range(1, NUM_JOINTS):
             depth[j] = depth[self.parents[j]] + 1
-        ids = [np.flatnonzero(depth == k) for k in range(1, depth.max() + 1)]
-        return tuple((i, self.parents[i]) for i in ids)
+        order = np.argsort(depth, kind="stable")
+        inverse = np.argsort(order)
+        ends = np.cumsum(np.bincount(depth))
+        levels = [(slice(a, b), inverse[self.parents[order[a:b]]])
+                  for a, b in itertools.pairwise(ends.tolist())]  # fmt: skip
+        return order, inverse, levels
 
     def pose(
         self, rot_local: np.ndarray, transl: np.ndarray, betas: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray]:
         """World rotations (N, 24, 3, 3) and posed joints (N, 24, 3) from local rotations
         (N, 24, 3, 3) and translation (N, 3) (smplx: the root turns about its rest joint).
-        Rotations compose one step per depth of the tree; each joint is then the root plus
-        its ancestors' rotated bone vectors, one product over the subtree matrix."""
+        Rotations compose one step per depth of the tree (joints sorted by depth: slices);
+        each joint is then the root plus its ancestors' rotated bone vectors, one product
+        over the subtree matrix."""
+        order, inverse, levels = self.depth_order
+        local = rot_local[:, order]  # (N, 24, 3, 3) by depth
+        world = local.copy()
+        for sl, par in levels:
+            np.matmul(world[:, par], local[:, sl], out=world[:, sl])
+        rot_world = world[:, inverse]
         rest = self.rest_joints(betas)
         offsets = rest[1:] - rest[self.parents[1:]]  # (23, 3) bone vectors
-        rot_world = rot_local.copy()
-        for ids, par in self.levels:
-            rot_world[:, ids] = rot_world[:, par] @ rot_local[:, ids]
         bones = (rot_world[:, self.parents[1:]] @ offsets[:, :, None])[..., 0]  # (N, 23, 3)
         joints = self.subtree.T[:, 1:] @ bones + (rest[0] + transl).reshape(-1, 1, 3)
         return rot_world, joints
