@@ -153,7 +153,7 @@ class BodyFitter:
         self._skin_cols = (4 * self._skin_j[:, None] + np.arange(4)).ravel()  # (4P,)
         per_vertex = np.bincount(self._skin_v, minlength=len(self.skel.weights))  # (V,)
         self._skin_indptr = 4 * np.concatenate([[0], np.cumsum(per_vertex)])  # (V + 1,)
-        self._shaped_key: bytes | None = None
+        self._skin_key: bytes | None = None
         self._offsets_key: bytes | None = None
         self._offsets: dict[int, tuple[PointSet, np.ndarray]] = {}
         self._skin: sparse.csr_matrix | None = None
@@ -171,13 +171,13 @@ class BodyFitter:
         """M with vertex v = M_v @ A, A (96, 3) the bones' stacked [R_j | t_j]^T: row v holds
         W_vj [s_v, 1] in columns 4j..4j+3, s_v the shaped rest vertex (1.8 bones per vertex)."""
         key = np.asarray(betas, np.float64).tobytes()
-        if key != self._shaped_key:
+        if key != self._skin_key:
             v = self.skel.v_template + self.skel.shapedirs @ np.asarray(betas, np.float64)
             vh = np.concatenate([v, np.ones((len(v), 1))], 1)[self._skin_v]  # (P, 4)
             data = (self.skel.weights[self._skin_v, self._skin_j][:, None] * vh).ravel()
             shape = (len(v), 4 * NUM_JOINTS)
             self._skin = sparse.csr_matrix((data, self._skin_cols, self._skin_indptr), shape)
-            self._shaped_key = key
+            self._skin_key = key
         return self._skin
 
     @property
@@ -234,8 +234,9 @@ class BodyFitter:
         n = len(transl)
         diag = np.arange(NUM_UNKNOWNS)
         for i in range(iters):
-            rot_world, joints = posed if posed and i == 0 else self.skel.pose(
-                rot_local, transl, fit.betas)  # fmt: skip
+            if i or posed is None:
+                posed = self.skel.pose(rot_local, transl, fit.betas)
+            rot_world, joints = posed
             lin = {}
             for k, ps in sets.items():
                 y, q = points(rot_world, joints, ps, offsets[k])

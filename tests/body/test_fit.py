@@ -101,3 +101,28 @@ def test_image_evidence_pulls_a_perturbed_body_back(fitter):
     after_uv = after_3d[:, :2] / after_3d[:, 2:] * 600.0 + [320, 240]
     assert np.linalg.norm(after_uv - uv, axis=-1).mean() < 1.0  # pixels
     assert np.linalg.norm(after_3d - y, axis=-1).mean() < 0.25 * before
+
+
+def test_terms_on_rows_of_a_shared_point_set_solve_as_their_own_points(fitter):
+    """The refiner's terms use rows of one PointSet (posed and differentiated once per step):
+    the same solve as with PointSets of those rows, with or without the start's pose given."""
+    truth, verts = _posed(fitter, 1, seed=6, spread=0.25)
+    jreg, lm = np.asarray(fitter.body.J_regressor), landmark_regressor(fitter.body).numpy()
+    shared = PointSet.from_rows(fitter.skel, np.concatenate([jreg, lm]))  # (24 + 33) rows
+    own_lm, own_pelvis = (
+        PointSet.from_rows(fitter.skel, lm),
+        PointSet.from_rows(fitter.skel, jreg[:1]),
+    )
+    tgt_lm = np.einsum("kv,nvc->nkc", lm, verts) + 0.02  # (1, 33, 3)
+    tgt_pelvis = np.einsum("kv,nvc->nkc", jreg[:1], verts)  # (1, 1, 3)
+    start = BodyFit(truth.rot_local @ matrices(np.full((1, 24, 3), 0.1)), truth.transl, truth.betas)
+    w_lm, w_pelvis = np.full((1, 33), 100.0), np.full((1, 1), 10.0)
+    own = fitter.solve(start, [Term(own_lm, tgt_lm, w_lm, centre=(23, 24)),
+                               Term(own_pelvis, tgt_pelvis, w_pelvis)], iters=3)  # fmt: skip
+    rows = [Term(shared, tgt_lm, w_lm, centre=(23, 24), rows=np.arange(24, 57)),
+            Term(shared, tgt_pelvis, w_pelvis, rows=np.array([0]))]  # fmt: skip
+    posed = fitter.skel.pose(start.rot_local, start.transl, start.betas)
+    for fit in (fitter.solve(start, rows, iters=3), fitter.solve(start, rows, 3, posed=posed)):
+        assert np.abs(fit.rot_local - own.rot_local).max() < 1e-6  # float noise, amplified
+        assert np.abs(fit.transl - own.transl).max() < 1e-6
+    assert np.abs(own.rot_local - start.rot_local).max() > 1e-3  # the solve did move
