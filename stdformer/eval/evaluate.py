@@ -112,25 +112,30 @@ def observations(clip: CorpusClip) -> list[Observation | None]:
 
 def run_network(
     model: STDFormer, body: BodyModel, obs: list, lookahead: int, static: bool,
-    body_output: str = "raw",
+    body_output: str = "raw", smoothing: tuple[float, float] | None = None,
 ):  # fmt: skip
     """Stream a clip's observations through the Predictor as the app does; `body_output`
-    "refined" / "fit" adds the app's body refinement (`stdformer.inference.refine`)."""
+    "refined" / "fit" adds the app's body refinement (`stdformer.inference.refine`);
+    `smoothing` (strength, lag s) the session's `MeshSmoother` (clips are 30 fps)."""
     from stdformer.inference.refine import BodyRefiner, RefineConfig
+    from stdformer.inference.smoothing import MeshSmoother
 
     n, v = len(obs), body.num_vertices
     joints, verts = np.full((n, 14, 3), np.nan), np.full((n, v, 3), np.nan, np.float32)
     placed = np.full_like(verts, np.nan)
     K: list[np.ndarray] = []
+    refiner = None if body_output == "raw" else BodyRefiner(body, RefineConfig(body_output))
     pred = Predictor(
         model,
         PredictorConfig(lookahead=lookahead, device="cpu"),
         joint_regressor=np.asarray(body.J_regressor, np.float32),
-        refiner=None if body_output == "raw" else BodyRefiner(body, RefineConfig(body_output)),
+        refiner=refiner,
     )
+    smoother = MeshSmoother(*(smoothing or (0.0, 0.0)), reposer=refiner)
     ereg = eval_joint_regressor(body).numpy()
 
-    def keep(results: list) -> None:
+    def keep(done: list, end: bool = False) -> None:
+        results = [m for r in done for m in smoother.push(r)] + (smoother.flush() if end else [])
         for r in results:
             vr = r.vertices_cam - r.joints_cam[0]  # pelvis-centred, camera axes
             verts[r.index], joints[r.index] = vr, ereg @ vr
@@ -139,14 +144,14 @@ def run_network(
 
     for o in obs:
         if o is None:
-            keep(pred.flush())
+            keep(pred.flush(), end=True)
             pred.reset()
             continue
         if static:
             pred.reset()
         r = pred.push(o)
         keep([] if r is None else [r])
-    keep(pred.flush())
+    keep(pred.flush(), end=True)
     return Outputs(joints, verts, placed, K[0] if K else None)
 
 

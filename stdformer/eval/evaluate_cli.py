@@ -38,7 +38,8 @@ from stdformer.session.options import (
 from stdformer.session.pipeline import PipelineConfig
 
 METHODS = (
-    "stdformer", "stdformer+2", "static-T1", "refined", "mediapipe-world", "fit-per-frame",
+    "stdformer", "stdformer+2", "static-T1", "refined", "app", "app-process", "mediapipe-world",
+    "fit-per-frame",
 )  # fmt: skip
 
 
@@ -80,10 +81,15 @@ def evaluate_heldout(
 def _run(method, model, body, clip, obs, fit_iters):
     from stdformer.eval import evaluate as ev
 
-    if method in ("stdformer", "stdformer+2", "static-T1", "refined"):
+    if method in ("stdformer", "stdformer+2", "static-T1", "refined", "app", "app-process"):
+        from stdformer.session.core import DEFAULT_SMOOTHING, PROCESS_SMOOTHING_LAG_S
+
         look = 2 if method == "stdformer+2" else 0
-        output = "refined" if method == "refined" else "raw"  # the app's default body
-        return ev.run_network(model, body, obs, look, method == "static-T1", output)
+        output = "raw" if method.startswith(("stdformer", "static")) else "refined"
+        # "app": the live session's smoothing; "app-process": `process`'s (with its lag)
+        lag = PROCESS_SMOOTHING_LAG_S if method == "app-process" else 0.0
+        smoothing = (DEFAULT_SMOOTHING, lag) if method.startswith("app") else None
+        return ev.run_network(model, body, obs, look, method == "static-T1", output, smoothing)
     det = clip.detected
     joints = np.full((len(det), 14, 3), np.nan)
     if method == "mediapipe-world":

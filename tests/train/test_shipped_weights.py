@@ -38,11 +38,16 @@ def scores():
     gt_v, gt_j, _ = ev.truth(body, clip)
     out = {}
     everywhere = np.ones((len(gt_j), 14), bool)
-    for name, static, body_output in (
-        ("stdformer", False, "raw"), ("static", True, "raw"), ("refined", False, "refined"),
+    from stdformer.session.core import DEFAULT_SMOOTHING, PROCESS_SMOOTHING_LAG_S
+
+    process = (DEFAULT_SMOOTHING, PROCESS_SMOOTHING_LAG_S)  # what `main.py process` applies
+    for name, static, body_output, smoothing in (
+        ("stdformer", False, "raw", None), ("static", True, "raw", None),
+        ("refined", False, "refined", None), ("process", False, "refined", process),
     ):  # fmt: skip
         s = ev.Scores()
-        res = ev.run_network(model, body, ev.observations(clip), 0, static, body_output)
+        obs = ev.observations(clip)
+        res = ev.run_network(model, body, obs, 0, static, body_output, smoothing)
         ev.score_clip(s, res, gt_v, gt_j, everywhere, upper=False)
         out[name] = s.summary()
     s = ev.Scores()
@@ -66,6 +71,15 @@ def test_the_default_body_is_never_worse_than_mediapipe(scores) -> None:
     assert scores["refined"]["coverage"] == 100.0
     assert scores["refined"]["pa_mpjpe"] <= scores["mediapipe"]["pa_mpjpe"], scores
     assert scores["stdformer"]["pa_mpjpe"] <= scores["mediapipe"]["pa_mpjpe"], scores
+
+
+def test_process_smoothing_steadies_the_body_and_keeps_it_accurate(scores) -> None:
+    """`process`'s zero-phase smoothing: every frame kept, steadier than the unsmoothed body,
+    still never worse than MediaPipe."""
+    smoothed, raw = scores["process"], scores["refined"]
+    assert smoothed["coverage"] == 100.0
+    assert smoothed["accel"] < 0.6 * raw["accel"], scores
+    assert smoothed["pa_mpjpe"] <= scores["mediapipe"]["pa_mpjpe"], scores
 
 
 def test_temporal_model_is_smoother_than_single_frames(scores) -> None:
