@@ -20,7 +20,7 @@ A mesh that carries a body (`MeshResult.body`) stays one with it: the body's fit
 smoothed and the body is re-posed onto them (`Reposer.repose`, 4 Gauss-Newton steps from the
 unsmoothed body; 2 left its jitter in: front accel 16 vs 13 mm/frame^2, lag 0.25 s). Without a
 reposer, smoothing a mesh that carries a body is refused.
-Measured on the real multi-view set, 60 fps (`main.py evaluate --real`): docs/model_card.md.
+Measured on the real multi-view set, 60 fps (`main.py evaluate --real`): assets/README.md.
 """
 
 from __future__ import annotations

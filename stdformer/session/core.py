@@ -42,10 +42,10 @@ from stdformer.session.pipeline import PipelineConfig
 from stdformer.types import Frame, MeshResult, Observation
 
 # The body fitted to the image follows MediaPipe's 2D jitter. Chosen on the real multi-view set
-# (60 fps, docs/model_card.md): live, strength 0.1 across the image (depth 0.5) keeps the overlay
-# on the person (median/p90 1.5/4.0 % of body height, front) at accel 20.8 mm/frame^2 (0.25 in
-# x, y, z: 1.9/4.9 %, 17.7); `process` adds a 0.25 s lag (zero phase): 1.2/4.4 %, accel 13.5,
-# PA-MPJPE 84.8 vs 87.1 mm.
+# (60 fps, model card in assets/README.md): live, strength 0.1 across the image (depth 0.5) keeps
+# the overlay on the person (median/p90 1.5/4.0 % of body height, front) at accel 20.8
+# mm/frame^2 (0.25 in x, y, z: 1.9/4.9 %, 17.7); `process` adds a 0.25 s lag (zero phase):
+# 1.2/4.4 %, accel 13.5, PA-MPJPE 84.8 vs 87.1 mm.
 DEFAULT_SMOOTHING = 0.1
 PROCESS_SMOOTHING_LAG_S = 0.25
 
