@@ -5,7 +5,10 @@ landmarks it is computed from (it can stand beside the person in the image, lean
 the head). `BodyRefiner` poses the body model so that it
 - follows the network's body shape and pose (prior: the network mesh's joints, 33 landmarks and
   a few vertices per bone, relative to the pelvis: `sigma_prior` in depth, where the network
-  knows more than one image, `sigma_prior_xy` across the image; its placement weakly),
+  knows more than one image, `sigma_prior_xy` across the image; its placement weakly); points
+  the network places outside the image have no evidence there, so they keep `sigma_prior` on
+  every axis when the hips are out of view too (the hidden legs and pelvis of a
+  head-and-shoulders view stay the network's guess),
 - lands on MediaPipe's confident 2D landmarks through the camera K (`sigma_2d` of the person's
   box height; a Cauchy loss ignores the odd wrong landmark), and
 - agrees with MediaPipe's metric world landmarks up to scale (`sigma_world`),
@@ -141,7 +144,7 @@ class BodyRefiner:
         net = self._prior_rows_c @ mesh.vertices_cam[self._prior_cols].astype(np.float64)
         fit = self._start(net[None])
         refine = self.config.output == "refined" and mesh.observation is not None
-        terms = self._prior_terms(net, relative=refine)
+        terms = self._prior_terms(net, relative=refine, outside=_hidden(net, mesh, refine))
         posed = self.fitter.skel.pose(fit.rot_local, fit.transl, fit.betas)  # the start's
         if refine:
             terms += self._evidence_terms(fit, mesh, posed)
@@ -178,19 +181,25 @@ class BodyRefiner:
         term = Term(self.prior_points, net, np.ones(net.shape[:2]))
         return self.fitter.solve(fit, [term], iters=4, damping=1e-4)
 
-    def _prior_terms(self, net: np.ndarray, relative: bool) -> list[Term]:
+    def _prior_terms(
+        self, net: np.ndarray, relative: bool, outside: np.ndarray | None = None
+    ) -> list[Term]:
         """The network's points: relative to its pelvis plus the pelvis placed weakly
-        (refined), or as they are (fit)."""
+        (refined; `outside` (K,) bool: points out of the image, held on every axis), or as
+        they are (fit)."""
         cfg = self.config
         w = np.full((1, len(net)), 1.0 / cfg.sigma_prior**2)
         if not relative:
             return [Term(self.prior_points, net[None], w)]
         place = np.full((1, 1), 1.0 / cfg.sigma_place**2)
         xy = (cfg.sigma_prior / cfg.sigma_prior_xy) ** 2
+        hidden = np.zeros(len(net), bool) if outside is None else outside
         return [
-            Term(self.prior_points, net[None], w, centre=(0,), axis_weight=(xy, xy, 1.0)),
+            Term(self.prior_points, net[None], w * ~hidden, centre=(0,),
+                 axis_weight=(xy, xy, 1.0)),
+            Term(self.prior_points, net[None], w * hidden, centre=(0,)),
             Term(self.prior_points, net[None, :1], place, rows=_PELVIS_ROWS),
-        ]
+        ]  # fmt: skip
 
     def _evidence_terms(
         self, fit: BodyFit, mesh: MeshResult, posed: tuple[np.ndarray, np.ndarray]
@@ -258,6 +267,21 @@ def _legs_under_desk(obs: Observation | None, cfg: RefineConfig) -> bool:
         return False
     hip_y = float(obs.landmarks_px[list(POSE_HIPS), 1].mean())
     return hip_y >= (1.0 - cfg.seat_hip_band) * h_img
+
+
+def _hidden(net: np.ndarray, mesh: MeshResult, refine: bool) -> np.ndarray | None:
+    """(K,) bool: the prior's points `net` (K, 3) the network places outside the image, when
+    its hips are out too (a head-and-shoulders view: everything below hangs from a hidden
+    pelvis); None otherwise (points beyond a visible knee or hip are held by their joints)."""
+    if not refine:
+        return None
+    assert mesh.observation is not None
+    w_img, h_img = mesh.observation.image_size_wh
+    z = np.maximum(net[:, 2], 1e-3)
+    uv = net[:, :2] / z[:, None] * np.diag(mesh.K)[:2] + mesh.K[:2, 2]  # (K, 2)
+    inside = (uv[:, 0] >= 0) & (uv[:, 0] < w_img) & (uv[:, 1] >= 0) & (uv[:, 1] < h_img)
+    outside = ~inside | (net[:, 2] <= 1e-3)
+    return outside if outside[_LANDMARK_ROWS[list(POSE_HIPS)]].all() else None
 
 
 def _scale(model_rel: np.ndarray, world_rel: np.ndarray, w: np.ndarray) -> float:
