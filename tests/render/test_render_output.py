@@ -187,21 +187,22 @@ def test_a_body_moved_between_frames_is_drawn_where_it_now_is(
     renderer: OffscreenRenderer, make_sphere
 ) -> None:
     """Frames of one topology reuse the body's GPU buffers: each frame shows its own vertices,
-    in the 3D view and in the overlay drawn between them (one scene serves both)."""
+    in the 3D view and in the overlay drawn between them (one scene, two image sizes)."""
     verts, faces = make_sphere((0.0, 1.0, 0.0), 0.2)
     cam = OrbitCamera(elevation_deg=0, distance_m=3.0, target=(0.0, 1.0, 0.0))
-    K = np.array([[500.0, 0.0, 319.5], [0.0, 500.0, 239.5], [0.0, 0.0, 1.0]])
+    K = np.array([[250.0, 0.0, 159.5], [0.0, 250.0, 119.5], [0.0, 0.0, 1.0]])
+    fx = 240 / np.tan(np.radians(22.5))  # the view's focal length at 640x480
     for dx in (-0.6, 0.0, 0.6, 0.3):
         rgb = renderer.render_view_rgb(cam, verts + np.float32([dx, 0, 0]), faces, floor_y=-5.0)
+        xs = np.nonzero(_differs_from_background(rgb))[1]
+        assert abs(xs.mean() - (319.5 + fx * dx / 3.0)) < 2
         centre_cam = np.array([dx, 0.0, 2.5])
         layer = renderer.render_overlay_rgba(
-            yup_from_opencv(verts - (0.0, 1.0, 0.0)) + centre_cam, faces, K, (640, 480)
+            yup_from_opencv(verts - (0.0, 1.0, 0.0)) + centre_cam, faces, K, (320, 240)
         )
-        xs = np.nonzero(_differs_from_background(rgb))[1]
-        fx = 240 / np.tan(np.radians(22.5))
-        assert abs(xs.mean() - (319.5 + fx * dx / 3.0)) < 2
+        assert layer.shape == (240, 320, 4)
         xs = np.nonzero(layer[..., 3])[1]
-        assert abs(xs.mean() - (319.5 + 500 * dx / 2.5)) < 2
+        assert abs(xs.mean() - (159.5 + 250 * dx / 2.5)) < 1
 
 
 def test_views_show_only_their_own_meshes(renderer: OffscreenRenderer, make_sphere) -> None:
