@@ -1,4 +1,6 @@
 #version 330 core
+// Adapted from pyrender 0.1.45 shaders/mesh.vert and mesh.frag, Copyright (c) 2019 Matthew Matl,
+// MIT License (LICENSE-pyrender.txt in this folder).
 // pyrender's mesh.vert + mesh.frag (metallic-roughness BRDF, directional lights, ambient),
 // evaluated once per vertex instead of once per pixel (Gouraud shading). On CPU OpenGL the
 // per-pixel BRDF was ~80 % of a live view's draw time; a body mesh of ~1,700 vertices still
