@@ -20,6 +20,7 @@ import threading
 import time
 from dataclasses import dataclass
 
+import numpy as np
 from PyQt6.QtCore import QObject, QThread, pyqtSignal
 from PyQt6.QtGui import QImage
 
@@ -129,7 +130,7 @@ class DisplayThread(QThread):
     def run(self) -> None:
         views: LiveViews | None = None
         try:
-            views = LiveViews(OffscreenRenderer(*self._size))
+            views = LiveViews(OffscreenRenderer(*self._size, vertex_lit=True))
         except Exception as e:  # e.g. no working OpenGL: the message says what to install
             log.error("3D view unavailable: %s", e)
             self.failed.emit(f"3D view unavailable: {e}")
@@ -144,6 +145,7 @@ class DisplayThread(QThread):
 
     def _loop(self, views: LiveViews | None) -> None:
         latest: SessionResult | None = None
+        images = _ImageCache()
         while True:
             taken = self.inbox.get()  # a new result; None: woken (view changed) or stopped
             with self._lock:
@@ -171,12 +173,10 @@ class DisplayThread(QThread):
             self._post(
                 DisplayFrame(
                     video=video,
-                    overlay=rgba_to_qimage(rendered.overlay_rgba)
-                    if rendered is not None and rendered.overlay_rgba is not None
-                    else None,
-                    view=rgb_to_qimage(rendered.view_rgb)
-                    if rendered is not None and rendered.view_rgb is not None
-                    else None,
+                    overlay=images.get(
+                        "overlay", None if rendered is None else rendered.overlay_rgba
+                    ),
+                    view=images.get("view", None if rendered is None else rendered.view_rgb),
                     result=result if new else None,
                     displayed_ns=time.perf_counter_ns(),
                 )
@@ -193,3 +193,20 @@ class DisplayThread(QThread):
             self._outbox = frame
         if pending is None:
             self.frame_ready.emit()
+
+
+class _ImageCache:
+    """QImages of the views' images; an image `LiveViews` reused (not drawn again) keeps its
+    QImage (QImages are implicitly shared: the GUI may hold it)."""
+
+    def __init__(self) -> None:
+        self._convert = {"view": rgb_to_qimage, "overlay": rgba_to_qimage}
+        self._last: dict[str, tuple[np.ndarray, QImage]] = {}
+
+    def get(self, kind: str, image: np.ndarray | None) -> QImage | None:
+        if image is None:
+            return None
+        last = self._last.get(kind)
+        if last is None or last[0] is not image:
+            last = self._last[kind] = (image, self._convert[kind](image))
+        return last[1]

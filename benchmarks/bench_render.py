@@ -1,91 +1,129 @@
-"""Print offscreen render times (ms per frame) at 640x480 on this machine.
+"""Print what drawing the live views costs per frame (ms) on this machine.
 
-    python benchmarks/bench_render.py [--frames 40]
+    nice -n 10 python benchmarks/bench_render.py [--frames 60] [--sizes 640x480 1280x720]
+        [--display-level mid|coarse|full] [--per-pixel] [--msaa N]
 
-Cases: the free 3D view and the camera overlay of a body-sized mesh with SMPL's vertex count
-(6890 vertices, 13,568 triangles: a closed deformed tube, new vertex positions every frame as
-in live use), and the 3D view of a 33-landmark MediaPipe skeleton. The GL platform is the one
-`stdformer.render.gl_platform` picks (set PYOPENGL_PLATFORM to compare EGL and OSMesa).
+What the app's display thread does for each result (`stdformer.render.views.LiveViews.render`,
+the GL renderer the display thread makes): the default body at the live views' display level
+(`mid`, 1,723 vertices), new vertex positions every frame (the body breathes and sways, as a
+tracked person does), drawn in the 3D view (grid + body, framed as live) and as the overlay
+layer (the app's default: at most 640 px on its long side). For each size WxH the source frame
+and the 3D view are both WxH (a 3D panel as large as the frame: an upper bound for the app's
+window). Printed per size: median wall ms of the 3D view, the overlay and their sum (the
+status bar's "render + overlay"), and process CPU ms per frame including llvmpipe's threads.
+Then frames with nobody in view: the empty 3D view is drawn once, then reused.
+`--per-pixel` lights per pixel as exports do (the app lights per vertex). The GL platform is
+the one `stdformer.render.gl_platform` picks (set PYOPENGL_PLATFORM to compare EGL and OSMesa).
+The CPU is printed first: numbers differ 2x between machines of one kind.
 """
 
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import time
-from collections.abc import Callable
+from types import MappingProxyType
 
 import _bootstrap  # noqa: F401
 import numpy as np
+from bench_fit import machine
 
-from stdformer.render.renderer import OffscreenRenderer, OrbitCamera, yup_from_opencv
+from stdformer.body.body_model import load_body_model
+from stdformer.render.display_mesh import DisplayLod
+from stdformer.render.gl_platform import gl_platform
+from stdformer.render.renderer import OffscreenRenderer, yup_from_opencv
+from stdformer.render.views import LiveViews, ViewControl
+from stdformer.session.core import SessionCounters, SessionResult
+from stdformer.types import Frame, MeshResult
 
-
-def body_like_mesh(rows: int = 65, cols: int = 106) -> tuple[np.ndarray, np.ndarray]:
-    """A 1.7 m tall, person-sized tube: rows*cols = 6890 vertices, 2*(rows-1)*cols triangles."""
-    h = np.linspace(0.0, 1.7, rows)
-    a = np.linspace(0.0, 2.0 * np.pi, cols, endpoint=False)
-    hh, aa = np.meshgrid(h, a, indexing="ij")
-    radius = 0.12 + 0.06 * np.sin(hh * 3.0) ** 2
-    verts = np.stack([radius * np.cos(aa) * 1.4, hh, radius * np.sin(aa)], -1).reshape(-1, 3)
-    r, c = np.meshgrid(np.arange(rows - 1), np.arange(cols), indexing="ij")
-    i0, i1 = r * cols + c, r * cols + (c + 1) % cols
-    i2, i3 = i0 + cols, i1 + cols
-    faces = np.concatenate([np.stack([i0, i2, i1], -1), np.stack([i1, i2, i3], -1)]).reshape(-1, 3)
-    return verts.astype(np.float32), faces.astype(np.int32)
+DISTANCE_M = 2.6  # a standing person filling ~80 % of the frame's height
 
 
-def time_ms(fn: Callable[[int], object], frames: int) -> tuple[float, float]:
-    """(median wall ms, mean process CPU ms incl. llvmpipe's threads) per frame."""
-    fn(0)  # warm-up: shader compilation, buffer allocation
-    times = []
-    cpu0 = time.process_time()
+def results(width: int, height: int, frames: int, level: str) -> list[SessionResult]:
+    """`frames` results of a standing default body seen by a (width, height) camera, moving."""
+    body = load_body_model()
+    lod = None if level == "full" else DisplayLod.for_body(body.v_template, body.faces, level)
+    f = 0.9 * width
+    K = np.array([[f, 0, (width - 1) / 2], [0, f, (height - 1) / 2], [0, 0, 1]], np.float32)
+    centre = np.float32([0.0, 0.2, DISTANCE_M])  # OpenCV axes: the pelvis a bit below centre
+    rest_cam, joints_cam = yup_from_opencv(body.v_template), yup_from_opencv(body.rest_joints)
+    image = np.full((height, width, 3), 110, np.uint8)
+    out = []
     for i in range(frames):
+        a = 0.05 * np.sin(i * 0.3)  # sway (rad) and breathing: every vertex moves every frame
+        turn = np.array([[np.cos(a), 0, np.sin(a)], [0, 1, 0], [-np.sin(a), 0, np.cos(a)]])
+        scale = np.float32([1.0 + 0.01 * np.sin(i * 0.7), 1.0, 1.0])
+        verts = (rest_cam * scale @ turn.T + centre).astype(np.float32)  # (V, 3)
+        joints = (joints_cam @ turn.T + centre).astype(np.float32)  # (24, 3)
+        frame = Frame(image, t_ns=i * 33_333_333, index=i)
+        mesh = MeshResult(verts, joints, K, np.zeros(4, np.float32), frame.t_ns, i)
+        out.append(
+            SessionResult(
+                frame, None, (mesh,), mesh, 1.0, "tracking", np.asarray(body.faces),
+                MappingProxyType({}), 0.0, SessionCounters(i + 1, i + 1, i + 1, 0, 30.0, 30.0),
+                16, 16, display_lod=lod,
+            )
+        )  # fmt: skip
+    return out
+
+
+def bench_size(args: argparse.Namespace, width: int, height: int) -> dict[str, float]:
+    todo = results(width, height, args.frames + 1, args.display_level)
+    renderer = OffscreenRenderer(width, height, args.msaa, vertex_lit=not args.per_pixel)
+    views = LiveViews(renderer)
+    control = ViewControl()
+    try:
+        views.render(todo[0], control, (width, height))  # warm-up: shaders, buffers
+        view_ms, overlay_ms = [], []
+        cpu0 = time.process_time()
+        for result in todo[1:]:
+            timings = views.render(result, control, (width, height)).timings_ms
+            view_ms.append(timings["render"])
+            overlay_ms.append(timings["overlay"])
+        cpu_ms = (time.process_time() - cpu0) * 1e3 / args.frames
         t0 = time.perf_counter()
-        fn(i)
-        times.append((time.perf_counter() - t0) * 1e3)
-    return statistics.median(times), (time.process_time() - cpu0) * 1e3 / frames
+        for _ in range(args.frames):  # nobody in view: the empty view is drawn once
+            views.render(None, control, (width, height))
+        nobody_ms = (time.perf_counter() - t0) * 1e3 / args.frames
+    finally:
+        renderer.close()
+    view, overlay = statistics.median(view_ms), statistics.median(overlay_ms)
+    sums = [v + o for v, o in zip(view_ms, overlay_ms, strict=True)]
+    return {
+        "view": view,
+        "overlay": overlay,
+        "sum": statistics.median(sums),
+        "cpu": cpu_ms,
+        "nobody": nobody_ms,
+    }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--frames", type=int, default=40)
+    parser.add_argument("--frames", type=int, default=60)
+    parser.add_argument("--sizes", nargs="+", default=["640x480", "1280x720"])
+    parser.add_argument("--display-level", choices=("mid", "coarse", "full"), default="mid")
+    parser.add_argument("--per-pixel", action="store_true", help="light per pixel (exports)")
     parser.add_argument("--msaa", type=int, default=0, help="MSAA samples (0 = live default)")
     args = parser.parse_args()
 
-    verts, faces = body_like_mesh()
-    rng = np.random.default_rng(0)
-    jitter = rng.normal(scale=0.002, size=(8, *verts.shape)).astype(np.float32)
-    landmarks = yup_from_opencv(rng.normal(scale=0.3, size=(33, 3)))
-    K = np.array([[600.0, 0.0, 319.5], [0.0, 600.0, 239.5], [0.0, 0.0, 1.0]])
-    image = np.full((480, 640, 3), 120, np.uint8)
-    verts_cam = verts * np.array([1.0, -1.0, 1.0], np.float32) + np.array([0, 0.85, 3.0])
-    cam = OrbitCamera(azimuth_deg=30, elevation_deg=15, distance_m=3.0, target=(0, 0.85, 0))
-
-    t0 = time.perf_counter()
-    renderer = OffscreenRenderer(640, 480, msaa_samples=args.msaa)
-    init_ms = (time.perf_counter() - t0) * 1e3
-    cases = {
-        "view, mesh": lambda i: renderer.render_view_rgb(cam, verts + jitter[i % 8], faces),
-        "overlay, mesh": lambda i: renderer.render_overlay_bgr(
-            image, verts_cam + jitter[i % 8], faces, K
-        ),
-        "view, skeleton (33 landmarks)": lambda i: renderer.render_view_rgb(
-            cam, skeleton_world=landmarks + jitter[i % 8, :33]
-        ),
-        "view, grid only": lambda i: renderer.render_view_rgb(cam.orbit(i)),
-    }
+    lighting = "per pixel" if args.per_pixel else "per vertex (app)"
+    print(machine())
     print(
-        f"GL platform: {os.environ.get('PYOPENGL_PLATFORM')}, 640x480, MSAA {args.msaa}, ", end=""
+        f"GL platform {gl_platform()}, display level {args.display_level}, "
+        f"lighting {lighting}, MSAA {args.msaa}, medians of {args.frames} frames"
     )
-    print(f"mesh {len(verts)} vertices / {len(faces)} faces, median of {args.frames} frames")
-    print(f"renderer creation (incl. platform probe, GL context): {init_ms:.0f} ms")
-    print(f"{'case':32s} {'wall ms':>8s} {'CPU ms':>8s}  (per frame)")
-    for name, fn in cases.items():
-        wall, cpu = time_ms(fn, args.frames)
-        print(f"{name:32s} {wall:8.1f} {cpu:8.1f}")
-    renderer.close()
+    print(f"{'frame = 3D view':16s} {'3D view':>8s} {'overlay':>8s} {'sum':>8s} {'CPU':>8s}"
+          f" {'nobody':>8s}  (ms per frame)")  # fmt: skip
+    for size in args.sizes:
+        width, height = (int(x) for x in size.lower().split("x"))
+        r = bench_size(args, width, height)
+        print(
+            f"{size:16s} {r['view']:8.1f} {r['overlay']:8.1f} {r['sum']:8.1f} {r['cpu']:8.1f}"
+            f" {r['nobody']:8.2f}"
+        )
+    print("sum: 3D view + overlay (the status bar's render + overlay); CPU: the process's CPU")
+    print("time per frame incl. llvmpipe's threads; nobody: a frame with nobody in view.")
 
 
 if __name__ == "__main__":

@@ -262,10 +262,15 @@ def skeleton_mesh(
 
 
 def grid_lines(half_extent_m: float = 4.0, step_m: float = 0.5) -> np.ndarray:
-    """Line-segment endpoints (2L, 3) of a square grid on the plane y = 0, centred at the origin."""
+    """Line-segment endpoints (2L, 3) of a square grid on the plane y = 0, centred at the origin.
+
+    Each line is split where it crosses the others (segments one step long), so lighting
+    evaluated at the vertices (the live views) follows the lines as closely as per pixel.
+    """
     ticks = np.arange(-half_extent_m, half_extent_m + 1e-6, step_m, dtype=np.float32)
-    e = np.float32(half_extent_m)
-    segs = []
-    for t in ticks:
-        segs += [(-e, 0.0, t), (e, 0.0, t), (t, 0.0, -e), (t, 0.0, e)]
-    return np.asarray(segs, dtype=np.float32)
+    a, b = np.meshgrid(ticks, ticks[:-1], indexing="ij")  # (line, segment start)
+    c = b + np.float32(step_m)  # segment ends
+    zero = np.zeros_like(a)
+    along_x = np.stack([np.stack([b, zero, a], -1), np.stack([c, zero, a], -1)], 2)
+    along_z = np.stack([np.stack([a, zero, b], -1), np.stack([a, zero, c], -1)], 2)
+    return np.concatenate([along_x.reshape(-1, 3), along_z.reshape(-1, 3)]).astype(np.float32)

@@ -4,8 +4,11 @@ Used by the live views (`stdformer.render.views`: the GUI's 3D panel and mesh ov
 export (also after `process`), the training corpus and the tools that render. An OpenGL context
 belongs to the thread that made it, so an `OffscreenRenderer` must be created, used and closed in
 one thread (the GUI does all three in its display thread, `app/workers.py`); calls from another
-thread raise RenderError instead of crashing inside the driver. The GL context,
-scenes, lights and grid are built once and reused; only the per-frame meshes are replaced.
+thread raise RenderError instead of crashing inside the driver. The GL context, the scene
+(both views share one, so switching between them does not drop the other's GPU buffers),
+cameras, lights and grid are built once; a body mesh with the topology of the last one drawn
+in the same view is updated in place (new positions and normals in its vertex buffer), so a
+live frame allocates no GL objects.
 
 Frames: see `stdformer.render.geometry` ("cam" = OpenCV, "world" = Y-up display frame).
 """
@@ -47,7 +50,10 @@ class OffscreenRenderer:
     Create it in the thread that will render (see module docstring). `width`/`height` are the
     default output size of `render_view_rgb`; overlays take the size of their input image.
     `msaa_samples` > 0 smooths edges (e.g. 4 for exported video) but costs about 2x frame time
-    on CPU OpenGL, so live use keeps the default 0.
+    on CPU OpenGL, so live use keeps the default 0. `vertex_lit` lights meshes per vertex
+    instead of per pixel (the same lights and material, ~5x cheaper on CPU OpenGL, smooth on
+    body meshes of ~1,700 vertices and more): the live views use it; exports and training
+    renders keep per-pixel lighting.
 
     Typical use in a worker thread:
         renderer = OffscreenRenderer(640, 480)  # first call probes the GL platform (~2 s)
@@ -57,7 +63,9 @@ class OffscreenRenderer:
         renderer.close()
     """
 
-    def __init__(self, width: int = 640, height: int = 480, msaa_samples: int = 0) -> None:
+    def __init__(
+        self, width: int = 640, height: int = 480, msaa_samples: int = 0, vertex_lit: bool = False
+    ) -> None:
         if width <= 0 or height <= 0:
             raise ValueError(f"render size must be positive, got {width}x{height}")
         self._pr = import_pyrender()
@@ -70,11 +78,11 @@ class OffscreenRenderer:
                 f"could not create an offscreen GL context with "
                 f"PYOPENGL_PLATFORM={gl_platform()}: {exc}. {GL_SETUP_ADVICE}"
             ) from exc
-        gl_patches.install(self._renderer, msaa_samples)
-        self._view_scene, self._view_camera, self._headlight, self._grid = self._make_view_scene()
-        self._overlay_scene, self._overlay_light = self._make_overlay_scene()
-        self._dynamic: dict[str, list[Any]] = {"view": [], "overlay": []}
-        self._overlay_camera_node: Any = None
+        gl_patches.install(self._renderer, msaa_samples, vertex_lit)
+        self._scene, self._grid = self._make_scene()
+        # Per-frame meshes by slot ("view", "skeleton", "overlay"); drawn when in `_shown`.
+        self._nodes: dict[str, Any] = {}
+        self._shown: set[str] = set()
 
     # ----------------------------------------------------------------- scene construction
     def _material(self, rgb: tuple[float, float, float] = (1.0, 1.0, 1.0)) -> Any:
@@ -82,27 +90,47 @@ class OffscreenRenderer:
             baseColorFactor=(*rgb, 1.0), metallicFactor=0.0, roughnessFactor=0.8
         )
 
-    def _make_view_scene(self) -> tuple[Any, Any, Any, Any]:
+    def _make_scene(self) -> tuple[Any, Any]:
+        """One scene for both views: its cameras, lights and grid; `_use` sets it up for one."""
         pr = self._pr
-        scene = pr.Scene(bg_color=(*BACKGROUND_RGB, 1.0), ambient_light=(0.35, 0.35, 0.35))
-        cam = scene.add(pr.PerspectiveCamera(yfov=math.radians(45.0), znear=0.05, zfar=200.0))
-        headlight = scene.add(pr.DirectionalLight(color=np.ones(3), intensity=2.5))
+        scene = pr.Scene()
+        self._view_camera = scene.add(
+            pr.PerspectiveCamera(yfov=math.radians(45.0), znear=0.05, zfar=200.0)
+        )
+        # pyrender puts pixel centres at +0.5 (GL), OpenCV at integers: cx, cy get +0.5.
+        self._overlay_camera = scene.add(
+            pr.IntrinsicsCamera(fx=1.0, fy=1.0, cx=0.5, cy=0.5, znear=0.02, zfar=200.0)
+        )
+        self._headlight = scene.add(pr.DirectionalLight(color=np.ones(3), intensity=2.5))
         key = np.eye(4)  # a fixed light from above-front-left gives shape when orbiting
         key[:3, :3] = _rotation_looking_along(np.array([0.4, -1.0, -0.5]))
-        scene.add(pr.DirectionalLight(color=np.ones(3), intensity=1.5), pose=key)
+        self._key_light = scene.add(pr.DirectionalLight(color=np.ones(3), intensity=1.5), pose=key)
 
         # Grid lines only: a filled, lit floor quad cost ~40 ms/frame on llvmpipe at 640x480.
         lines = grid_lines(half_extent_m=4.0, step_m=0.5)
         grid = pr.Primitive(positions=lines, material=self._material(GRID_RGB), mode=_LINES)
-        grid_node = scene.add(pr.Mesh([grid]))
-        return scene, cam, headlight, grid_node
+        return scene, scene.add(pr.Mesh([grid]))
 
-    def _make_overlay_scene(self) -> tuple[Any, Any]:
-        pr = self._pr
-        scene = pr.Scene(bg_color=(0.0, 0.0, 0.0, 0.0), ambient_light=(0.4, 0.4, 0.4))
-        # The camera sits at the origin in GL axes; a light from the camera shows what it sees.
-        light = scene.add(pr.DirectionalLight(color=np.ones(3), intensity=2.5))
-        return scene, light
+    def _use(self, view: str, camera_pose_gl: np.ndarray) -> None:
+        """Set the shared scene up for `view`: "view" (free 3D view: grid, body or skeleton, a
+        headlight plus a key light) or "overlay" (the body alone on transparent black, lit from
+        the camera at the origin)."""
+        scene = self._scene
+        for slot, node in self._nodes.items():
+            node.mesh.is_visible = slot in self._shown
+        self._grid.mesh.is_visible = view == "view"
+        if view == "view":
+            scene.main_camera_node = self._view_camera
+            scene.bg_color = np.array([*BACKGROUND_RGB, 1.0])
+            scene.ambient_light = np.full(3, 0.35)
+            self._key_light.light.intensity = 1.5
+        else:
+            scene.main_camera_node = self._overlay_camera
+            scene.bg_color = np.zeros(4)
+            scene.ambient_light = np.full(3, 0.4)
+            self._key_light.light.intensity = 0.0
+        scene.set_pose(scene.main_camera_node, camera_pose_gl)
+        scene.set_pose(self._headlight, camera_pose_gl)
 
     # ----------------------------------------------------------------- helpers
     def _check_thread(self) -> None:
@@ -114,44 +142,59 @@ class OffscreenRenderer:
         if self._renderer is None:
             raise RenderError("OffscreenRenderer is closed")
 
-    def _replace_dynamic(self, key: str, scene: Any, meshes: list[Any]) -> None:
-        for node in self._dynamic[key]:
-            scene.remove_node(node)
-        self._dynamic[key] = [scene.add(m) for m in meshes]
-
-    def _body_mesh(
+    def _show_body(
         self,
-        vertices: np.ndarray,
-        faces: np.ndarray,
+        slot: str,
+        vertices: np.ndarray,  # (V, 3)
+        faces: np.ndarray,  # (F, 3)
         vertex_colors: np.ndarray | None,
         alpha: float = 1.0,
-    ) -> Any:
+    ) -> None:
+        """Draw this body in `slot` next: the slot's mesh updated in place when it has the same
+        triangles (and colours or none, as before), else a new mesh."""
         v = np.ascontiguousarray(vertices, dtype=np.float32)
-        f = np.ascontiguousarray(faces, dtype=np.int32)
+        f = np.asarray(faces)
         if v.ndim != 2 or v.shape[1] != 3 or f.ndim != 2 or f.shape[1] != 3:
             raise ValueError(f"need vertices (V, 3) and faces (F, 3), got {v.shape}, {f.shape}")
-        if vertex_colors is None:
-            colors, material = None, self._material(BODY_RGB)
+        colors = None if vertex_colors is None else as_float_rgba(vertex_colors, len(v))
+        normals = vertex_normals(v, f)
+        node = self._nodes.get(slot)
+        prim = None if node is None else node.mesh.primitives[0]
+        if (
+            prim is None
+            or len(prim.positions) != len(v)
+            or (prim.color_0 is None) != (colors is None)
+            or not np.array_equal(prim.indices, f)
+        ):
+            rgb = BODY_RGB if colors is None else (1.0, 1.0, 1.0)  # colours: as given
+            prim = self._pr.Primitive(
+                positions=v,
+                normals=normals,
+                color_0=colors,
+                indices=np.ascontiguousarray(f, dtype=np.int32),
+                material=self._material(rgb),
+                mode=_TRIANGLES,
+            )
+            self._set_slot(slot, self._pr.Mesh([prim]))
         else:
-            colors, material = as_float_rgba(vertex_colors, len(v)), self._material()
-        if alpha < 1.0:  # fading out (subject lost): blend with what is behind
-            material.baseColorFactor = np.array([*material.baseColorFactor[:3], alpha])
-            material.alphaMode = "BLEND"
-        prim = self._pr.Primitive(
-            positions=v,
-            normals=vertex_normals(v, f),
-            color_0=colors,
-            indices=f,
-            material=material,
-            mode=_TRIANGLES,
-        )
-        return self._pr.Mesh([prim])
+            gl_patches.refill_vertices(self._renderer, node.mesh, v, normals, colors)
+        material = prim.material
+        # alpha < 1: fading out (subject lost), blend with what is behind
+        material.baseColorFactor = np.array([*material.baseColorFactor[:3], min(alpha, 1.0)])
+        material.alphaMode = "BLEND" if alpha < 1.0 else "OPAQUE"
+        self._shown.add(slot)
 
-    def _render(self, scene: Any, width: int, height: int, rgba: bool) -> np.ndarray:
+    def _set_slot(self, slot: str, mesh: Any) -> None:
+        old = self._nodes.pop(slot, None)
+        if old is not None:
+            self._scene.remove_node(old)
+        self._nodes[slot] = self._scene.add(mesh)
+
+    def _render(self, width: int, height: int, rgba: bool) -> np.ndarray:
         self._renderer.viewport_width, self._renderer.viewport_height = width, height
         flags = self._pr.RenderFlags.RGBA if rgba else self._pr.RenderFlags.NONE
         try:
-            color, _depth = self._renderer.render(scene, flags=flags)
+            color, _depth = self._renderer.render(self._scene, flags=flags)
         except Exception as exc:
             raise RenderError(f"offscreen render failed: {exc}") from exc
         return color
@@ -181,17 +224,17 @@ class OffscreenRenderer:
         drawn point so the subject stands on it.
         """
         self._check_thread()
-        pr = self._pr
-        meshes, lowest = [], []
+        self._shown.clear()
+        lowest = []
         if vertices_world is not None:
             if faces is None:
                 raise ValueError("render_view_rgb: faces are required with vertices_world")
-            meshes.append(self._body_mesh(vertices_world, faces, vertex_colors, alpha))
+            self._show_body("view", vertices_world, faces, vertex_colors, alpha)
             lowest.append(float(np.min(np.asarray(vertices_world)[:, 1])))
         if skeleton_world is not None:
             pos, nrm, col, fc = skeleton_mesh(skeleton_world, bones, visibility, min_visibility)
-            if len(fc):
-                prim = pr.Primitive(
+            if len(fc):  # a few hundred vertices, their count changes with visibility: rebuilt
+                prim = self._pr.Primitive(
                     positions=pos,
                     normals=nrm,
                     color_0=col,
@@ -199,23 +242,21 @@ class OffscreenRenderer:
                     material=self._material(),
                     mode=_TRIANGLES,
                 )
-                meshes.append(pr.Mesh([prim]))
+                self._set_slot("skeleton", self._pr.Mesh([prim]))
+                self._shown.add("skeleton")
                 lowest.append(float(pos[:, 1].min()))
-        self._replace_dynamic("view", self._view_scene, meshes)
 
         if floor_y is None:
             floor_y = min(lowest) if lowest else 0.0
         grid_pose = np.eye(4)
         grid_pose[1, 3] = floor_y
-        self._view_scene.set_pose(self._grid, grid_pose)
+        self._scene.set_pose(self._grid, grid_pose)
 
         w, h = size_wh if size_wh is not None else (self.width, self.height)
         self._view_camera.camera.yfov = math.radians(camera.yfov_deg)
         self._view_camera.camera.aspectRatio = w / h
-        cam_pose = camera.pose_world_from_gl()
-        self._view_scene.set_pose(self._view_camera, cam_pose)
-        self._view_scene.set_pose(self._headlight, cam_pose)
-        return self._render(self._view_scene, w, h, rgba=False)
+        self._use("view", camera.pose_world_from_gl())
+        return self._render(w, h, rgba=False)
 
     def render_overlay_rgba(
         self,
@@ -232,19 +273,16 @@ class OffscreenRenderer:
         does, so changing the opacity costs no render).
         """
         self._check_thread()
+        self._shown.clear()
         w, h = int(size_wh[0]), int(size_wh[1])
         k = np.asarray(K, dtype=np.float64)
+        cam = self._overlay_camera.camera
         # pyrender puts pixel centres at +0.5 (GL), OpenCV at integers: shift the principal point.
-        cam = self._pr.IntrinsicsCamera(
-            fx=k[0, 0], fy=k[1, 1], cx=k[0, 2] + 0.5, cy=k[1, 2] + 0.5, znear=0.02, zfar=200.0
-        )
-        if self._overlay_camera_node is not None:
-            self._overlay_scene.remove_node(self._overlay_camera_node)
-        self._overlay_camera_node = self._overlay_scene.add(cam, pose=np.eye(4))
+        cam.fx, cam.fy, cam.cx, cam.cy = k[0, 0], k[1, 1], k[0, 2] + 0.5, k[1, 2] + 0.5
         # OpenCV camera axes -> OpenGL camera axes is the same flip as cam -> Y-up world.
-        body = self._body_mesh(yup_from_opencv(vertices_cam), faces, vertex_colors)
-        self._replace_dynamic("overlay", self._overlay_scene, [body])
-        return self._render(self._overlay_scene, w, h, rgba=True)
+        self._show_body("overlay", yup_from_opencv(vertices_cam), faces, vertex_colors)
+        self._use("overlay", np.eye(4))
+        return self._render(w, h, rgba=True)
 
     def render_overlay_bgr(
         self,

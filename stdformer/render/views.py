@@ -18,13 +18,17 @@ of that framing; `ViewControl()` (reset) returns to it.
 Cost: both views draw the lighter mesh of `SessionResult.display_lod` when the session gives
 one (see `stdformer.render.display_mesh`), and the overlay layer is drawn at most
 `overlay_max_side` pixels on its long side (the GUI scales it onto the letterboxed video).
+A view whose inputs (points, triangles, camera, size, floor, opacity) equal the last drawn
+ones is not drawn again: the last image is returned (nobody in view, a held mesh's overlay).
 """
 
 from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
+from typing import Any
 
 import numpy as np
 
@@ -69,7 +73,8 @@ class ViewControl:
 
 @dataclass(frozen=True)
 class RenderedViews:
-    """One result drawn: the 3D view and, when asked for, the overlay layer."""
+    """One result drawn: the 3D view and, when asked for, the overlay layer. The images are
+    read-only; an image equal to the last one is the same array (not drawn again)."""
 
     view_rgb: np.ndarray | None  # (H, W, 3) uint8
     # (h, w, 4) uint8 covering the whole frame, at its size or smaller (overlay_max_side); alpha
@@ -134,6 +139,8 @@ class LiveViews:
         self._up: np.ndarray | None = None  # (3,) world-ish up in Y-up camera axes
         self._box: tuple[np.ndarray, np.ndarray] | None = None  # (lo (3,), hi (3,)) framed, world
         self._floor: float | None = None
+        # Per view ("view", "overlay"): (the renderer's arguments, the image they gave).
+        self._drawn: dict[str, tuple[dict[str, Any], np.ndarray]] = {}
 
     def reset(self) -> None:
         """Forget the framing and gravity estimate (a new source)."""
@@ -238,7 +245,14 @@ class LiveViews:
             K, size = overlay_camera(
                 result.display_mesh.K, result.frame.size_wh, self.overlay_max_side
             )
-            overlay_rgba = self.renderer.render_overlay_rgba(shown[0], shown[1], K, size)
+            overlay_rgba = self._draw(
+                "overlay",
+                self.renderer.render_overlay_rgba,
+                vertices_cam=shown[0],
+                faces=shown[1],
+                K=K,
+                size_wh=size,
+            )
             timings["overlay"] = (time.perf_counter() - t0) * 1e3
         return RenderedViews(view_rgb, overlay_rgba, timings)
 
@@ -251,22 +265,58 @@ class LiveViews:
     ) -> np.ndarray:  # (H, W, 3) uint8
         if self.renderer is None:
             raise RuntimeError("LiveViews without a renderer cannot draw the 3D view")
+        draw = self.renderer.render_view_rgb
         cam = self.camera(control, size_wh)
         floor = self._floor if self._floor is not None else -1.0
         if result is None or geometry is None:
-            return self.renderer.render_view_rgb(cam, floor_y=floor, size_wh=size_wh)
+            return self._draw("view", draw, camera=cam, floor_y=floor, size_wh=size_wh)
         pts, _, kind = geometry
         obs = result.observation
         shown = self.shown_mesh(result)
         if (kind == "mesh" or obs is None) and shown is not None:
-            return self.renderer.render_view_rgb(
-                cam, pts, shown[1], floor_y=floor, size_wh=size_wh, alpha=result.display_alpha
+            return self._draw(
+                "view",
+                draw,
+                camera=cam,
+                vertices_world=pts,
+                faces=shown[1],
+                floor_y=floor,
+                size_wh=size_wh,
+                alpha=result.display_alpha,
             )
-        return self.renderer.render_view_rgb(
-            cam,
+        return self._draw(
+            "view",
+            draw,
+            camera=cam,
             skeleton_world=pts,
             visibility=np.minimum(obs.visibility, obs.presence),
             min_visibility=MIN_VISIBILITY,
             floor_y=floor,
             size_wh=size_wh,
         )
+
+    def _draw(self, view: str, draw: Callable[..., np.ndarray], **args: Any) -> np.ndarray:
+        """`draw(**args)`, or the image of the last call for `view` when `args` equal its own."""
+        last = self._drawn.get(view)
+        if last is not None and _same_args(last[0], args):
+            return last[1]
+        image = draw(**args)
+        image.setflags(write=False)  # shared by every frame that reuses it
+        self._drawn[view] = (args, image)
+        return image
+
+
+def _same_args(a: dict[str, Any], b: dict[str, Any]) -> bool:
+    """Equal keyword arguments: arrays by shape and values, everything else by `==`."""
+    if a.keys() != b.keys():
+        return False
+    for key, x in a.items():
+        y = b[key]
+        if isinstance(x, np.ndarray) or isinstance(y, np.ndarray):
+            if not (isinstance(x, np.ndarray) and isinstance(y, np.ndarray)):
+                return False
+            if x.shape != y.shape or not np.array_equal(x, y):
+                return False
+        elif x != y:
+            return False
+    return True

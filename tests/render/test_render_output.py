@@ -181,3 +181,61 @@ def test_renderer_created_used_and_closed_in_a_worker_thread(
         OrbitCamera(), skeleton_world=yup_from_opencv(standing_landmarks)
     )
     assert _differs_from_background(again).sum() > 500
+
+
+def test_a_body_moved_between_frames_is_drawn_where_it_now_is(
+    renderer: OffscreenRenderer, make_sphere
+) -> None:
+    """Frames of one topology reuse the body's GPU buffers: each frame shows its own vertices,
+    in the 3D view and in the overlay drawn between them (one scene, two image sizes)."""
+    verts, faces = make_sphere((0.0, 1.0, 0.0), 0.2)
+    cam = OrbitCamera(elevation_deg=0, distance_m=3.0, target=(0.0, 1.0, 0.0))
+    K = np.array([[250.0, 0.0, 159.5], [0.0, 250.0, 119.5], [0.0, 0.0, 1.0]])
+    fx = 240 / np.tan(np.radians(22.5))  # the view's focal length at 640x480
+    for dx in (-0.6, 0.0, 0.6, 0.3):
+        rgb = renderer.render_view_rgb(cam, verts + np.float32([dx, 0, 0]), faces, floor_y=-5.0)
+        xs = np.nonzero(_differs_from_background(rgb))[1]
+        assert abs(xs.mean() - (319.5 + fx * dx / 3.0)) < 2
+        centre_cam = np.array([dx, 0.0, 2.5])
+        layer = renderer.render_overlay_rgba(
+            yup_from_opencv(verts - (0.0, 1.0, 0.0)) + centre_cam, faces, K, (320, 240)
+        )
+        assert layer.shape == (240, 320, 4)
+        xs = np.nonzero(layer[..., 3])[1]
+        assert abs(xs.mean() - (159.5 + 250 * dx / 2.5)) < 1
+
+
+def test_views_show_only_their_own_meshes(renderer: OffscreenRenderer, make_sphere) -> None:
+    verts, faces = make_sphere((0.0, 1.0, 0.0), 0.3)
+    cam = OrbitCamera(elevation_deg=0, distance_m=3.0, target=(0.0, 1.0, 0.0))
+    K = np.array([[500.0, 0.0, 319.5], [0.0, 500.0, 239.5], [0.0, 0.0, 1.0]])
+    renderer.render_view_rgb(cam, verts, faces)
+    small, small_faces = make_sphere((0.0, 0.0, 2.0), 0.05)
+    layer = renderer.render_overlay_rgba(small, small_faces, K, (640, 480))
+    covered = np.count_nonzero(layer[..., 3])  # the small sphere alone: no grid, no body
+    assert 0 < covered < np.pi * (500 * 0.05 / 2.0) ** 2 * 1.2
+    empty = renderer.render_view_rgb(cam, floor_y=-5.0)  # no body given: none drawn
+    assert not _differs_from_background(empty).any()
+
+
+def test_vertex_lighting_keeps_the_look(make_sphere) -> None:
+    """The live views' per-vertex lighting: same lights, colours, coverage as per pixel."""
+    verts, faces = make_sphere((0.0, 1.0, 0.0), 0.3, rings=32, segments=48)
+    cam = OrbitCamera(azimuth_deg=30, elevation_deg=20, distance_m=2.0, target=(0.0, 1.0, 0.0))
+    K = np.array([[500.0, 0.0, 319.5], [0.0, 500.0, 239.5], [0.0, 0.0, 1.0]])
+    red = np.tile(np.array([[255, 40, 40]], np.uint8), (len(verts), 1))
+    images = []
+    for vertex_lit in (False, True):
+        with OffscreenRenderer(320, 240, vertex_lit=vertex_lit) as r:
+            images.append(
+                (
+                    r.render_view_rgb(cam, verts, faces, floor_y=0.6).astype(int),
+                    r.render_view_rgb(cam, verts, faces, red, floor_y=0.6).astype(int),
+                    r.render_overlay_rgba(
+                        verts + np.float32([0, -1, 2]), faces, K, (320, 240)
+                    ).astype(int),
+                )
+            )
+    for per_pixel, per_vertex in zip(*images, strict=True):
+        diff = np.abs(per_pixel - per_vertex)
+        assert diff.mean() < 2.0 and np.percentile(diff, 99) < 12

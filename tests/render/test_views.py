@@ -149,3 +149,52 @@ def test_live_view_playback_and_export_frame_the_same_mesh_identically(tmp_path:
         assert (taken.azimuth_deg, taken.elevation_deg) == (live.azimuth_deg, live.elevation_deg)
         assert taken.yfov_deg == live.yfov_deg
         assert floor - pelvis[1] == pytest.approx(-0.9, abs=1e-5)  # the grid under the feet
+
+
+class CountingRenderer:
+    """Stands in for the GL renderer: records each draw, returns a new image per draw."""
+
+    def __init__(self) -> None:
+        self.draws: list[str] = []
+
+    def render_view_rgb(self, camera, size_wh, **_: object) -> np.ndarray:
+        self.draws.append("view")
+        return np.full((size_wh[1], size_wh[0], 3), len(self.draws), np.uint8)
+
+    def render_overlay_rgba(self, vertices_cam, faces, K, size_wh) -> np.ndarray:
+        self.draws.append("overlay")
+        return np.full((size_wh[1], size_wh[0], 4), len(self.draws), np.uint8)
+
+
+def test_views_draw_again_only_when_what_they_show_changes() -> None:
+    """Unchanged inputs reuse the last image; a new mesh, camera, size or opacity redraws."""
+    verts, joints = column_body()
+    gpu = CountingRenderer()
+    views = LiveViews(renderer=gpu, smoothing=1.0)  # framing follows each frame at once
+    first = result_for(verts + AWAY, joints + AWAY)
+    a = views.render(first, ViewControl(), (320, 240))
+    assert gpu.draws == ["view", "overlay"]
+    # The same mesh in the next frame's result (a held mesh): nothing is drawn again.
+    held = dataclasses.replace(first, frame=dataclasses.replace(first.frame, index=1))
+    b = views.render(held, ViewControl(), (320, 240))
+    assert len(gpu.draws) == 2
+    assert b.view_rgb is a.view_rgb and b.overlay_rgba is a.overlay_rgba
+    assert not a.view_rgb.flags.writeable  # a reused image cannot be changed by a caller
+
+    moved = result_for(verts + AWAY + np.float32([0.01, 0, 0]), joints + AWAY, index=2)
+    views.render(moved, ViewControl(), (320, 240))  # the body moved 1 cm: both drawn
+    assert gpu.draws[2:] == ["view", "overlay"]
+    views.render(moved, ViewControl().orbit(10, 0), (320, 240), overlay=False)  # camera
+    views.render(moved, ViewControl().orbit(10, 0), (400, 240), overlay=False)  # panel size
+    fading = dataclasses.replace(moved, display_alpha=0.5)
+    views.render(fading, ViewControl().orbit(10, 0), (400, 240))  # opacity: view only
+    assert gpu.draws[4:] == ["view", "view", "view"]
+
+
+def test_empty_view_is_drawn_once_while_nobody_is_in_view() -> None:
+    gpu = CountingRenderer()
+    views = LiveViews(renderer=gpu)
+    images = [views.render(None, ViewControl(), (320, 240)).view_rgb for _ in range(5)]
+    assert gpu.draws == ["view"] and all(im is images[0] for im in images)
+    views.render(None, ViewControl().zoomed(0.9), (320, 240))  # the user zooms: drawn
+    assert gpu.draws == ["view", "view"]
