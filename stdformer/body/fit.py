@@ -17,6 +17,7 @@ vertices and child joints (`kabsch_init`), so large rotations need no iterations
 from __future__ import annotations
 
 import functools
+from collections import OrderedDict
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -153,32 +154,39 @@ class BodyFitter:
         self._skin_cols = (4 * self._skin_j[:, None] + np.arange(4)).ravel()  # (4P,)
         per_vertex = np.bincount(self._skin_v, minlength=len(self.skel.weights))  # (V,)
         self._skin_indptr = 4 * np.concatenate([[0], np.cumsum(per_vertex)])  # (V + 1,)
-        self._skin_key: bytes | None = None
-        self._offsets_key: bytes | None = None
-        self._offsets: dict[int, tuple[PointSet, np.ndarray]] = {}
-        self._skin: sparse.csr_matrix | None = None
+        # Per-betas caches (skinning matrix, point offsets), the few most recent shapes: a take
+        # holds its shape, but its float32 copy in `BodyParams` (re-posing) is a second key.
+        self._by_betas: OrderedDict[bytes, dict] = OrderedDict()
+
+    def _cache(self, betas: np.ndarray) -> dict:
+        """The cache entry of these betas (least recently used dropped beyond 4)."""
+        key = np.asarray(betas, np.float64).tobytes()
+        if key in self._by_betas:
+            self._by_betas.move_to_end(key)
+        else:
+            self._by_betas[key] = {}
+            while len(self._by_betas) > 4:
+                self._by_betas.popitem(last=False)
+        return self._by_betas[key]
 
     def offsets(self, ps: PointSet, betas: np.ndarray) -> np.ndarray:  # (K, 24, 3)
         """`ps.offsets` for these betas, cached while the betas stay (a take's shape is held)."""
-        key = np.asarray(betas, np.float64).tobytes()
-        if key != self._offsets_key:
-            self._offsets_key, self._offsets = key, {}
-        if id(ps) not in self._offsets:
-            self._offsets[id(ps)] = (ps, ps.offsets(self.skel, betas))  # ps kept: id stays valid
-        return self._offsets[id(ps)][1]
+        cache = self._cache(betas)
+        if id(ps) not in cache:
+            cache[id(ps)] = (ps, ps.offsets(self.skel, betas))  # ps kept: its id stays valid
+        return cache[id(ps)][1]
 
     def _skinning(self, betas: np.ndarray) -> sparse.csr_matrix:  # (V, 96), cached per betas
         """M with vertex v = M_v @ A, A (96, 3) the bones' stacked [R_j | t_j]^T: row v holds
         W_vj [s_v, 1] in columns 4j..4j+3, s_v the shaped rest vertex (1.8 bones per vertex)."""
-        key = np.asarray(betas, np.float64).tobytes()
-        if key != self._skin_key:
+        cache = self._cache(betas)
+        if "skin" not in cache:
             v = self.skel.v_template + self.skel.shapedirs @ np.asarray(betas, np.float64)
             vh = np.concatenate([v, np.ones((len(v), 1))], 1)[self._skin_v]  # (P, 4)
             data = (self.skel.weights[self._skin_v, self._skin_j][:, None] * vh).ravel()
             shape = (len(v), 4 * NUM_JOINTS)
-            self._skin = sparse.csr_matrix((data, self._skin_cols, self._skin_indptr), shape)
-            self._skin_key = key
-        return self._skin
+            cache["skin"] = sparse.csr_matrix((data, self._skin_cols, self._skin_indptr), shape)
+        return cache["skin"]
 
     @property
     def num_betas(self) -> int:
