@@ -143,6 +143,7 @@ def main(argv: list[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     logging.getLogger("OpenGL").setLevel(logging.WARNING)  # "no OpenGL_accelerate" is not news
+    log.debug("arguments parsed")  # start-up milestone (benchmarks/bench_startup.py)
     config = config_from_args(args)
     try:
         with native_logs_hidden(args.verbose):  # e.g. FFmpeg's line before a bad --source's error
@@ -150,6 +151,7 @@ def main(argv: list[str] | None = None) -> int:
     except (MissingFileError, BadFileError, SourceError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    log.debug("inputs checked")
     if not any(os.environ.get(v) for v in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")):
         # Without a display Qt would abort the process; render offscreen instead.
         log.warning("No display found: running with QT_QPA_PLATFORM=offscreen (no window).")

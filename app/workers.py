@@ -130,6 +130,7 @@ class DisplayThread(QThread):
         views: LiveViews | None = None
         try:
             views = LiveViews(OffscreenRenderer(*self._size))
+            log.debug("3D view ready")  # start-up milestone (benchmarks/bench_startup.py)
         except Exception as e:  # e.g. no working OpenGL: the message says what to install
             log.error("3D view unavailable: %s", e)
             self.failed.emit(f"3D view unavailable: {e}")

@@ -124,6 +124,7 @@ class LivePipeline:
         owns it and closes it."""
         self.config = config or PipelineConfig()
         self.localizer: PoseDetector = detector or PersonLocalizer(self.config.localizer)
+        log.debug("pose detector ready")  # start-up milestone (benchmarks/bench_startup.py)
         self.predictor = None
         self.faces: np.ndarray | None = None  # (F, 3) int64 of the body the mesh uses
         self.display_lod: DisplayLod | None = None  # the lighter mesh the views draw
