@@ -23,7 +23,6 @@ caches the result on disk, keyed by a hash of the rest mesh.
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import logging
 import os
@@ -154,8 +153,7 @@ def save_mesh_levels(levels: MeshLevels, path: str | Path, key: str) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + f".tmp{os.getpid()}.npz")
-    fields = {k: getattr(levels, k) for k in _level_fields()}
-    np.savez_compressed(tmp, levels_key=np.array(key), **fields)
+    levels.save(tmp, levels_key=np.array(key))
     os.replace(tmp, path)
 
 
@@ -197,10 +195,6 @@ def mesh_levels_for_body(body: BodyModel, cache_dir: str | Path | None = None) -
 
 
 # --------------------------------------------------------------------------------- internals
-
-
-def _level_fields() -> tuple[str, ...]:
-    return tuple(f.name for f in dataclasses.fields(MeshLevels))
 
 
 def _load_if_key_matches(path: Path, key: str) -> MeshLevels | None:
