@@ -7,7 +7,9 @@ Each run launches `main.py` in a fresh process exactly as a user does (no argume
 the first camera, else the embedded sample clip, the shipped weights), with `-v` so its
 start-up milestones are logged (`log.debug` lines named in MILESTONES), reads its log until the
 first body mesh is on screen, then closes it with SIGTERM (the app closes as on Ctrl+C). Times
-are seconds since launch, from the log lines' timestamps; the medians over the runs follow.
+are seconds since launch, from the log lines' timestamps, and `cpu_s` is the CPU time the app
+(with its GL probe) had used by then: steadier than wall time on a shared machine. The medians
+over the runs follow.
 Qt runs offscreen unless `--display` names an X display (e.g. Xvfb's). Saved settings are
 isolated (a temporary XDG_CONFIG_HOME), so every run starts from the defaults.
 
@@ -70,6 +72,7 @@ def run_once(
                 if key not in times and text in line:
                     times[key] = round(t, 2)
         if "first_mesh" in times or time.time() > deadline:
+            times["cpu_s"] = process_cpu_s(proc.pid)
             proc.send_signal(signal.SIGTERM)
             break
     try:
@@ -80,6 +83,15 @@ def run_once(
     lines += (rest or "").splitlines()
     times["exit_code"] = proc.returncode
     return times, lines
+
+
+def process_cpu_s(pid: int) -> float:
+    """CPU seconds (user + system) process `pid` and its waited-for children have used: on a
+    shared machine a steadier measure of the work done than wall time."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    utime, stime, cutime, cstime = (int(v) for v in fields[11:15])
+    return round((utime + stime + cutime + cstime) / os.sysconf("SC_CLK_TCK"), 2)
 
 
 def import_costs(lines: list[str], top: int) -> list[tuple[str, float]]:
@@ -124,7 +136,7 @@ def main() -> None:
                 print(f"  import {package:<28s} {s:6.2f} s")
     print(f"load average after: {os.getloadavg()}")
     print(f"median of {len(runs)} runs (s since launch):")
-    for key in MILESTONES:
+    for key in (*MILESTONES, "cpu_s"):
         values = [r[key] for r in runs if key in r]
         if values:
             runs_text = ", ".join(map(str, values))

@@ -142,6 +142,23 @@ def gl_platform() -> str:
         return _chosen_platform
 
 
+def prefetch_gl_platform() -> threading.Thread:
+    """Choose the GL platform in a background thread, now: the probe is a child process, so it
+    runs on another core while this process loads its models, and the display's
+    `import_pyrender` finds the choice made instead of waiting ~1-2 s for it. A failure is left
+    for `import_pyrender` to report (it probes again and raises RenderError)."""
+
+    def choose() -> None:
+        try:
+            gl_platform()
+        except RenderError as exc:
+            logger.debug("GL platform probe failed: %s", exc)
+
+    thread = threading.Thread(target=choose, name="gl-probe", daemon=True)
+    thread.start()
+    return thread
+
+
 def import_pyrender() -> ModuleType:
     """Import pyrender with the numpy shim applied and a working GL platform selected.
 

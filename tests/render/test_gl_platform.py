@@ -56,3 +56,29 @@ def test_explicit_platform_env_var_skips_probing(monkeypatch: pytest.MonkeyPatch
 def test_probe_reports_a_broken_platform() -> None:
     works, detail = gl_platform.probe_gl_platform("no_such_platform", timeout_s=60)
     assert not works and detail
+
+
+def test_prefetched_choice_is_used_without_probing_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    """main.py starts the probe at launch; the display's later call finds the choice made."""
+    monkeypatch.setattr(gl_platform, "_chosen_platform", None)
+    monkeypatch.delenv("PYOPENGL_PLATFORM", raising=False)
+    tried: list[str] = []
+
+    def probe(name: str) -> tuple[bool, str]:
+        tried.append(name)
+        return name == "osmesa", "simulated"
+
+    monkeypatch.setattr(gl_platform, "probe_gl_platform", probe)
+    gl_platform.prefetch_gl_platform().join(timeout=10)
+    assert tried == ["egl", "osmesa"]
+    assert gl_platform.gl_platform() == "osmesa" and tried == ["egl", "osmesa"]
+
+
+def test_failed_prefetch_leaves_the_error_to_the_renderer(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(gl_platform, "_chosen_platform", None)
+    monkeypatch.setattr(gl_platform, "_pyrender", None)
+    monkeypatch.delenv("PYOPENGL_PLATFORM", raising=False)
+    monkeypatch.setattr(gl_platform, "probe_gl_platform", lambda name: (False, "no driver"))
+    gl_platform.prefetch_gl_platform().join(timeout=10)  # quiet: nothing raised in the thread
+    with pytest.raises(RenderError, match="no driver"):
+        gl_platform.import_pyrender()
