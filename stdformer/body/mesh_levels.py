@@ -38,7 +38,7 @@ from scipy.sparse.csgraph import connected_components, dijkstra
 from stdformer.body.even_decimation import even_decimate
 from stdformer.body.levels import MeshLevels
 from stdformer.body.surface import closest_barycentric_pairs, face_normals, vertex_normals
-from stdformer.paths import ASSETS_DIR
+from stdformer.paths import ASSETS_DIR, default_cache_dir
 
 if TYPE_CHECKING:
     from stdformer.body.body_model import BodyModel
@@ -48,7 +48,6 @@ log = logging.getLogger(__name__)
 # Bump when the algorithm changes so stale caches are not reused.
 ALGORITHM_VERSION = 3
 DEFAULT_LEVELS_FILE = ASSETS_DIR / "default_body_levels.npz"
-CACHE_ENV_VAR = "STDFORMER_CACHE_DIR"
 KNN_HANDICAP_M = 0.004  # see _up_matrix
 
 
@@ -140,12 +139,6 @@ def mesh_levels_key(
     verts_01mm = np.round(np.asarray(vertices, np.float64) * 1e4).astype(np.int64)
     h.update(np.ascontiguousarray(verts_01mm).tobytes())
     return h.hexdigest()[:20]
-
-
-def default_cache_dir() -> Path:
-    """`$STDFORMER_CACHE_DIR` or `~/.cache/stdformer` (never the user's model folder)."""
-    root = os.environ.get(CACHE_ENV_VAR)
-    return Path(root).expanduser() if root else Path.home() / ".cache" / "stdformer"
 
 
 def save_mesh_levels(levels: MeshLevels, path: str | Path, key: str) -> None:

@@ -8,17 +8,20 @@ instead of `import pyrender`. Nothing here runs at import time.
 
 from __future__ import annotations
 
+import contextlib
+import json
 import logging
 import os
 import subprocess
 import sys
 import threading
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from types import ModuleType
 
 import numpy as np
 
-from stdformer.paths import REPO_ROOT
+from stdformer.paths import REPO_ROOT, default_cache_dir
 
 logger = logging.getLogger(__name__)
 
@@ -119,11 +122,58 @@ def choose_gl_platform(
     raise RenderError(_no_platform_message(failures))
 
 
-def gl_platform() -> str:
-    """The GL platform this process uses: $PYOPENGL_PLATFORM if set, else a probed choice.
+def _cache_file() -> Path:
+    return default_cache_dir() / "gl_platform.json"
 
-    The probe (a short child process per candidate, ~2 s) runs at most once per process; the
-    choice is written to PYOPENGL_PLATFORM so that PyOpenGL, imported afterwards, uses it.
+
+def _cache_key() -> str:
+    """What decides which platform works, besides the system's GL libraries."""
+    from importlib import metadata
+
+    parts = [sys.executable, sys.version.split()[0]]
+    for dist in ("PyOpenGL", "pyrender"):
+        try:
+            parts.append(f"{dist} {metadata.version(dist)}")
+        except metadata.PackageNotFoundError:
+            parts.append(f"{dist} absent")
+    return " | ".join(parts)
+
+
+def _cached_platform(candidates: Sequence[str]) -> str | None:
+    """The platform an earlier probe chose with this Python and these packages, if any."""
+    try:
+        cached = json.loads(_cache_file().read_text())
+    except (OSError, ValueError):
+        return None
+    ok = isinstance(cached, dict) and cached.get("key") == _cache_key()
+    return cached["platform"] if ok and cached.get("platform") in candidates else None
+
+
+def _remember_platform(platform: str) -> None:
+    path = _cache_file()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f"{path.name}.tmp{os.getpid()}")
+        tmp.write_text(json.dumps({"key": _cache_key(), "platform": platform}))
+        os.replace(tmp, path)
+    except OSError as exc:  # a read-only home only costs the probe next time
+        logger.debug("could not cache the GL platform at %s: %s", path, exc)
+
+
+def forget_gl_platform() -> None:
+    """Drop the cached choice (the chosen platform failed here): the next start probes again."""
+    with contextlib.suppress(OSError):
+        _cache_file().unlink(missing_ok=True)
+
+
+def gl_platform() -> str:
+    """The GL platform this process uses: $PYOPENGL_PLATFORM if set, else the choice cached by
+    an earlier start with this Python and these packages, else a probed choice (then cached).
+
+    The probe (a short child process per candidate, ~1-2 s) runs at most once per process and
+    then only when nothing is cached; the choice is written to PYOPENGL_PLATFORM so that
+    PyOpenGL, imported afterwards, uses it. A cached platform that fails in this process is
+    forgotten (`forget_gl_platform`), so the next start probes again.
     """
     global _chosen_platform
     with _lock:
@@ -137,7 +187,13 @@ def gl_platform() -> str:
                         "OpenGL was imported before the GL platform was chosen; "
                         "set PYOPENGL_PLATFORM explicitly if rendering fails"
                     )
-                _chosen_platform = choose_gl_platform()
+                cached = _cached_platform(GL_PLATFORM_CANDIDATES)
+                if cached is not None:
+                    logger.info("offscreen GL platform: %s (cached in %s)", cached, _cache_file())
+                    _chosen_platform = cached
+                else:
+                    _chosen_platform = choose_gl_platform()
+                    _remember_platform(_chosen_platform)
                 os.environ["PYOPENGL_PLATFORM"] = _chosen_platform
         return _chosen_platform
 
@@ -172,6 +228,7 @@ def import_pyrender() -> ModuleType:
     try:
         import pyrender
     except Exception as exc:  # ImportError, or OpenGL failing to load the platform library
+        forget_gl_platform()
         raise RenderError(
             f"pyrender could not be imported with PYOPENGL_PLATFORM={platform}: {exc}. "
             + _no_platform_message({platform: str(exc)})
