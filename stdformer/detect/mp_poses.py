@@ -57,12 +57,17 @@ def validate_task_file(path: Path) -> None:
         )
 
 
-class _LazyPyplot(importlib.abc.MetaPathFinder):
-    """Finds `matplotlib.pyplot` as a lazy module (`importlib.util.LazyLoader`): it loads on
-    its first use, not when imported."""
+# Imported by mediapipe's package for tasks this program never runs (plotting, microphone):
+# ~0.4 s and ~0.1 s (sounddevice looks for PortAudio with ldconfig and gcc) of start-up.
+UNUSED_BY_MEDIAPIPE_HERE = ("matplotlib.pyplot", "sounddevice")
+
+
+class _LazyUnused(importlib.abc.MetaPathFinder):
+    """Finds the modules of UNUSED_BY_MEDIAPIPE_HERE as lazy modules
+    (`importlib.util.LazyLoader`): each loads on its first use, not when imported."""
 
     def find_spec(self, name: str, path: object = None, target: object = None):
-        if name != "matplotlib.pyplot":
+        if name not in UNUSED_BY_MEDIAPIPE_HERE:
             return None
         spec = importlib.machinery.PathFinder.find_spec(name, path)
         if spec is not None and spec.loader is not None:
@@ -71,17 +76,19 @@ class _LazyPyplot(importlib.abc.MetaPathFinder):
 
 
 def import_mediapipe_tasks() -> ModuleType:
-    """`mediapipe.tasks.python`, with matplotlib's pyplot left unloaded until something uses it.
+    """`mediapipe.tasks.python`, with the modules it needs only for other tasks left unloaded
+    until something uses them.
 
-    Importing any part of mediapipe imports every task and its drawing helpers, which import
-    pyplot: ~0.4 s of the ~0.6 s the import costs (measured on a 2-core AMD EPYC), to plot
-    nothing here. While mediapipe is first imported, pyplot is found as a lazy module, which
-    behaves as the real one wherever it is used (the first use loads it).
+    Importing any part of mediapipe imports every task, its drawing helpers (which import
+    matplotlib's pyplot: ~0.4 s of the ~0.6 s the import costs, measured on a 2-core AMD EPYC)
+    and its audio recorder (sounddevice). While mediapipe is first imported, those are found as
+    lazy modules, which behave as the real ones wherever they are used (the first use loads
+    them; a missing PortAudio then raises there instead of at import).
     """
     name = "mediapipe.tasks.python"  # (its package rebinds `mediapipe.tasks` to this module)
-    if "mediapipe" in sys.modules or "matplotlib.pyplot" in sys.modules:
+    if "mediapipe" in sys.modules:
         return importlib.import_module(name)
-    finder = _LazyPyplot()
+    finder = _LazyUnused()
     sys.meta_path.insert(0, finder)
     try:
         return importlib.import_module(name)

@@ -9,6 +9,7 @@ instead of `import pyrender`. Nothing here runs at import time.
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import json
 import logging
 import os
@@ -127,15 +128,14 @@ def _cache_file() -> Path:
 
 
 def _cache_key() -> str:
-    """What decides which platform works, besides the system's GL libraries."""
-    from importlib import metadata
-
+    """What decides which platform works, besides the system's GL libraries: this Python and
+    the installed OpenGL and pyrender packages (where and when installed; found, not imported)."""
     parts = [sys.executable, sys.version.split()[0]]
-    for dist in ("PyOpenGL", "pyrender"):
-        try:
-            parts.append(f"{dist} {metadata.version(dist)}")
-        except metadata.PackageNotFoundError:
-            parts.append(f"{dist} absent")
+    for package in ("OpenGL", "pyrender"):
+        spec = importlib.util.find_spec(package)
+        origin = spec.origin if spec is not None and spec.origin else ""
+        stamp = os.stat(origin).st_mtime_ns if origin and os.path.exists(origin) else 0
+        parts.append(f"{origin} {stamp}")
     return " | ".join(parts)
 
 

@@ -1,5 +1,6 @@
 """Creating the landmarker imports mediapipe without loading matplotlib's pyplot (mediapipe's
-drawing helpers import it; ~0.4 s of start-up), and pyplot still works for whoever uses it."""
+drawing helpers import it; ~0.4 s of start-up) nor sounddevice (its audio recorder), and pyplot
+still works for whoever uses it."""
 
 from __future__ import annotations
 
@@ -12,7 +13,10 @@ SCRIPT = """
 import sys
 from stdformer.detect.localize import PersonLocalizer
 localizer = PersonLocalizer()
-lazy = type(sys.modules["matplotlib.pyplot"]).__name__ == "_LazyModule"
+lazy = all(
+    type(sys.modules[name]).__name__ == "_LazyModule"
+    for name in ("matplotlib.pyplot", "sounddevice")
+)
 import matplotlib
 import matplotlib.pyplot as plt
 figure = plt.figure()
