@@ -57,9 +57,14 @@ def validate_task_file(path: Path) -> None:
         )
 
 
-# Imported by mediapipe's package for tasks this program never runs (plotting, microphone):
-# ~0.4 s and ~0.1 s (sounddevice looks for PortAudio with ldconfig and gcc) of start-up.
-UNUSED_BY_MEDIAPIPE_HERE = ("matplotlib.pyplot", "sounddevice")
+# Imported by mediapipe's package for what this program never does: its drawing helpers
+# (they import matplotlib's pyplot, ~0.5 s) and its microphone recorder (sounddevice looks for
+# PortAudio with ldconfig and gcc, ~0.1 s).
+UNUSED_BY_MEDIAPIPE_HERE = (
+    "mediapipe.tasks.python.vision.drawing_styles",
+    "mediapipe.tasks.python.vision.drawing_utils",
+    "sounddevice",
+)
 
 
 class _LazyUnused(importlib.abc.MetaPathFinder):
@@ -80,7 +85,7 @@ def import_mediapipe_tasks() -> ModuleType:
     until something uses them.
 
     Importing any part of mediapipe imports every task, its drawing helpers (which import
-    matplotlib's pyplot: ~0.4 s of the ~0.6 s the import costs, measured on a 2-core AMD EPYC)
+    matplotlib's pyplot: ~0.5 s of the ~0.7 s the import costs, measured on a 2-core AMD EPYC)
     and its audio recorder (sounddevice). While mediapipe is first imported, those are found as
     lazy modules, which behave as the real ones wherever they are used (the first use loads
     them; a missing PortAudio then raises there instead of at import).
