@@ -20,21 +20,16 @@ import logging
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from app.config import AppConfig
-from stdformer.body.levels import MeshLevels
-from stdformer.detect.localize import validate_task_file
+# Only light modules here: main() starts the GL platform probe (a child process) before torch,
+# MediaPipe and OpenCV are imported, so it runs on another core while they load.
 from stdformer.native_logs import NativeLogFilter, native_logs_hidden
-from stdformer.paths import (
-    BadFileError,
-    MissingFileError,
-    resolve_file,
-    resolve_optional_file,
-)
-from stdformer.session.options import add_pipeline_args, pipeline_config_from_args, positive_float
-from stdformer.session.pipeline import MeshStage, load_mesh_stage
-from stdformer.session.sources import HINT as SOURCE_HINT
-from stdformer.session.sources import SourceError, open_source
+from stdformer.paths import BadFileError, MissingFileError, resolve_file, resolve_optional_file
+
+if TYPE_CHECKING:
+    from app.config import AppConfig
+    from stdformer.session.pipeline import MeshStage
 
 log = logging.getLogger("stdformer")
 CAMERA_OR_CLIP = ("sample", "auto")  # sources not opened by check_inputs
@@ -59,6 +54,8 @@ def _vmc_target(text: str) -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from stdformer.session.options import add_pipeline_args, positive_float
+
     p = argparse.ArgumentParser(
         prog="main.py", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -89,6 +86,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def config_from_args(args: argparse.Namespace) -> AppConfig:
+    from app.config import AppConfig
+    from stdformer.session.options import pipeline_config_from_args
+
     return AppConfig(
         source=args.source,
         loop=not args.no_loop,
@@ -107,6 +107,12 @@ def check_inputs(config: AppConfig) -> MeshStage | None:
     Returns the loaded mesh stage (None without weights): the first run uses it as it is.
     Raises MissingFileError, BadFileError or SourceError with the message for the user.
     """
+    from stdformer.body.levels import MeshLevels
+    from stdformer.detect.localize import validate_task_file
+    from stdformer.session.pipeline import load_mesh_stage
+    from stdformer.session.sources import HINT as SOURCE_HINT
+    from stdformer.session.sources import SourceError, open_source
+
     pipe = config.pipeline
     validate_task_file(resolve_file("pose_model", pipe.localizer.pose_model))
     spec = (config.source or "").strip()
@@ -137,19 +143,27 @@ def main(argv: list[str] | None = None) -> int:
         verbose = argv[0] not in QUIET_COMMANDS or bool({"-v", "--verbose"} & set(argv[1:]))
         with native_logs_hidden(verbose):
             return int(importlib.import_module(COMMANDS[argv[0]]).main(argv[1:]))
+    if not {"-h", "--help"} & set(argv):
+        from stdformer.render.gl_platform import prefetch_gl_platform
+
+        prefetch_gl_platform()  # the 3D view's GL probe runs while the models load
     args = build_parser().parse_args(argv)
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     logging.getLogger("OpenGL").setLevel(logging.WARNING)  # "no OpenGL_accelerate" is not news
+    log.debug("arguments parsed")  # start-up milestone (benchmarks/bench_startup.py)
     config = config_from_args(args)
+    from stdformer.session.sources import SourceError
+
     try:
         with native_logs_hidden(args.verbose):  # e.g. FFmpeg's line before a bad --source's error
             stage = check_inputs(config)
     except (MissingFileError, BadFileError, SourceError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    log.debug("inputs checked")
     if not any(os.environ.get(v) for v in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")):
         # Without a display Qt would abort the process; render offscreen instead.
         log.warning("No display found: running with QT_QPA_PLATFORM=offscreen (no window).")

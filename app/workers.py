@@ -25,6 +25,7 @@ from PyQt6.QtCore import QObject, QThread, pyqtSignal
 from PyQt6.QtGui import QImage
 
 from app.video_view import bgr_to_qimage, rgb_to_qimage, rgba_to_qimage
+from stdformer.render.gl_platform import forget_gl_platform
 from stdformer.render.renderer import OffscreenRenderer
 from stdformer.render.views import LiveViews, ViewControl
 from stdformer.session.core import SessionConfig, SessionResult
@@ -131,7 +132,9 @@ class DisplayThread(QThread):
         views: LiveViews | None = None
         try:
             views = LiveViews(OffscreenRenderer(*self._size, vertex_lit=True))
+            log.debug("3D view ready")  # start-up milestone (benchmarks/bench_startup.py)
         except Exception as e:  # e.g. no working OpenGL: the message says what to install
+            forget_gl_platform()  # a cached choice that no longer works: probe next time
             log.error("3D view unavailable: %s", e)
             self.failed.emit(f"3D view unavailable: {e}")
         try:

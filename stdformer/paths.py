@@ -13,6 +13,14 @@ from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 ASSETS_DIR = REPO_ROOT / "assets"
+CACHE_ENV_VAR = "STDFORMER_CACHE_DIR"
+
+
+def default_cache_dir() -> Path:
+    """`$STDFORMER_CACHE_DIR` or `~/.cache/stdformer` (never the user's model folder): files
+    derived from others (mesh levels of a user's body, the GL platform choice), safe to delete."""
+    root = os.environ.get(CACHE_ENV_VAR)
+    return Path(root).expanduser() if root else Path.home() / ".cache" / "stdformer"
 
 
 class MissingFileError(FileNotFoundError):

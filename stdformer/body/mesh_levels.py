@@ -23,7 +23,6 @@ caches the result on disk, keyed by a hash of the rest mesh.
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import logging
 import os
@@ -39,7 +38,7 @@ from scipy.sparse.csgraph import connected_components, dijkstra
 from stdformer.body.even_decimation import even_decimate
 from stdformer.body.levels import MeshLevels
 from stdformer.body.surface import closest_barycentric_pairs, face_normals, vertex_normals
-from stdformer.paths import ASSETS_DIR
+from stdformer.paths import ASSETS_DIR, default_cache_dir
 
 if TYPE_CHECKING:
     from stdformer.body.body_model import BodyModel
@@ -49,7 +48,6 @@ log = logging.getLogger(__name__)
 # Bump when the algorithm changes so stale caches are not reused.
 ALGORITHM_VERSION = 3
 DEFAULT_LEVELS_FILE = ASSETS_DIR / "default_body_levels.npz"
-CACHE_ENV_VAR = "STDFORMER_CACHE_DIR"
 KNN_HANDICAP_M = 0.004  # see _up_matrix
 
 
@@ -143,19 +141,12 @@ def mesh_levels_key(
     return h.hexdigest()[:20]
 
 
-def default_cache_dir() -> Path:
-    """`$STDFORMER_CACHE_DIR` or `~/.cache/stdformer` (never the user's model folder)."""
-    root = os.environ.get(CACHE_ENV_VAR)
-    return Path(root).expanduser() if root else Path.home() / ".cache" / "stdformer"
-
-
 def save_mesh_levels(levels: MeshLevels, path: str | Path, key: str) -> None:
     """Write levels plus the key of the mesh they were computed from (atomic replace)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + f".tmp{os.getpid()}.npz")
-    fields = {k: getattr(levels, k) for k in _level_fields()}
-    np.savez_compressed(tmp, levels_key=np.array(key), **fields)
+    levels.save(tmp, levels_key=np.array(key))
     os.replace(tmp, path)
 
 
@@ -197,10 +188,6 @@ def mesh_levels_for_body(body: BodyModel, cache_dir: str | Path | None = None) -
 
 
 # --------------------------------------------------------------------------------- internals
-
-
-def _level_fields() -> tuple[str, ...]:
-    return tuple(f.name for f in dataclasses.fields(MeshLevels))
 
 
 def _load_if_key_matches(path: Path, key: str) -> MeshLevels | None:

@@ -6,9 +6,15 @@ crop they saw) into `DetectedPose` objects in full-image pixels.
 
 from __future__ import annotations
 
+import importlib
+import importlib.abc
+import importlib.machinery
+import importlib.util
+import sys
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
 
 import numpy as np
 
@@ -51,13 +57,58 @@ def validate_task_file(path: Path) -> None:
         )
 
 
+# Imported by mediapipe's package for what this program never does: its drawing helpers
+# (they import matplotlib's pyplot, ~0.5 s) and its microphone recorder (sounddevice looks for
+# PortAudio with ldconfig and gcc, ~0.1 s).
+UNUSED_BY_MEDIAPIPE_HERE = (
+    "mediapipe.tasks.python.vision.drawing_styles",
+    "mediapipe.tasks.python.vision.drawing_utils",
+    "sounddevice",
+)
+
+
+class _LazyUnused(importlib.abc.MetaPathFinder):
+    """Finds the modules of UNUSED_BY_MEDIAPIPE_HERE as lazy modules
+    (`importlib.util.LazyLoader`): each loads on its first use, not when imported."""
+
+    def find_spec(self, name: str, path: object = None, target: object = None):
+        if name not in UNUSED_BY_MEDIAPIPE_HERE:
+            return None
+        spec = importlib.machinery.PathFinder.find_spec(name, path)
+        if spec is not None and spec.loader is not None:
+            spec.loader = importlib.util.LazyLoader(spec.loader)
+        return spec
+
+
+def import_mediapipe_tasks() -> ModuleType:
+    """`mediapipe.tasks.python`, with the modules it needs only for other tasks left unloaded
+    until something uses them.
+
+    Importing any part of mediapipe imports every task, its drawing helpers (which import
+    matplotlib's pyplot: ~0.5 s of the ~0.7 s the import costs, measured on a 2-core AMD EPYC)
+    and its audio recorder (sounddevice). While mediapipe is first imported, those are found as
+    lazy modules, which behave as the real ones wherever they are used (the first use loads
+    them; a missing PortAudio then raises there instead of at import).
+    """
+    name = "mediapipe.tasks.python"  # (its package rebinds `mediapipe.tasks` to this module)
+    if "mediapipe" in sys.modules:
+        return importlib.import_module(name)
+    finder = _LazyUnused()
+    sys.meta_path.insert(0, finder)
+    try:
+        return importlib.import_module(name)
+    finally:
+        sys.meta_path.remove(finder)
+
+
 def create_landmarker(settings: LandmarkerSettings, num_poses: int, video: bool):
     """A PoseLandmarker in VIDEO (tracking) or IMAGE mode (lazy import: mediapipe is heavy)."""
-    from mediapipe.tasks.python import BaseOptions, vision
+    tasks = import_mediapipe_tasks()
+    vision = tasks.vision
 
     mode = vision.RunningMode.VIDEO if video else vision.RunningMode.IMAGE
     options = vision.PoseLandmarkerOptions(
-        base_options=BaseOptions(model_asset_path=str(settings.model_path)),
+        base_options=tasks.BaseOptions(model_asset_path=str(settings.model_path)),
         running_mode=mode,
         num_poses=num_poses,
         min_pose_detection_confidence=settings.min_detection_confidence,

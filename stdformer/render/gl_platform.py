@@ -8,17 +8,21 @@ instead of `import pyrender`. Nothing here runs at import time.
 
 from __future__ import annotations
 
+import contextlib
+import importlib.util
+import json
 import logging
 import os
 import subprocess
 import sys
 import threading
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from types import ModuleType
 
 import numpy as np
 
-from stdformer.paths import REPO_ROOT
+from stdformer.paths import REPO_ROOT, default_cache_dir
 
 logger = logging.getLogger(__name__)
 
@@ -119,11 +123,57 @@ def choose_gl_platform(
     raise RenderError(_no_platform_message(failures))
 
 
-def gl_platform() -> str:
-    """The GL platform this process uses: $PYOPENGL_PLATFORM if set, else a probed choice.
+def _cache_file() -> Path:
+    return default_cache_dir() / "gl_platform.json"
 
-    The probe (a short child process per candidate, ~2 s) runs at most once per process; the
-    choice is written to PYOPENGL_PLATFORM so that PyOpenGL, imported afterwards, uses it.
+
+def _cache_key() -> str:
+    """What decides which platform works, besides the system's GL libraries: this Python and
+    the installed OpenGL and pyrender packages (where and when installed; found, not imported)."""
+    parts = [sys.executable, sys.version.split()[0]]
+    for package in ("OpenGL", "pyrender"):
+        spec = importlib.util.find_spec(package)
+        origin = spec.origin if spec is not None and spec.origin else ""
+        stamp = os.stat(origin).st_mtime_ns if origin and os.path.exists(origin) else 0
+        parts.append(f"{origin} {stamp}")
+    return " | ".join(parts)
+
+
+def _cached_platform(candidates: Sequence[str]) -> str | None:
+    """The platform an earlier probe chose with this Python and these packages, if any."""
+    try:
+        cached = json.loads(_cache_file().read_text())
+    except (OSError, ValueError):
+        return None
+    ok = isinstance(cached, dict) and cached.get("key") == _cache_key()
+    return cached["platform"] if ok and cached.get("platform") in candidates else None
+
+
+def _remember_platform(platform: str) -> None:
+    path = _cache_file()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f"{path.name}.tmp{os.getpid()}")
+        tmp.write_text(json.dumps({"key": _cache_key(), "platform": platform}))
+        os.replace(tmp, path)
+    except OSError as exc:  # a read-only home only costs the probe next time
+        logger.debug("could not cache the GL platform at %s: %s", path, exc)
+
+
+def forget_gl_platform() -> None:
+    """Drop the cached choice (the chosen platform failed here): the next start probes again."""
+    with contextlib.suppress(OSError):
+        _cache_file().unlink(missing_ok=True)
+
+
+def gl_platform() -> str:
+    """The GL platform this process uses: $PYOPENGL_PLATFORM if set, else the choice cached by
+    an earlier start with this Python and these packages, else a probed choice (then cached).
+
+    The probe (a short child process per candidate, ~1-2 s) runs at most once per process and
+    then only when nothing is cached; the choice is written to PYOPENGL_PLATFORM so that
+    PyOpenGL, imported afterwards, uses it. A cached platform that fails in this process is
+    forgotten (`forget_gl_platform`), so the next start probes again.
     """
     global _chosen_platform
     with _lock:
@@ -137,9 +187,32 @@ def gl_platform() -> str:
                         "OpenGL was imported before the GL platform was chosen; "
                         "set PYOPENGL_PLATFORM explicitly if rendering fails"
                     )
-                _chosen_platform = choose_gl_platform()
+                cached = _cached_platform(GL_PLATFORM_CANDIDATES)
+                if cached is not None:
+                    logger.info("offscreen GL platform: %s (cached in %s)", cached, _cache_file())
+                    _chosen_platform = cached
+                else:
+                    _chosen_platform = choose_gl_platform()
+                    _remember_platform(_chosen_platform)
                 os.environ["PYOPENGL_PLATFORM"] = _chosen_platform
         return _chosen_platform
+
+
+def prefetch_gl_platform() -> threading.Thread:
+    """Choose the GL platform in a background thread, now: the probe is a child process, so it
+    runs on another core while this process loads its models, and the display's
+    `import_pyrender` finds the choice made instead of waiting ~1-2 s for it. A failure is left
+    for `import_pyrender` to report (it probes again and raises RenderError)."""
+
+    def choose() -> None:
+        try:
+            gl_platform()
+        except RenderError as exc:
+            logger.debug("GL platform probe failed: %s", exc)
+
+    thread = threading.Thread(target=choose, name="gl-probe", daemon=True)
+    thread.start()
+    return thread
 
 
 def import_pyrender() -> ModuleType:
@@ -155,6 +228,7 @@ def import_pyrender() -> ModuleType:
     try:
         import pyrender
     except Exception as exc:  # ImportError, or OpenGL failing to load the platform library
+        forget_gl_platform()
         raise RenderError(
             f"pyrender could not be imported with PYOPENGL_PLATFORM={platform}: {exc}. "
             + _no_platform_message({platform: str(exc)})

@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import os
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -109,6 +110,12 @@ def load_mesh_stage(config: PipelineConfig) -> MeshStage | None:
     return MeshStage(weights, body, load_model(levels, weights), levels)
 
 
+def _make_localizer(config: LocalizerConfig) -> PersonLocalizer:
+    localizer = PersonLocalizer(config)
+    log.debug("pose detector ready")  # start-up milestone (benchmarks/bench_startup.py)
+    return localizer
+
+
 class LivePipeline:
     """Owns the detector and (optionally) the body model + predictor; one thread at a time."""
 
@@ -123,16 +130,31 @@ class LivePipeline:
         `detector`: who finds the subject (None: MediaPipe, `config.localizer`); the pipeline
         owns it and closes it."""
         self.config = config or PipelineConfig()
-        self.localizer: PoseDetector = detector or PersonLocalizer(self.config.localizer)
         self.predictor = None
         self.faces: np.ndarray | None = None  # (F, 3) int64 of the body the mesh uses
         self.display_lod: DisplayLod | None = None  # the lighter mesh the views draw
         self.mesh_status = ""
-        try:
-            self._load_mesh_stage(stage)
-        except BaseException:
-            self.localizer.close()
-            raise
+        if detector is None:
+            # MediaPipe builds its graph in its own thread (~0.3 s without the GIL): the mesh
+            # stage is set up meanwhile. A detector error is reported first, as before.
+            with ThreadPoolExecutor(1, thread_name_prefix="load-detector") as pool:
+                made = pool.submit(_make_localizer, self.config.localizer)
+                try:
+                    self._load_mesh_stage(stage)
+                except BaseException:
+                    if made.exception() is None:
+                        made.result().close()
+                    else:
+                        made.result()  # raises the detector's error
+                    raise
+                detector = made.result()
+        else:
+            try:
+                self._load_mesh_stage(stage)
+            except BaseException:
+                detector.close()
+                raise
+        self.localizer: PoseDetector = detector
 
     def _load_mesh_stage(self, stage: MeshStage | None) -> None:
         stage = stage if stage is not None else load_mesh_stage(self.config)

@@ -228,12 +228,14 @@ class Session:
         try:
             if self._stop.is_set():  # stopped while the models were loading
                 return
+            log.debug("models loaded")  # start-up milestone (benchmarks/bench_startup.py)
             core = SessionCore(pipeline, self.config)
             self.mesh_status, self.device = core.mesh_status, core.device
             try:
                 source = open_source(self.config.source, loop=self.config.loop)
             except USER_ERRORS as exc:
                 return self._fail(str(exc))
+            log.debug("source opened")
             self._emit("ready", self.mesh_status)
             batch = self.config.batch and not source.is_live
             capture = CaptureThread(source, realtime=False if batch else None, drop_stale=not batch)

@@ -25,7 +25,7 @@ import torch
 from torch import nn
 
 from stdformer.body.levels import MeshLevels
-from stdformer.model.stdformer import ModelOutput, project_weak_perspective, sparse_rows
+from stdformer.model.stdformer import ModelOutput, project_weak_perspective
 
 H36M14_PELVIS = (2, 3)  # right and left hip in the 14-joint (LSP/H36M) order
 
@@ -127,9 +127,9 @@ class STDFormerLoss(nn.Module):
         vertices of the default body) at ~1/7 of the cost; None evaluates everything."""
         super().__init__()
         self.full_samples = full_samples
-        idx, wgt = sparse_rows(torch.as_tensor(levels.up_mid_to_full, dtype=torch.float32))
-        self.register_buffer("up_index", idx, persistent=False)  # (Vf, k)
-        self.register_buffer("up_weight", wgt, persistent=False)  # (Vf, k)
+        up = levels.rows("up_mid_to_full")
+        self.register_buffer("up_index", torch.from_numpy(up.index), persistent=False)  # (Vf, k)
+        self.register_buffer("up_weight", torch.from_numpy(up.weight), persistent=False)
         self.weights = weights or LossWeights()
         self.pelvis = pelvis
         self.levels = levels  # sparse down-sampling of the targets (dense: ~18 GFLOP a batch)

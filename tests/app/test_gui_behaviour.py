@@ -239,13 +239,18 @@ def test_long_messages_are_wrapped_inside_the_views(qtbot, view: str) -> None:
     assert lit_rows > 25
 
 
-def test_3d_view_failure_is_shown_and_video_keeps_running(qtbot, monkeypatch) -> None:
-    """Without working OpenGL the 3D panel says why; localization and the video go on."""
+def test_3d_view_failure_is_shown_and_video_keeps_running(qtbot, monkeypatch, tmp_path) -> None:
+    """Without working OpenGL the 3D panel says why; localization and the video go on; a GL
+    platform cached by an earlier start is forgotten, so the next start probes again."""
+    from stdformer.render import gl_platform
 
     def no_gl(*args, **kwargs):
         raise RuntimeError("no EGL display (test)")
 
     monkeypatch.setattr(workers_module, "OffscreenRenderer", no_gl)
+    monkeypatch.setenv("STDFORMER_CACHE_DIR", str(tmp_path))
+    gl_platform._remember_platform("egl")
+    assert (tmp_path / "gl_platform.json").is_file()
     window = make_window(qtbot)
     window.show()
     window.start()
@@ -254,6 +259,7 @@ def test_3d_view_failure_is_shown_and_video_keeps_running(qtbot, monkeypatch) ->
     assert window.view3d._message.startswith("3D view unavailable")
     assert "no EGL display" in window.view3d._message
     assert window.last_error is None and window.video._image is not None
+    assert not (tmp_path / "gl_platform.json").exists()
     window.close()
 
 

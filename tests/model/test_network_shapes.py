@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 
+from stdformer.body.levels import SparseRows
 from stdformer.inference.model_input import (
     input_crop,
     observation_to_tensor,
@@ -17,7 +18,7 @@ from stdformer.model.landmark_frontend import (
     flip_landmark_features,
     landmark_crop,
 )
-from stdformer.model.stdformer import build_model, build_vertex_mask, sparse_rows
+from stdformer.model.stdformer import build_model, build_vertex_mask
 
 
 def test_landmark_model_clip_shapes(sphere_levels, tiny_landmark_config) -> None:
@@ -114,10 +115,12 @@ def test_upsampling_matches_levels(sphere_levels, tiny_landmark_config) -> None:
 
 
 def test_sparse_rows_golden() -> None:
-    m = torch.tensor([[0.0, 0.3, 0.7], [1.0, 0.0, 0.0]])
-    idx, w = sparse_rows(m)
-    assert idx.tolist() == [[1, 2], [0, 1]]
-    torch.testing.assert_close(w, torch.tensor([[0.3, 0.7], [1.0, 0.0]]))
+    m = np.array([[0.0, 0.3, 0.7], [1.0, 0.0, 0.0], [0.0, 0.0, 0.5]], np.float32)
+    rows = SparseRows.of(m)
+    assert rows.index.tolist() == [[1, 2], [0, 0], [2, 0]] and rows.shape == (3, 3)
+    np.testing.assert_array_equal(rows.weight, np.float32([[0.3, 0.7], [1.0, 0.0], [0.5, 0.0]]))
+    np.testing.assert_array_equal(rows.dense(), m)  # padding never overwrites column 0
+    np.testing.assert_array_equal(rows.to_torch_sparse().to_dense().numpy(), m)
 
 
 def test_observation_features(observation_factory) -> None:

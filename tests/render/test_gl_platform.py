@@ -8,6 +8,12 @@ from stdformer.render import gl_platform
 from stdformer.render.gl_platform import RenderError, choose_gl_platform
 
 
+@pytest.fixture(autouse=True)
+def own_cache(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No GL choice cached by an earlier run of the app on this machine."""
+    monkeypatch.setenv("STDFORMER_CACHE_DIR", str(tmp_path / "cache"))
+
+
 def test_no_working_platform_raises_actionable_render_error() -> None:
     def probe(name: str) -> tuple[bool, str]:
         return False, f"cannot load {name} library"
@@ -56,3 +62,60 @@ def test_explicit_platform_env_var_skips_probing(monkeypatch: pytest.MonkeyPatch
 def test_probe_reports_a_broken_platform() -> None:
     works, detail = gl_platform.probe_gl_platform("no_such_platform", timeout_s=60)
     assert not works and detail
+
+
+def test_prefetched_choice_is_used_without_probing_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    """main.py starts the probe at launch; the display's later call finds the choice made."""
+    monkeypatch.setattr(gl_platform, "_chosen_platform", None)
+    monkeypatch.delenv("PYOPENGL_PLATFORM", raising=False)
+    tried: list[str] = []
+
+    def probe(name: str) -> tuple[bool, str]:
+        tried.append(name)
+        return name == "osmesa", "simulated"
+
+    monkeypatch.setattr(gl_platform, "probe_gl_platform", probe)
+    gl_platform.prefetch_gl_platform().join(timeout=10)
+    assert tried == ["egl", "osmesa"]
+    assert gl_platform.gl_platform() == "osmesa" and tried == ["egl", "osmesa"]
+
+
+def test_failed_prefetch_leaves_the_error_to_the_renderer(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(gl_platform, "_chosen_platform", None)
+    monkeypatch.setattr(gl_platform, "_pyrender", None)
+    monkeypatch.delenv("PYOPENGL_PLATFORM", raising=False)
+    monkeypatch.setattr(gl_platform, "probe_gl_platform", lambda name: (False, "no driver"))
+    gl_platform.prefetch_gl_platform().join(timeout=10)  # quiet: nothing raised in the thread
+    with pytest.raises(RenderError, match="no driver"):
+        gl_platform.import_pyrender()
+
+
+def test_a_probed_choice_is_cached_for_the_next_start(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("PYOPENGL_PLATFORM", raising=False)
+    tried: list[str] = []
+
+    def probe(name: str) -> tuple[bool, str]:
+        tried.append(name)
+        return True, "ok"
+
+    monkeypatch.setattr(gl_platform, "probe_gl_platform", probe)
+    monkeypatch.setattr(gl_platform, "_chosen_platform", None)
+    assert gl_platform.gl_platform() == "egl" and tried == ["egl"]
+    monkeypatch.setattr(gl_platform, "_chosen_platform", None)  # a new process
+    monkeypatch.delenv("PYOPENGL_PLATFORM")
+    assert gl_platform.gl_platform() == "egl" and tried == ["egl"]  # not probed again
+    # Another Python or other PyOpenGL/pyrender versions: probed again.
+    monkeypatch.setattr(gl_platform, "_chosen_platform", None)
+    monkeypatch.delenv("PYOPENGL_PLATFORM")
+    monkeypatch.setattr(gl_platform, "_cache_key", lambda: "another python")
+    assert gl_platform.gl_platform() == "egl" and tried == ["egl", "egl"]
+
+
+def test_a_cached_choice_that_fails_is_forgotten(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("PYOPENGL_PLATFORM", raising=False)
+    monkeypatch.setattr(gl_platform, "probe_gl_platform", lambda name: (True, "ok"))
+    monkeypatch.setattr(gl_platform, "_chosen_platform", None)
+    gl_platform.gl_platform()
+    assert gl_platform._cached_platform(("egl",)) == "egl"
+    gl_platform.forget_gl_platform()  # what the display does when the 3D view cannot start
+    assert gl_platform._cached_platform(("egl",)) is None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 import pytest
@@ -97,3 +98,41 @@ def test_damaged_mesh_levels_file_is_a_clear_error(landmark_weights: Path, tmp_p
     cfg = PipelineConfig(weights=str(landmark_weights), mesh_levels=str(damaged), device="cpu")
     with pytest.raises(BadFileError, match="not a readable mesh-levels"):
         LivePipeline(cfg)
+
+
+class _RecordingLocalizer:
+    """Stands in for MediaPipe's localizer (made while the mesh stage loads): records close."""
+
+    made: ClassVar[list[_RecordingLocalizer]] = []
+
+    def __init__(self, config: object) -> None:
+        self.closed = False
+        _RecordingLocalizer.made.append(self)
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def test_mesh_stage_error_closes_the_detector_made_meanwhile(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from stdformer.session import pipeline
+
+    _RecordingLocalizer.made.clear()
+    monkeypatch.setattr(pipeline, "PersonLocalizer", _RecordingLocalizer)
+    with pytest.raises(MissingFileError, match=r"missing\.pt"):
+        LivePipeline(PipelineConfig(weights=str(tmp_path / "missing.pt")))
+    assert len(_RecordingLocalizer.made) == 1 and _RecordingLocalizer.made[0].closed
+
+
+def test_detector_error_is_reported_before_a_mesh_stage_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from stdformer.session import pipeline
+
+    def broken(config: object) -> None:
+        raise BadFileError("pose model unusable")
+
+    monkeypatch.setattr(pipeline, "PersonLocalizer", broken)
+    with pytest.raises(BadFileError, match="pose model unusable"):
+        LivePipeline(PipelineConfig(weights=str(tmp_path / "missing.pt")))
