@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from stdformer.render import gl_platform
@@ -9,9 +11,17 @@ from stdformer.render.gl_platform import RenderError, choose_gl_platform
 
 
 @pytest.fixture(autouse=True)
-def own_cache(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """No GL choice cached by an earlier run of the app on this machine."""
+def own_cache(tmp_path, monkeypatch: pytest.MonkeyPatch):
+    """No GL choice cached by an earlier run of the app on this machine; the process's own
+    choice (PYOPENGL_PLATFORM, which `gl_platform` sets) is back as it was afterwards, so the
+    GUI tests that follow draw with the real platform."""
     monkeypatch.setenv("STDFORMER_CACHE_DIR", str(tmp_path / "cache"))
+    before = os.environ.get("PYOPENGL_PLATFORM")
+    yield
+    if before is None:
+        os.environ.pop("PYOPENGL_PLATFORM", None)
+    else:
+        os.environ["PYOPENGL_PLATFORM"] = before
 
 
 def test_no_working_platform_raises_actionable_render_error() -> None:
@@ -67,6 +77,7 @@ def test_probe_reports_a_broken_platform() -> None:
 def test_prefetched_choice_is_used_without_probing_again(monkeypatch: pytest.MonkeyPatch) -> None:
     """main.py starts the probe at launch; the display's later call finds the choice made."""
     monkeypatch.setattr(gl_platform, "_chosen_platform", None)
+    monkeypatch.setattr(gl_platform, "_pyrender", object())  # imported: not again, not here
     monkeypatch.delenv("PYOPENGL_PLATFORM", raising=False)
     tried: list[str] = []
 
