@@ -199,17 +199,18 @@ def gl_platform() -> str:
 
 
 def prefetch_gl_platform() -> threading.Thread:
-    """Choose the GL platform and import pyrender in a background thread, now: the probe is a
-    child process, so it runs on another core while this process loads its models, and the
-    display's `import_pyrender` finds both done instead of waiting ~1-2 s for them. A failure
-    is left for `import_pyrender` to report (it probes again and raises RenderError)."""
+    """Choose the GL platform in a background thread, now: the probe is a child process, so it
+    runs on another core while this process loads its models, and the display's
+    `import_pyrender` finds the choice made instead of waiting ~1-2 s for it. A failure is left
+    for `import_pyrender` to report (it probes again and raises RenderError). Importing
+    pyrender here too was tried: it slowed the main thread's imports (one GIL), first mesh
+    3.75 -> 4.3 s."""
 
     def choose() -> None:
         try:
             gl_platform()
-            import_pyrender()
         except RenderError as exc:
-            logger.debug("GL platform probe or pyrender import failed: %s", exc)
+            logger.debug("GL platform probe failed: %s", exc)
 
     thread = threading.Thread(target=choose, name="gl-probe", daemon=True)
     thread.start()
