@@ -345,7 +345,7 @@ class SubjectTracker:
                 if self._pick is None:  # a newer click wins
                     self._pick = (x, y, since)
         else:
-            log.info("no person at (%.0f, %.0f): subject unchanged", x, y)
+            log.warning("no person at (%.0f, %.0f): subject unchanged", x, y)
 
     def _choose_subject(self, image_wh: tuple[int, int]) -> None:
         if self.subject_id is not None or not self.matched:

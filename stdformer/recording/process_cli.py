@@ -4,6 +4,7 @@ The same `Session` as the app (localizer -> predictor, every frame, none dropped
 with a `Recorder` subscribed; a progress bar follows the frames; at the end it prints the speed
 as a multiple of real time (processing only: model loading is excluded) and runs the requested
 exports beside the recording. VIDEO may be a video file or a folder of images (read at 30 fps).
+With several people in view, `--follow X Y` picks whom to follow (the app's click).
 Exit codes: 0 done, 2 bad input (missing file, unreadable video, an output that exists or cannot
 be written: every input and output is checked before any frame is processed), 1 the run failed
 (the recording so far stays readable).
@@ -30,7 +31,7 @@ from stdformer.recording.format import RecordingError
 from stdformer.recording.reader import open_recording
 from stdformer.recording.recorder import Recorder, recording_info
 from stdformer.recording.writer import describe_os_error, recording_dir_names
-from stdformer.session.core import PROCESS_SMOOTHING_LAG_S, SessionConfig
+from stdformer.session.core import PROCESS_SMOOTHING_LAG_S, PickSubject, SessionConfig
 from stdformer.session.options import (
     add_pipeline_args,
     add_smoothing_args,
@@ -56,6 +57,11 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"also export the recording: {', '.join(FORMATS)} (beside it)",
     )  # fmt: skip
     p.add_argument("--no-source-video", action="store_true", help="do not keep the video frames")
+    p.add_argument(
+        "--follow", nargs=2, type=float, metavar=("X", "Y"),
+        help="follow the person under video pixel (X, Y) in the first second (default: the "
+        "largest, most central person), as a click on the video does in the app",
+    )  # fmt: skip
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.add_argument("-v", "--verbose", action="store_true", help="debug logging, native log lines")
     return add_smoothing_args(add_pipeline_args(p), lag_s=PROCESS_SMOOTHING_LAG_S)
@@ -108,6 +114,8 @@ def run_process(args: argparse.Namespace) -> int:
     config = SessionConfig(source=args.video, loop=False, pipeline=pipeline, batch=True,
                            **smoothing)  # fmt: skip
     session = Session(config, on_event=on_event)
+    if args.follow is not None:
+        session.send(PickSubject(*args.follow))
     recorder = Recorder(args.out, info, record_source=not args.no_source_video,
                         stem=Path(args.video).stem)  # fmt: skip
     recorder.attach(session)

@@ -109,3 +109,43 @@ def test_process_prints_no_native_log_lines_unless_verbose(tmp_path: Path) -> No
     assert len(done.stderr.splitlines()) == 1, done.stderr  # not FFmpeg's "moov atom not found"
     verbose = _main_py("process", str(damaged), "--out", str(tmp_path / "b"), "-q", "-v")
     assert verbose.returncode == 2 and "moov atom not found" in verbose.stderr
+
+
+@pytest.mark.slow
+def test_process_follows_the_person_the_user_names(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Two people in a file: `--follow X Y` records the one under that pixel (the bystander B
+    standing at the left, not A, whom the session would choose itself); a pixel with nobody
+    is said (a warning: on stderr) and the session's own choice goes on."""
+    from stdformer.detect.tracking import box_iou
+    from tools.tracking_scenes import TrackingScenes
+
+    frames = list(TrackingScenes.from_clip(sprite_count=40).render("leave_return", frames=40))
+    video = tmp_path / "two.mp4"
+    h, w = frames[0].image_bgr.shape[:2]
+    writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"mp4v"), 30.0, (w, h))
+    for f in frames:
+        writer.write(f.image_bgr)
+    writer.release()
+
+    def followed(*extra: str) -> list[str]:
+        out = tmp_path / f"out{len(list(tmp_path.iterdir()))}"
+        argv = [str(video), "--out", str(out), "--no-source-video", "-q", *extra]
+        assert process_main([*argv, "--body", "raw"]) == 0
+        rec = open_recording(next(out.glob("*.strec")))
+        who = []
+        for i in range(len(rec)):
+            r = rec.frame(i)
+            if r.tracked:
+                ious = {k: box_iou(r.bbox_xyxy, b) for k, b in frames[r.index].visible_box.items()}
+                who.append(max(ious, key=ious.get))
+        return who
+
+    assert followed().count("A") > 0.8 * len(frames)  # the session's own choice
+    b = frames[0].visible_box["B"]
+    who = followed("--follow", *(str(v) for v in 0.5 * (b[:2] + b[2:])))
+    assert len(who) > 0.8 * len(frames) and set(who) == {"B"}, who
+    caplog.clear()
+    assert followed("--follow", "5", "5").count("A") > 0.8 * len(frames)
+    assert any("no person at (5, 5)" in r.getMessage() for r in caplog.records)
