@@ -17,8 +17,9 @@ Weights were chosen on the real multi-view set (`main.py evaluate --real`); a te
 toward the previous frame was tried and dropped: with fast motion it held wrong poses.
 Smoothness comes from the network prior and the session's One-Euro smoothing.
 Shape (betas) is fitted to the network's meshes over the first `settle_frames` of a track and
-then held. Hidden legs of a seated person (knees and ankles out of view, hips at or below the
-bottom edge: a desk) have no evidence, and the network, which then guesses, shows them standing:
+then held, within `BETA_NORM_LIMIT` of the mean body (a badly read person asks for 5-9 sd).
+Hidden legs of a seated person (knees and ankles out of view, hips at or below the bottom edge:
+a desk) have no evidence, and the network, which then guesses, shows them standing:
 the legs are then blended into a seated pose (hips and knees bent ~90 deg, `_seat`), a per-track
 weight moving over `seat_ramp_s` of media time so it never pops; legs in view are untouched.
 The result is a posed body: a clean surface (no torn hands), its joints, and its
@@ -39,7 +40,7 @@ import numpy as np
 from threadpoolctl import ThreadpoolController
 
 from stdformer.body.body_model import BodyModel
-from stdformer.body.fit import BodyFit, BodyFitter, Term
+from stdformer.body.fit import BETA_NORM_LIMIT, BodyFit, BodyFitter, Term
 from stdformer.body.kinematics import PointSet, matrices, rotvecs
 from stdformer.body.regressors import landmark_regressor
 from stdformer.detect.pose_topology import POSE_HIPS
@@ -113,7 +114,12 @@ class BodyRefiner:
 
     @property
     def betas(self) -> np.ndarray:
-        return self._betas_sum / max(self._betas_n, 1)
+        """The track's shape: the mean of its per-frame estimates, drawn back toward the mean
+        body to at most `BETA_NORM_LIMIT` (the network's mesh of someone it reads badly, e.g.
+        far away and half hidden, otherwise asks for 5-9 sd: a stick figure)."""
+        betas = self._betas_sum / max(self._betas_n, 1)
+        norm = float(np.linalg.norm(betas))
+        return betas * (BETA_NORM_LIMIT / norm) if norm > BETA_NORM_LIMIT else betas
 
     def __call__(self, mesh: MeshResult) -> MeshResult:
         """The refined (or fitted) body for one network mesh, with `body` parameters."""

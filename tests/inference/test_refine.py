@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from stdformer.body.body_model import load_body_model
-from stdformer.body.fit import BodyFit
+from stdformer.body.fit import BETA_NORM_LIMIT, BodyFit
 from stdformer.body.kinematics import matrices
 from stdformer.body.regressors import landmark_regressor
 from stdformer.inference.refine import BodyRefiner, RefineConfig
@@ -102,3 +102,25 @@ def test_a_track_keeps_its_shape_once_settled(body):
     refiner.reset()  # a new track estimates its shape again
     refiner(wider)
     assert not np.allclose(refiner.betas, settled)
+
+
+def test_an_implausible_network_shape_is_drawn_back_to_a_plausible_body(body):
+    """Network meshes of a body 6 sd out along two shape directions (what the network gives for
+    someone it reads badly: a stick figure): the refined body's shape stays at the edge of the
+    plausible range; a body within the range is estimated as it is."""
+    refiner = BodyRefiner(body, RefineConfig(output="fit"))
+    rot = matrices(np.array([[[np.pi, 0.0, 0.0]] + [[0.0, 0.0, 0.0]] * 23]))
+    for scale in (6.0, 1.0):
+        betas = np.r_[scale, -scale, np.zeros(8)]
+        refiner.reset()
+        v = refiner.fitter.vertices(BodyFit(rot, np.array([[0.0, 0.3, 3.0]]), betas))[0]
+        j = (np.asarray(body.J_regressor) @ v).astype(np.float32)
+        for i in range(refiner.config.settle_frames + 2):
+            out = refiner(MeshResult(v, j, K, np.zeros(4, np.float32), i, i, None))
+        got = np.asarray(out.body.betas, np.float64)
+        norm = np.linalg.norm(got)
+        if scale > 3:  # the estimate alone is ~9 sd out
+            assert norm == pytest.approx(BETA_NORM_LIMIT, abs=1e-4), got
+        else:
+            assert norm < 0.8 * BETA_NORM_LIMIT and abs(got[0] - 1.0) < 0.3, got
+            assert got @ betas / norm / np.linalg.norm(betas) > 0.75, got  # the same body
