@@ -199,13 +199,12 @@ class BodyRefiner:
             return [Term(self.prior_points, net[None], w)]
         place = np.full((1, 1), 1.0 / cfg.sigma_place**2)
         xy = (cfg.sigma_prior / cfg.sigma_prior_xy) ** 2
-        hidden = np.zeros(len(net), bool) if outside is None else outside
-        return [
-            Term(self.prior_points, net[None], w * ~hidden, centre=(0,),
-                 axis_weight=(xy, xy, 1.0)),
-            Term(self.prior_points, net[None], w * hidden, centre=(0,)),
-            Term(self.prior_points, net[None, :1], place, rows=_PELVIS_ROWS),
-        ]  # fmt: skip
+        hidden = outside is not None and outside.any()  # else no term of zero weights
+        terms = [Term(self.prior_points, net[None], w * ~outside if hidden else w, centre=(0,),
+                      axis_weight=(xy, xy, 1.0))]  # fmt: skip
+        if hidden:
+            terms.append(Term(self.prior_points, net[None], w * outside, centre=(0,)))
+        return [*terms, Term(self.prior_points, net[None, :1], place, rows=_PELVIS_ROWS)]
 
     def _evidence_terms(
         self, fit: BodyFit, mesh: MeshResult, posed: tuple[np.ndarray, np.ndarray]
