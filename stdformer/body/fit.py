@@ -229,6 +229,7 @@ class BodyFitter:
         iters: int = 3,
         damping: float = 1e-4,
         posed: tuple[np.ndarray, np.ndarray] | None = None,
+        pose_prior: np.ndarray | None = None,
     ) -> BodyFit:
         """Damped Gauss-Newton on the pose and translation; betas stay as they are.
 
@@ -236,6 +237,9 @@ class BodyFitter:
         weighted residuals), keeping steps small where evidence is thin. Steps are clipped to
         MAX_STEP radians / metres per unknown block. `posed`: `fit`'s (rot_world, joints) if
         known. The normal equations of all terms come from one product of their stacked rows.
+        `pose_prior` (24,): per joint, the weight (per radian^2) of its local rotation's
+        distance from the rest pose; it keeps joints the points barely tell apart (e.g. the
+        three spine joints, whose subtrees nearly coincide) from trading rotations.
         """
         sets = {id(t.points): t.points for t in terms}  # terms may share points: pose once
         offsets = {k: self.offsets(ps, fit.betas) for k, ps in sets.items()}
@@ -256,7 +260,10 @@ class BodyFitter:
             At = np.swapaxes(A, 1, 2)  # A^T A of one buffer: a symmetric BLAS product
             H = At @ A  # (N, 75, 75)
             H[:, diag, diag] += damping
-            step = -_solve_spd(H, (At @ r[..., None])[..., 0])  # (N, 75)
+            g = (At @ r[..., None])[..., 0]  # (N, 75)
+            if pose_prior is not None:
+                _add_pose_prior(H, g, rot_local, rot_world, self.skel.parents, pose_prior)
+            step = -_solve_spd(H, g)  # (N, 75)
             blocks = step.reshape(n, NUM_JOINTS + 1, 3)
             norm = np.linalg.norm(blocks, axis=-1, keepdims=True)
             step = (blocks * np.minimum(1.0, MAX_STEP / np.maximum(norm, 1e-12))).reshape(n, -1)
@@ -399,6 +406,25 @@ class BodyFitter:
                 transl=torch.as_tensor(fit.transl, dtype=torch.float32),
             )
         return out.vertices.numpy()
+
+
+def _add_pose_prior(H: np.ndarray, g: np.ndarray, rot_local: np.ndarray, rot_world: np.ndarray,
+                    parents: np.ndarray, weight: np.ndarray) -> None:  # fmt: skip
+    """Adds, in place, the residuals sqrt(w_j) r_j to the normal equations H (N, 75, 75),
+    g (N, 75): r_j the local rotation vector of joint j (parent axes), which a step w_j
+    (world axes, `apply_step`) moves by P_j^T w_j to first order (P_j its parent's world
+    rotation, orthonormal: the block of H grows by w_j I)."""
+    joints = np.flatnonzero(weight > 0)
+    if not len(joints):
+        return
+    r = rotvecs(rot_local[:, joints])  # (N, J, 3)
+    P = rot_world[:, np.maximum(parents[joints], 0)]  # (N, J, 3, 3)
+    P[:, parents[joints] < 0] = np.eye(3)
+    pr = weight[joints, None] * (P @ r[..., None])[..., 0]  # (N, J, 3)
+    for k, j in enumerate(joints):
+        blk = np.arange(3 * j, 3 * j + 3)
+        H[:, blk, blk] += weight[j]
+        g[:, blk] += pr[:, k]
 
 
 def _solve_spd(H: np.ndarray, g: np.ndarray) -> np.ndarray:

@@ -54,6 +54,8 @@ _LANDMARK_ROWS = np.arange(24, 24 + 33)
 _KNEES_ANKLES = (25, 26, 27, 28)  # MediaPipe landmarks that show whether the legs are in view
 # Seated legs in SMPL's rest frame (Y up, facing +Z), local axis-angle per joint: the thighs
 # forward of the pelvis (hips -90 deg about +X), the shins down (knees +90 deg about +X).
+_TORSO_JOINTS = (3, 6, 9, 12, 15)  # spine1, spine2, spine3, neck, head
+_COLLAR_JOINTS = (13, 14)
 _SEAT_JOINTS = (1, 2, 4, 5)  # left hip, right hip, left knee, right knee
 _SEAT_ROTVECS = np.array([[-np.pi / 2, 0, 0], [-np.pi / 2, 0, 0], [np.pi / 2, 0, 0],
                           [np.pi / 2, 0, 0]])  # fmt: skip
@@ -75,6 +77,15 @@ class RefineConfig:
     settle_frames: int = 30  # betas: mean over the first frames of a track, then held
     prior_vertices: int = 48  # vertices spread over the bones (twist) in the prior
     repose_iters: int = 4  # re-posing the body onto smoothed points (`repose`; 2 left jitter)
+    # Per radian^2, the local rotations of the spine's three joints, neck and head held
+    # toward rest (`BodyFitter.solve`'s pose prior): their subtrees nearly coincide, so the
+    # points barely tell their rotations apart and, unheld, they traded counter-twists of
+    # 30-110 deg from frame to frame (a zig-zag torso in every export and stream; real set:
+    # MPJPE 126.0 -> 122.5 front, held-out renders MPVPE 118 -> 113, assets/README.md).
+    # The collars (collar and shoulder move nearly the same points too) more lightly: their
+    # swing is a real shrug that the shoulder landmarks show (20 cost 1.5 mm front PA-MPJPE).
+    torso_prior: float = 50.0
+    collar_prior: float = 5.0
     # Hidden legs at a desk: when none of the knee/ankle landmarks is usable (confident and in
     # the image) and the hips' mean is in the bottom `seat_hip_band` of the image or below it,
     # the legs blend into the seated pose over `seat_ramp_s` seconds (and back out the same).
@@ -102,6 +113,10 @@ class BodyRefiner:
         # the cores MediaPipe and the renderer use and spins there (measured: +0.7 core).
         self._blas = ThreadpoolController()
         self.landmark_points = PointSet.from_rows(self.fitter.skel, lm)  # prior rows 24..56
+        self._pose_prior = np.zeros(len(self.fitter.skel.parents))  # (24,) `solve`'s
+        if self.config.output == "refined":  # "fit" reproduces the network's mesh as it is
+            self._pose_prior[list(_TORSO_JOINTS)] = self.config.torso_prior
+            self._pose_prior[list(_COLLAR_JOINTS)] = self.config.collar_prior
         self.reset()
 
     def reset(self) -> None:
@@ -142,7 +157,8 @@ class BodyRefiner:
             t0 = time.perf_counter()
             fit = BodyFit.from_params([mesh.body])
             terms = self._prior_terms(targets, relative=False)
-            fit = self.fitter.solve(fit, terms, iters=self.config.repose_iters)
+            fit = self.fitter.solve(fit, terms, iters=self.config.repose_iters,
+                                    pose_prior=self._pose_prior)
             return self._posed(mesh, fit, "repose", t0)
 
     def _refine(self, mesh: MeshResult) -> MeshResult:
@@ -154,7 +170,8 @@ class BodyRefiner:
         posed = self.fitter.skel.pose(fit.rot_local, fit.transl, fit.betas)  # the start's
         if refine:
             terms += self._evidence_terms(fit, mesh, posed)
-        fit = self.fitter.solve(fit, terms, iters=self.config.iters, damping=1.0, posed=posed)
+        fit = self.fitter.solve(fit, terms, iters=self.config.iters, damping=1.0, posed=posed,
+                                pose_prior=self._pose_prior)
         self._last = fit  # the warm start: the legs as solved, not seated (a clean blend)
         if refine:
             fit = self._seat(fit, mesh)
@@ -185,7 +202,7 @@ class BodyRefiner:
         joints = net[:, :24]  # the prior's first rows are the J_regressor's
         fit = self.fitter.kabsch_init(joints, None, self.betas)
         term = Term(self.prior_points, net, np.ones(net.shape[:2]))
-        return self.fitter.solve(fit, [term], iters=4, damping=1e-4)
+        return self.fitter.solve(fit, [term], iters=4, damping=1e-4, pose_prior=self._pose_prior)
 
     def _prior_terms(
         self, net: np.ndarray, relative: bool, outside: np.ndarray | None = None

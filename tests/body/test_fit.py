@@ -126,3 +126,27 @@ def test_terms_on_rows_of_a_shared_point_set_solve_as_their_own_points(fitter):
         assert np.abs(fit.rot_local - own.rot_local).max() < 1e-6  # float noise, amplified
         assert np.abs(fit.transl - own.transl).max() < 1e-6
     assert np.abs(own.rot_local - start.rot_local).max() > 1e-3  # the solve did move
+
+
+def test_pose_prior_resolves_rotations_the_points_cannot_tell_apart(fitter):
+    """spine1 twisted +40 deg and spine2 -40 deg about the spine's own axis place the joints
+    where the rest pose does, so a fit to joint positions keeps whichever it starts from; the
+    pose prior brings the twist back to rest and leaves the joints where they were."""
+    rest = fitter.rest(1)
+    twisted_rv = np.zeros((1, 24, 3))
+    twisted_rv[0, 3], twisted_rv[0, 6] = [0, np.radians(40), 0], [0, -np.radians(40), 0]
+    twisted = BodyFit(matrices(twisted_rv), rest.transl, rest.betas)
+    target = fitter.posed_points(rest, fitter.joint_points)  # (1, 24, 3)
+    term = Term(fitter.joint_points, target, np.full((1, 24), 1e4))
+
+    def spine_deg(fit: BodyFit) -> np.ndarray:
+        return np.degrees(np.linalg.norm(fit.body_pose.reshape(23, 3)[[2, 5]], axis=-1))
+
+    free = fitter.solve(twisted, [term], iters=4)
+    assert spine_deg(free).min() > 30.0  # the data alone does not undo the twist
+    prior = np.zeros(24)
+    prior[[3, 6, 9]] = 10.0
+    held = fitter.solve(twisted, [term], iters=6, pose_prior=prior)
+    assert spine_deg(held).max() < 2.0
+    joints = fitter.posed_points(held, fitter.joint_points)
+    assert np.abs(joints - target).max() < 0.005

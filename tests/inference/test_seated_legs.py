@@ -112,18 +112,28 @@ def test_hidden_legs_below_a_desk_sit(body):
     np.testing.assert_allclose(legs["hip_deg"], 90, atol=10)
     np.testing.assert_allclose(legs["knee_deg"], 90, atol=10)
     assert (legs["knee_forward"] > 0.3).all() and (legs["ankle_below"] > 0.3).all(), legs
-    # no pop: the knees travel ~0.5 m over ~0.3 s, never more than a fifth of it in one frame
+    # no pop: the knees travel ~0.5-0.7 m over ~0.3 s, never a fifth of it in one frame
     steps = np.linalg.norm(np.diff(np.array(knees), axis=0), axis=-1).max(-1)  # (15,)
-    assert steps.sum() > 0.4 and steps.max() < 0.1, steps
+    assert steps.sum() > 0.4 and steps.max() < 0.2 * steps.sum(), steps
     assert (steps[10:] < 0.01).all(), steps  # settled after the ramp
-    # the upper body still lands on the evidence (2D, the shoulders and wrists)
+    # the upper body lands on the evidence (2D: shoulders, elbows, wrists) as the plain
+    # refinement's does: the seat moves the legs only
+    plain = BodyRefiner(body, RefineConfig(seat_hip_band=-1.0))  # never seated
+    for i in range(16):
+        standing = plain(_frame(plain, truth, net, i, hip_dy_px=-150.0 if i == 0 else 0.0))
+    assert _legs(plain, standing)["knee_deg"].max() < 25
     lreg = landmark_regressor(body).numpy()
-    uv_out = lreg @ outs[-1].vertices_cam
-    uv_out = uv_out[:, :2] / uv_out[:, 2:] * K[0, 0] + K[:2, 2]
-    uv_obs = outs[-1].observation.landmarks_px[:, :2]
-    box_h = float(outs[-1].observation.bbox_xyxy[3] - outs[-1].observation.bbox_xyxy[1])
-    err = np.linalg.norm(uv_out - uv_obs, axis=1)[[11, 12, 13, 14, 15, 16]] / box_h
-    assert err.mean() < 0.03, err
+    obs = outs[-1].observation
+    box_h = float(obs.bbox_xyxy[3] - obs.bbox_xyxy[1])
+
+    def arm_error(out: MeshResult) -> np.ndarray:
+        uv = lreg @ out.vertices_cam
+        uv = uv[:, :2] / uv[:, 2:] * K[0, 0] + K[:2, 2]
+        return np.linalg.norm(uv - obs.landmarks_px[:, :2], axis=1)[[11, 12, 13, 14, 15, 16]]
+
+    err, err_plain = arm_error(outs[-1]) / box_h, arm_error(standing) / box_h
+    assert err[:2].max() < 0.03, err  # the shoulders on their landmarks
+    assert np.abs(err - err_plain).max() < 0.005, (err, err_plain)
 
     # the legs come back into view: they stand again, as smoothly
     truth_up, _ = _bodies(refiner, 0, seated=False, pelvis_cam=[0.0, 0.0, 3.0])
