@@ -157,8 +157,9 @@ class BodyRefiner:
             t0 = time.perf_counter()
             fit = BodyFit.from_params([mesh.body])
             terms = self._prior_terms(targets, relative=False)
-            fit = self.fitter.solve(fit, terms, iters=self.config.repose_iters,
-                                    pose_prior=self._pose_prior)
+            fit = self.fitter.solve(
+                fit, terms, iters=self.config.repose_iters, pose_prior=self._pose_prior
+            )
             return self._posed(mesh, fit, "repose", t0)
 
     def _refine(self, mesh: MeshResult) -> MeshResult:
@@ -170,8 +171,14 @@ class BodyRefiner:
         posed = self.fitter.skel.pose(fit.rot_local, fit.transl, fit.betas)  # the start's
         if refine:
             terms += self._evidence_terms(fit, mesh, posed)
-        fit = self.fitter.solve(fit, terms, iters=self.config.iters, damping=1.0, posed=posed,
-                                pose_prior=self._pose_prior)
+        fit = self.fitter.solve(
+            fit,
+            terms,
+            iters=self.config.iters,
+            damping=1.0,
+            posed=posed,
+            pose_prior=self._pose_prior,
+        )
         self._last = fit  # the warm start: the legs as solved, not seated (a clean blend)
         if refine:
             fit = self._seat(fit, mesh)
