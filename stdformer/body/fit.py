@@ -24,6 +24,7 @@ import numpy as np
 import torch
 from scipy import sparse
 from scipy.linalg import lapack
+from scipy.spatial.transform import Rotation
 
 from stdformer.body.body_model import BodyModel
 from stdformer.body.kinematics import (
@@ -158,6 +159,13 @@ class BodyFitter:
         # Per-betas caches (skinning matrix, point offsets), the few most recent shapes: a take
         # holds its shape, but its float32 copy in `BodyParams` (re-posing) is a second key.
         self._by_betas: OrderedDict[bytes, dict] = OrderedDict()
+        # Each joint's bone at rest (unit, toward its first child; zero at the leaves): the
+        # axis of its twist (`solve`'s twist prior). Rest frames are the world's.
+        self._bone_axes = np.zeros((NUM_JOINTS, 3))
+        for j in range(NUM_JOINTS):
+            if len(child := np.flatnonzero(self.skel.parents == j)):
+                bone = self.skel.J_template[child[0]] - self.skel.J_template[j]
+                self._bone_axes[j] = bone / np.linalg.norm(bone)
 
     def _cache(self, betas: np.ndarray) -> dict:
         """The cache entry of these betas (least recently used dropped beyond 4)."""
@@ -230,6 +238,7 @@ class BodyFitter:
         damping: float = 1e-4,
         posed: tuple[np.ndarray, np.ndarray] | None = None,
         pose_prior: np.ndarray | None = None,
+        twist_prior: np.ndarray | None = None,
     ) -> BodyFit:
         """Damped Gauss-Newton on the pose and translation; betas stay as they are.
 
@@ -240,6 +249,9 @@ class BodyFitter:
         `pose_prior` (24,): per joint, the weight (per radian^2) of its local rotation's
         distance from the rest pose; it keeps joints the points barely tell apart (e.g. the
         three spine joints, whose subtrees nearly coincide) from trading rotations.
+        `twist_prior` (24,): the same for the twist about each joint's bone only (toward its
+        first child; swing-twist decomposition), for joints whose swing the points fix but
+        whose twist they barely tell from the next joint's (along a limb).
         """
         sets = {id(t.points): t.points for t in terms}  # terms may share points: pose once
         offsets = {k: self.offsets(ps, fit.betas) for k, ps in sets.items()}
@@ -263,6 +275,8 @@ class BodyFitter:
             g = (At @ r[..., None])[..., 0]  # (N, 75)
             if pose_prior is not None:
                 _add_pose_prior(H, g, rot_local, rot_world, self.skel.parents, pose_prior)
+            if twist_prior is not None:
+                _add_twist_prior(H, g, rot_local, rot_world, self._bone_axes, twist_prior)
             step = -_solve_spd(H, g)  # (N, 75)
             blocks = step.reshape(n, NUM_JOINTS + 1, 3)
             norm = np.linalg.norm(blocks, axis=-1, keepdims=True)
@@ -425,6 +439,26 @@ def _add_pose_prior(H: np.ndarray, g: np.ndarray, rot_local: np.ndarray, rot_wor
         blk = np.arange(3 * j, 3 * j + 3)
         H[:, blk, blk] += weight[j]
         g[:, blk] += pr[:, k]
+
+
+def _add_twist_prior(H: np.ndarray, g: np.ndarray, rot_local: np.ndarray, rot_world: np.ndarray,
+                     axes: np.ndarray, weight: np.ndarray) -> None:  # fmt: skip
+    """Adds, in place, residuals sqrt(w_j) tau_j: tau_j the twist of joint j's local rotation
+    about its rest bone a_j (R = swing @ twist(a_j)), which a step w_j (world axes) turns by
+    (R_world_j a_j) . w_j to first order (a twist about the bone where it now points)."""
+    joints = np.flatnonzero(weight > 0)
+    if not len(joints):
+        return
+    q = Rotation.from_matrix(rot_local[:, joints].reshape(-1, 3, 3)).as_quat()  # x, y, z, w
+    q = q.reshape(len(rot_local), len(joints), 4)
+    a = axes[joints]  # (J, 3)
+    tau = 2.0 * np.arctan2((q[..., :3] * a).sum(-1), q[..., 3])  # (N, J)
+    tau = (tau + np.pi) % (2 * np.pi) - np.pi
+    c = (rot_world[:, joints] @ a[:, :, None])[..., 0]  # (N, J, 3) the bone in world axes
+    for k, j in enumerate(joints):
+        blk = slice(3 * j, 3 * j + 3)
+        H[:, blk, blk] += weight[j] * c[:, k, :, None] * c[:, k, None, :]
+        g[:, blk] += weight[j] * tau[:, k, None] * c[:, k]
 
 
 def _solve_spd(H: np.ndarray, g: np.ndarray) -> np.ndarray:

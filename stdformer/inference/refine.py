@@ -56,6 +56,7 @@ _KNEES_ANKLES = (25, 26, 27, 28)  # MediaPipe landmarks that show whether the le
 # forward of the pelvis (hips -90 deg about +X), the shins down (knees +90 deg about +X).
 _TORSO_JOINTS = (3, 6, 9, 12, 15)  # spine1, spine2, spine3, neck, head
 _COLLAR_JOINTS = (13, 14)
+_ARM_JOINTS = (18, 19, 20, 21)  # elbows, wrists
 _SEAT_JOINTS = (1, 2, 4, 5)  # left hip, right hip, left knee, right knee
 _SEAT_ROTVECS = np.array([[-np.pi / 2, 0, 0], [-np.pi / 2, 0, 0], [np.pi / 2, 0, 0],
                           [np.pi / 2, 0, 0]])  # fmt: skip
@@ -86,6 +87,11 @@ class RefineConfig:
     # swing is a real shrug that the shoulder landmarks show (20 cost 1.5 mm front PA-MPJPE).
     torso_prior: float = 50.0
     collar_prior: float = 5.0
+    # The twists of the elbows and wrists about their bones likewise (they turn nearly the
+    # same points: unheld, the wrists twisted 80-120 deg on average on a held-out clip whose
+    # truth has none, wrung forearms). Not the shoulders: their twist places a bent forearm
+    # (held at 20 or 5, the held-out head-and-shoulders clips lost 4-5 mm PA-MPJPE).
+    arm_twist_prior: float = 20.0
     # Hidden legs at a desk: when none of the knee/ankle landmarks is usable (confident and in
     # the image) and the hips' mean is in the bottom `seat_hip_band` of the image or below it,
     # the legs blend into the seated pose over `seat_ramp_s` seconds (and back out the same).
@@ -113,10 +119,14 @@ class BodyRefiner:
         # the cores MediaPipe and the renderer use and spins there (measured: +0.7 core).
         self._blas = ThreadpoolController()
         self.landmark_points = PointSet.from_rows(self.fitter.skel, lm)  # prior rows 24..56
-        self._pose_prior = np.zeros(len(self.fitter.skel.parents))  # (24,) `solve`'s
-        if self.config.output == "refined":  # "fit" reproduces the network's mesh as it is
+        # `solve`'s pose and twist priors (24,) each; none for "fit", which reproduces the
+        # network's mesh as it is
+        self._pose_prior = np.zeros(len(self.fitter.skel.parents))
+        self._twist_prior = np.zeros(len(self.fitter.skel.parents))
+        if self.config.output == "refined":
             self._pose_prior[list(_TORSO_JOINTS)] = self.config.torso_prior
             self._pose_prior[list(_COLLAR_JOINTS)] = self.config.collar_prior
+            self._twist_prior[list(_ARM_JOINTS)] = self.config.arm_twist_prior
         self.reset()
 
     def reset(self) -> None:
@@ -158,7 +168,11 @@ class BodyRefiner:
             fit = BodyFit.from_params([mesh.body])
             terms = self._prior_terms(targets, relative=False)
             fit = self.fitter.solve(
-                fit, terms, iters=self.config.repose_iters, pose_prior=self._pose_prior
+                fit,
+                terms,
+                iters=self.config.repose_iters,
+                pose_prior=self._pose_prior,
+                twist_prior=self._twist_prior,
             )
             return self._posed(mesh, fit, "repose", t0)
 
@@ -178,6 +192,7 @@ class BodyRefiner:
             damping=1.0,
             posed=posed,
             pose_prior=self._pose_prior,
+            twist_prior=self._twist_prior,
         )
         self._last = fit  # the warm start: the legs as solved, not seated (a clean blend)
         if refine:
@@ -209,7 +224,14 @@ class BodyRefiner:
         joints = net[:, :24]  # the prior's first rows are the J_regressor's
         fit = self.fitter.kabsch_init(joints, None, self.betas)
         term = Term(self.prior_points, net, np.ones(net.shape[:2]))
-        return self.fitter.solve(fit, [term], iters=4, damping=1e-4, pose_prior=self._pose_prior)
+        return self.fitter.solve(
+            fit,
+            [term],
+            iters=4,
+            damping=1e-4,
+            pose_prior=self._pose_prior,
+            twist_prior=self._twist_prior,
+        )
 
     def _prior_terms(
         self, net: np.ndarray, relative: bool, outside: np.ndarray | None = None

@@ -150,3 +150,32 @@ def test_pose_prior_resolves_rotations_the_points_cannot_tell_apart(fitter):
     assert spine_deg(held).max() < 2.0
     joints = fitter.posed_points(held, fitter.joint_points)
     assert np.abs(joints - target).max() < 0.005
+
+
+def test_twist_prior_unwinds_a_limb_and_keeps_its_swing(fitter):
+    """Left elbow twisted +70 deg about the forearm and the wrist -70 deg, the arm lowered
+    (shoulder swung 70 deg): the joints are where the untwisted arm has them, so a fit to
+    joint positions keeps the twists; the twist prior removes them and keeps the swing."""
+    down = np.zeros((1, 24, 3))
+    down[0, 16] = [0, 0, -np.radians(70)]  # left shoulder: the arm down at the side
+    plain = BodyFit(matrices(down), np.zeros((1, 3)), np.zeros(10))
+    axis = fitter.skel.J_template[20] - fitter.skel.J_template[18]  # elbow -> wrist at rest
+    axis /= np.linalg.norm(axis)
+    wrung_rv = down.copy()
+    wrung_rv[0, 18], wrung_rv[0, 20] = np.radians(70) * axis, -np.radians(70) * axis
+    wrung = BodyFit(matrices(wrung_rv), plain.transl, plain.betas)
+    target = fitter.posed_points(plain, fitter.joint_points)
+    assert np.abs(fitter.posed_points(wrung, fitter.joint_points) - target).max() < 1e-6
+    term = Term(fitter.joint_points, target, np.full((1, 24), 1e4))
+
+    def elbow_twist_deg(fit: BodyFit) -> float:
+        return float(np.degrees(fit.body_pose.reshape(23, 3)[17] @ axis))
+
+    assert elbow_twist_deg(fitter.solve(wrung, [term], iters=4)) > 60.0
+    prior = np.zeros(24)
+    prior[[16, 18, 20]] = 10.0
+    held = fitter.solve(wrung, [term], iters=6, twist_prior=prior)
+    assert abs(elbow_twist_deg(held)) < 2.0
+    shoulder = np.degrees(np.linalg.norm(held.body_pose.reshape(23, 3)[15]))
+    assert abs(shoulder - 70.0) < 2.0  # the swing the joints show is kept
+    assert np.abs(fitter.posed_points(held, fitter.joint_points) - target).max() < 0.005
