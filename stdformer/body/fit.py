@@ -24,7 +24,6 @@ import numpy as np
 import torch
 from scipy import sparse
 from scipy.linalg import lapack
-from scipy.spatial.transform import Rotation
 
 from stdformer.body.body_model import BodyModel
 from stdformer.body.kinematics import (
@@ -431,34 +430,49 @@ def _add_pose_prior(H: np.ndarray, g: np.ndarray, rot_local: np.ndarray, rot_wor
     joints = np.flatnonzero(weight > 0)
     if not len(joints):
         return
-    r = rotvecs(rot_local[:, joints])  # (N, J, 3)
+    r = _log(rot_local[:, joints])  # (N, J, 3)
     P = rot_world[:, np.maximum(parents[joints], 0)]  # (N, J, 3, 3)
     P[:, parents[joints] < 0] = np.eye(3)
-    pr = weight[joints, None] * (P @ r[..., None])[..., 0]  # (N, J, 3)
-    for k, j in enumerate(joints):
-        blk = np.arange(3 * j, 3 * j + 3)
-        H[:, blk, blk] += weight[j]
-        g[:, blk] += pr[:, k]
+    d = (3 * joints[:, None] + np.arange(3)).ravel()  # the blocks' diagonal
+    H[:, d, d] += np.repeat(weight[joints], 3)
+    g[:, d] += (weight[joints, None] * (P @ r[..., None])[..., 0]).reshape(len(g), -1)
 
 
 def _add_twist_prior(H: np.ndarray, g: np.ndarray, rot_local: np.ndarray, rot_world: np.ndarray,
                      axes: np.ndarray, weight: np.ndarray) -> None:  # fmt: skip
-    """Adds, in place, residuals sqrt(w_j) tau_j: tau_j the twist of joint j's local rotation
-    about its rest bone a_j (R = swing @ twist(a_j)), which a step w_j (world axes) turns by
-    (R_world_j a_j) . w_j to first order (a twist about the bone where it now points)."""
+    """Adds, in place, residuals sqrt(w_j) tau_j: tau_j the twist of joint j's local rotation R
+    about its rest bone a_j (R = swing @ twist(a_j); from R's quaternion (v, w):
+    tau = 2 atan2(v . a, w) = 2 atan2(s . a, 1 + tr R), s the vector of R - R^T), which a
+    step w_j (world axes) turns by (R_world_j a_j) . w_j to first order (a twist about the
+    bone where it now points)."""
     joints = np.flatnonzero(weight > 0)
     if not len(joints):
         return
-    q = Rotation.from_matrix(rot_local[:, joints].reshape(-1, 3, 3)).as_quat()  # x, y, z, w
-    q = q.reshape(len(rot_local), len(joints), 4)
-    a = axes[joints]  # (J, 3)
-    tau = 2.0 * np.arctan2((q[..., :3] * a).sum(-1), q[..., 3])  # (N, J)
-    tau = (tau + np.pi) % (2 * np.pi) - np.pi
+    R, a = rot_local[:, joints], axes[joints]  # (N, J, 3, 3), (J, 3)
+    s = np.stack([R[..., 2, 1] - R[..., 1, 2], R[..., 0, 2] - R[..., 2, 0],
+                  R[..., 1, 0] - R[..., 0, 1]], -1)  # fmt: skip
+    tau = 2.0 * np.arctan2((s * a).sum(-1), 1.0 + np.trace(R, axis1=-2, axis2=-1))  # (N, J)
     c = (rot_world[:, joints] @ a[:, :, None])[..., 0]  # (N, J, 3) the bone in world axes
-    for k, j in enumerate(joints):
-        blk = slice(3 * j, 3 * j + 3)
-        H[:, blk, blk] += weight[j] * c[:, k, :, None] * c[:, k, None, :]
-        g[:, blk] += weight[j] * tau[:, k, None] * c[:, k]
+    w = weight[joints, None]
+    blk = 3 * joints[:, None] + np.arange(3)  # (J, 3)
+    H[:, blk[:, :, None], blk[:, None, :]] += w[..., None] * c[..., :, None] * c[..., None, :]
+    g[:, blk] += w * tau[..., None] * c
+
+
+def _log(R: np.ndarray) -> np.ndarray:
+    """(..., 3, 3) rotations -> (..., 3) rotation vectors; closed form (a few small matrices
+    per Gauss-Newton step: scipy's per-call cost dominated), scipy near 180 deg."""
+    cos = np.clip((np.trace(R, axis1=-2, axis2=-1) - 1.0) / 2.0, -1.0, 1.0)
+    theta = np.arccos(cos)
+    s = np.stack([R[..., 2, 1] - R[..., 1, 2], R[..., 0, 2] - R[..., 2, 0],
+                  R[..., 1, 0] - R[..., 0, 1]], -1)  # fmt: skip
+    sin = np.sqrt(np.maximum(1.0 - cos**2, 0.0))
+    small = theta < 1e-4
+    factor = np.where(small, 0.5 + theta**2 / 12.0, theta / (2.0 * np.where(small, 1.0, sin)))
+    out = factor[..., None] * s
+    if (far := theta > 3.0).any():  # sin -> 0: the skew part no longer carries the axis
+        out[far] = rotvecs(R[far])
+    return out
 
 
 def _solve_spd(H: np.ndarray, g: np.ndarray) -> np.ndarray:
