@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+import warnings
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -171,6 +172,46 @@ def repair_swaps(
             sel = chosen[c] == p
             out_uv[c, sel], out_w[c, sel] = var_uv[c][p][sel], var_w[c][p][sel]
     return out_uv, out_w, chosen
+
+
+def consistent_labels(X: np.ndarray, swap_cost_m: float = 0.01) -> tuple[np.ndarray, np.ndarray]:
+    """Left/right labels of a triangulated track X (T, 33, 3) made consistent over time.
+
+    Where MediaPipe mirrors the person in most of the views at once (a back view read as a
+    front view), the per-frame repair (`repair_swaps`) cannot tell: the mirrored scene
+    reprojects as well as the truth. Time can: a body does not turn its left side into its
+    right from one frame to the next. Per frame one of SWAP_PATTERNS is chosen by dynamic
+    programming: a step costs the mean distance (m) of the left/right landmarks from the
+    last triangulated frame's, each relabelling `swap_cost_m` per frame, so a stretch whose
+    labels jump by ~0.3 m at both ends (a mirrored stretch shorter than ~1 s at 60 fps) is
+    relabelled and MediaPipe's labels otherwise kept. Returns X relabelled and the pattern
+    index per frame (T,)."""
+    pairs = [i for pair in SWAP_PATTERNS[1] for i in pair]  # every left/right landmark
+    T, n = len(X), len(SWAP_PATTERNS)
+    var = np.stack([swap_lr(X, p) for p in SWAP_PATTERNS])  # (n, T, 33, 3)
+    cost = np.where(np.arange(n) > 0, swap_cost_m, 0.0)  # (n,) running cost per pattern
+    back = np.zeros((T, n), int)
+    last: int | None = None  # the last frame with points
+    for t in range(T):
+        if not np.isfinite(X[t, pairs]).any():
+            back[t] = np.arange(n)
+            continue
+        if last is not None:
+            now, before = var[:, t][:, pairs], var[:, last][:, pairs]  # (n, K, 3) each
+            d = np.linalg.norm(now[:, None] - before[None, :], axis=-1)  # (n, n, K)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)  # no pair seen in both
+                step = np.nan_to_num(np.nanmean(d, axis=-1), nan=0.0)  # (n now, n before)
+            total = cost[None, :] + step
+            back[t] = np.argmin(total, axis=1)
+            cost = total[np.arange(n), back[t]] + np.where(np.arange(n) > 0, swap_cost_m, 0.0)
+        last = t
+    chosen = np.zeros(T, int)
+    k = int(np.argmin(cost))
+    for t in range(T - 1, -1, -1):
+        chosen[t] = k
+        k = back[t, k]
+    return var[chosen, np.arange(T)], chosen
 
 
 def fundamental(a: Camera, b: Camera) -> np.ndarray:

@@ -37,7 +37,7 @@ from stdformer.paths import MissingFileError
 log = logging.getLogger(__name__)
 
 DETECT_VERSION = 1  # bump when the detection changes (invalidates the detection caches)
-VERSION = 4  # bump when association, calibration check or triangulation change
+VERSION = 5  # bump when association, calibration check or triangulation change
 WHEEL = "pose2sim-0.10.49-py3-none-any.whl"
 TAKE = "Pose2Sim/Demo_MultiPerson"
 VIEWS = ("cam01", "cam02", "cam03", "cam04")
@@ -288,8 +288,14 @@ def build_reference(
             X, mask = mv.triangulate_robust(
                 sub, ruv.reshape(C - 1, T * 33, 2), rw.reshape(C - 1, T * 33), INLIER_PX
             )
-            X = X.reshape(T, 33, 3)
-            inl[v, p] = mask.sum(0).reshape(T, 33)
+            X, relabelled = mv.consistent_labels(X.reshape(T, 33, 3))
+            mask = mask.reshape(C - 1, T, 33)
+            for k in range(1, len(mv.SWAP_PATTERNS)):  # the masks follow their points
+                sel = relabelled == k
+                mask[:, sel] = mv.swap_lr(mask[:, sel][..., None], mv.SWAP_PATTERNS[k])[..., 0]
+                ruv[:, sel] = mv.swap_lr(ruv[:, sel], mv.SWAP_PATTERNS[k])
+                rw[:, sel] = mv.swap_lr(rw[:, sel][..., None], mv.SWAP_PATTERNS[k])[..., 0]
+            inl[v, p] = mask.sum(0)
             for k, i in enumerate(others):
                 err = np.linalg.norm(cams[i].project(X) - ruv[k], axis=-1)
                 reproj[v, p, :, :, i] = np.where(rw[k] > 0, err, np.nan)
