@@ -142,6 +142,22 @@ class Term:
         return (s * r).reshape(n, -1), (s[..., None] * jac).reshape(n, -1, NUM_UNKNOWNS)
 
 
+@dataclass(frozen=True)
+class JointPrior:
+    """Per-joint weights (24,) each, per radian^2, of `BodyFitter.solve`'s pose prior; zero:
+    none. `rest`: the local rotation's distance from the rest pose (every axis); `twist`: the
+    twist about the joint's bone only (toward its first child; swing-twist decomposition).
+    They keep joints that the points barely tell apart (the three spine joints, whose subtrees
+    nearly coincide; twists along a limb) from trading rotations."""
+
+    rest: np.ndarray
+    twist: np.ndarray
+
+    @classmethod
+    def none(cls) -> JointPrior:
+        return cls(np.zeros(NUM_JOINTS), np.zeros(NUM_JOINTS))
+
+
 class BodyFitter:
     """The fit of one loaded body (see module docstring). Stateless between calls."""
 
@@ -236,8 +252,7 @@ class BodyFitter:
         iters: int = 3,
         damping: float = 1e-4,
         posed: tuple[np.ndarray, np.ndarray] | None = None,
-        pose_prior: np.ndarray | None = None,
-        twist_prior: np.ndarray | None = None,
+        prior: JointPrior | None = None,
     ) -> BodyFit:
         """Damped Gauss-Newton on the pose and translation; betas stay as they are.
 
@@ -245,12 +260,7 @@ class BodyFitter:
         weighted residuals), keeping steps small where evidence is thin. Steps are clipped to
         MAX_STEP radians / metres per unknown block. `posed`: `fit`'s (rot_world, joints) if
         known. The normal equations of all terms come from one product of their stacked rows.
-        `pose_prior` (24,): per joint, the weight (per radian^2) of its local rotation's
-        distance from the rest pose; it keeps joints the points barely tell apart (e.g. the
-        three spine joints, whose subtrees nearly coincide) from trading rotations.
-        `twist_prior` (24,): the same for the twist about each joint's bone only (toward its
-        first child; swing-twist decomposition), for joints whose swing the points fix but
-        whose twist they barely tell from the next joint's (along a limb).
+        `prior`: held joints (`JointPrior`).
         """
         sets = {id(t.points): t.points for t in terms}  # terms may share points: pose once
         offsets = {k: self.offsets(ps, fit.betas) for k, ps in sets.items()}
@@ -272,10 +282,9 @@ class BodyFitter:
             H = At @ A  # (N, 75, 75)
             H[:, diag, diag] += damping
             g = (At @ r[..., None])[..., 0]  # (N, 75)
-            if pose_prior is not None:
-                _add_pose_prior(H, g, rot_local, rot_world, self.skel.parents, pose_prior)
-            if twist_prior is not None:
-                _add_twist_prior(H, g, rot_local, rot_world, self._bone_axes, twist_prior)
+            if prior is not None:
+                _add_pose_prior(H, g, rot_local, rot_world, self.skel.parents, prior.rest)
+                _add_twist_prior(H, g, rot_local, rot_world, self._bone_axes, prior.twist)
             step = -_solve_spd(H, g)  # (N, 75)
             blocks = step.reshape(n, NUM_JOINTS + 1, 3)
             norm = np.linalg.norm(blocks, axis=-1, keepdims=True)

@@ -40,7 +40,7 @@ import numpy as np
 from threadpoolctl import ThreadpoolController
 
 from stdformer.body.body_model import BodyModel
-from stdformer.body.fit import BETA_NORM_LIMIT, BodyFit, BodyFitter, Term
+from stdformer.body.fit import BETA_NORM_LIMIT, BodyFit, BodyFitter, JointPrior, Term
 from stdformer.body.kinematics import PointSet, matrices, rotvecs
 from stdformer.body.regressors import landmark_regressor
 from stdformer.detect.pose_topology import POSE_HIPS
@@ -121,12 +121,11 @@ class BodyRefiner:
         self.landmark_points = PointSet.from_rows(self.fitter.skel, lm)  # prior rows 24..56
         # `solve`'s pose and twist priors (24,) each; none for "fit", which reproduces the
         # network's mesh as it is
-        self._pose_prior = np.zeros(len(self.fitter.skel.parents))
-        self._twist_prior = np.zeros(len(self.fitter.skel.parents))
+        self._prior = JointPrior.none()
         if self.config.output == "refined":
-            self._pose_prior[list(_TORSO_JOINTS)] = self.config.torso_prior
-            self._pose_prior[list(_COLLAR_JOINTS)] = self.config.collar_prior
-            self._twist_prior[list(_ARM_JOINTS)] = self.config.arm_twist_prior
+            self._prior.rest[list(_TORSO_JOINTS)] = self.config.torso_prior
+            self._prior.rest[list(_COLLAR_JOINTS)] = self.config.collar_prior
+            self._prior.twist[list(_ARM_JOINTS)] = self.config.arm_twist_prior
         self.reset()
 
     def reset(self) -> None:
@@ -171,8 +170,7 @@ class BodyRefiner:
                 fit,
                 terms,
                 iters=self.config.repose_iters,
-                pose_prior=self._pose_prior,
-                twist_prior=self._twist_prior,
+                prior=self._prior,
             )
             return self._posed(mesh, fit, "repose", t0)
 
@@ -191,8 +189,7 @@ class BodyRefiner:
             iters=self.config.iters,
             damping=1.0,
             posed=posed,
-            pose_prior=self._pose_prior,
-            twist_prior=self._twist_prior,
+            prior=self._prior,
         )
         self._last = fit  # the warm start: the legs as solved, not seated (a clean blend)
         if refine:
@@ -229,8 +226,7 @@ class BodyRefiner:
             [term],
             iters=4,
             damping=1e-4,
-            pose_prior=self._pose_prior,
-            twist_prior=self._twist_prior,
+            prior=self._prior,
         )
 
     def _prior_terms(

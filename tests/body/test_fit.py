@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from stdformer.body.body_model import load_body_model
-from stdformer.body.fit import BodyFit, BodyFitter, Term
+from stdformer.body.fit import BodyFit, BodyFitter, JointPrior, Term
 from stdformer.body.kinematics import PointSet, matrices
 from stdformer.body.regressors import landmark_regressor
 
@@ -144,9 +144,9 @@ def test_pose_prior_resolves_rotations_the_points_cannot_tell_apart(fitter):
 
     free = fitter.solve(twisted, [term], iters=4)
     assert spine_deg(free).min() > 30.0  # the data alone does not undo the twist
-    prior = np.zeros(24)
-    prior[[3, 6, 9]] = 10.0
-    held = fitter.solve(twisted, [term], iters=6, pose_prior=prior)
+    prior = JointPrior.none()
+    prior.rest[[3, 6, 9]] = 10.0
+    held = fitter.solve(twisted, [term], iters=6, prior=prior)
     assert spine_deg(held).max() < 2.0
     joints = fitter.posed_points(held, fitter.joint_points)
     assert np.abs(joints - target).max() < 0.005
@@ -172,9 +172,9 @@ def test_twist_prior_unwinds_a_limb_and_keeps_its_swing(fitter):
         return float(np.degrees(fit.body_pose.reshape(23, 3)[17] @ axis))
 
     assert elbow_twist_deg(fitter.solve(wrung, [term], iters=4)) > 60.0
-    prior = np.zeros(24)
-    prior[[16, 18, 20]] = 10.0
-    held = fitter.solve(wrung, [term], iters=6, twist_prior=prior)
+    prior = JointPrior.none()
+    prior.twist[[16, 18, 20]] = 10.0
+    held = fitter.solve(wrung, [term], iters=6, prior=prior)
     assert abs(elbow_twist_deg(held)) < 2.0
     shoulder = np.degrees(np.linalg.norm(held.body_pose.reshape(23, 3)[15]))
     assert abs(shoulder - 70.0) < 2.0  # the swing the joints show is kept
