@@ -13,6 +13,10 @@ the head). `BodyRefiner` poses the body model so that it
   box height; a Cauchy loss ignores the odd wrong landmark), and
 - agrees with MediaPipe's metric world landmarks up to scale (`sigma_world`),
 with a few Gauss-Newton steps of `stdformer.body.fit` warm-started from the previous frame.
+Joints whose rotations those points barely tell apart (the spine's three joints, neck, head,
+collars; the twists of elbows and wrists) are held toward rest (`torso_prior`, `collar_prior`,
+`arm_twist_prior`): unheld they traded counter-rotations of 30-170 deg between frames,
+invisible in joint positions, not in the rotations that exports and streams carry.
 Weights were chosen on the real multi-view set (`main.py evaluate --real`); a term pulling
 toward the previous frame was tried and dropped: with fast motion it held wrong poses.
 Smoothness comes from the network prior and the session's One-Euro smoothing.
@@ -52,11 +56,11 @@ BODY_OUTPUTS: tuple[str, ...] = ("refined", "fit", "raw")
 _PELVIS_ROWS = np.array([0])
 _LANDMARK_ROWS = np.arange(24, 24 + 33)
 _KNEES_ANKLES = (25, 26, 27, 28)  # MediaPipe landmarks that show whether the legs are in view
+_TORSO_JOINTS = (3, 6, 9, 12, 15)  # spine1, spine2, spine3, neck, head (held toward rest)
+_COLLAR_JOINTS = (13, 14)
+_ARM_JOINTS = (18, 19, 20, 21)  # elbows, wrists (their twist held)
 # Seated legs in SMPL's rest frame (Y up, facing +Z), local axis-angle per joint: the thighs
 # forward of the pelvis (hips -90 deg about +X), the shins down (knees +90 deg about +X).
-_TORSO_JOINTS = (3, 6, 9, 12, 15)  # spine1, spine2, spine3, neck, head
-_COLLAR_JOINTS = (13, 14)
-_ARM_JOINTS = (18, 19, 20, 21)  # elbows, wrists
 _SEAT_JOINTS = (1, 2, 4, 5)  # left hip, right hip, left knee, right knee
 _SEAT_ROTVECS = np.array([[-np.pi / 2, 0, 0], [-np.pi / 2, 0, 0], [np.pi / 2, 0, 0],
                           [np.pi / 2, 0, 0]])  # fmt: skip
@@ -81,8 +85,9 @@ class RefineConfig:
     # Per radian^2, the local rotations of the spine's three joints, neck and head held
     # toward rest (`BodyFitter.solve`'s pose prior): their subtrees nearly coincide, so the
     # points barely tell their rotations apart and, unheld, they traded counter-twists of
-    # 30-110 deg from frame to frame (a zig-zag torso in every export and stream; real set:
-    # MPJPE 126.0 -> 122.5 front, held-out renders MPVPE 118 -> 113, assets/README.md).
+    # 30-110 deg from frame to frame (a zig-zag torso in every export and stream; real set,
+    # `process`: MPJPE 119.0 -> 116.3 front, held-out renders MPVPE 125.6 -> 121.2,
+    # assets/README.md).
     # The collars (collar and shoulder move nearly the same points too) more lightly: their
     # swing is a real shrug that the shoulder landmarks show (20 cost 1.5 mm front PA-MPJPE).
     torso_prior: float = 50.0
@@ -166,12 +171,7 @@ class BodyRefiner:
             t0 = time.perf_counter()
             fit = BodyFit.from_params([mesh.body])
             terms = self._prior_terms(targets, relative=False)
-            fit = self.fitter.solve(
-                fit,
-                terms,
-                iters=self.config.repose_iters,
-                prior=self._prior,
-            )
+            fit = self.fitter.solve(fit, terms, iters=self.config.repose_iters, prior=self._prior)
             return self._posed(mesh, fit, "repose", t0)
 
     def _refine(self, mesh: MeshResult) -> MeshResult:
@@ -183,14 +183,8 @@ class BodyRefiner:
         posed = self.fitter.skel.pose(fit.rot_local, fit.transl, fit.betas)  # the start's
         if refine:
             terms += self._evidence_terms(fit, mesh, posed)
-        fit = self.fitter.solve(
-            fit,
-            terms,
-            iters=self.config.iters,
-            damping=1.0,
-            posed=posed,
-            prior=self._prior,
-        )
+        cfg = self.config
+        fit = self.fitter.solve(fit, terms, cfg.iters, damping=1.0, posed=posed, prior=self._prior)
         self._last = fit  # the warm start: the legs as solved, not seated (a clean blend)
         if refine:
             fit = self._seat(fit, mesh)
