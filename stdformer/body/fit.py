@@ -458,9 +458,7 @@ def _add_twist_prior(H: np.ndarray, g: np.ndarray, rot_local: np.ndarray, rot_wo
     if not len(joints):
         return
     R, a = rot_local[:, joints], axes[joints]  # (N, J, 3, 3), (J, 3)
-    s = np.stack([R[..., 2, 1] - R[..., 1, 2], R[..., 0, 2] - R[..., 2, 0],
-                  R[..., 1, 0] - R[..., 0, 1]], -1)  # fmt: skip
-    tau = 2.0 * np.arctan2((s * a).sum(-1), 1.0 + np.trace(R, axis1=-2, axis2=-1))  # (N, J)
+    tau = 2.0 * np.arctan2((_skew(R) * a).sum(-1), 1.0 + np.trace(R, axis1=-2, axis2=-1))
     c = (rot_world[:, joints] @ a[:, :, None])[..., 0]  # (N, J, 3) the bone in world axes
     w = weight[joints, None]
     blk = 3 * joints[:, None] + np.arange(3)  # (J, 3)
@@ -473,15 +471,19 @@ def _log(R: np.ndarray) -> np.ndarray:
     per Gauss-Newton step: scipy's per-call cost dominated), scipy near 180 deg."""
     cos = np.clip((np.trace(R, axis1=-2, axis2=-1) - 1.0) / 2.0, -1.0, 1.0)
     theta = np.arccos(cos)
-    s = np.stack([R[..., 2, 1] - R[..., 1, 2], R[..., 0, 2] - R[..., 2, 0],
-                  R[..., 1, 0] - R[..., 0, 1]], -1)  # fmt: skip
     sin = np.sqrt(np.maximum(1.0 - cos**2, 0.0))
     small = theta < 1e-4
     factor = np.where(small, 0.5 + theta**2 / 12.0, theta / (2.0 * np.where(small, 1.0, sin)))
-    out = factor[..., None] * s
+    out = factor[..., None] * _skew(R)
     if (far := theta > 3.0).any():  # sin -> 0: the skew part no longer carries the axis
         out[far] = rotvecs(R[far])
     return out
+
+
+def _skew(R: np.ndarray) -> np.ndarray:
+    """(..., 3) the vector of R - R^T for (..., 3, 3) R: 2 sin(angle) times the axis."""
+    return np.stack([R[..., 2, 1] - R[..., 1, 2], R[..., 0, 2] - R[..., 2, 0],
+                     R[..., 1, 0] - R[..., 0, 1]], -1)  # fmt: skip
 
 
 def _solve_spd(H: np.ndarray, g: np.ndarray) -> np.ndarray:
