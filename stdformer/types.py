@@ -48,6 +48,9 @@ class Observation:
     t_ns: int
     index: int
     segmentation: np.ndarray | None = None  # (H, W) float32 in [0, 1], person probability
+    # Which person this is (the tracker's id): another id is another person, whose meshes
+    # start over (network window, body fit, smoothing) instead of sliding from the last one.
+    subject_id: int = 0
 
     @property
     def center_xy(self) -> np.ndarray:  # (2,)

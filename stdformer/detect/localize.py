@@ -298,4 +298,5 @@ class PersonLocalizer:
             t_ns=frame.t_ns,
             index=frame.index,
             segmentation=mask,
+            subject_id=self.tracker.subject_id or 0,
         )

@@ -198,8 +198,8 @@ def score_view_person(real: RealSet, v: int, p: int, track: AppTrack) -> dict[st
             m["align_mp"].append(to_mp / height_px[i])
             m["align_ref"].append(_mean_dist(px[i], ref_px[i]) / height_px[i])
         acc = np.full(len(idx), np.nan)
-        for i in range(1, len(idx) - 1):
-            if idx[i + 1] - idx[i - 1] == 2:
+        for i in range(1, len(idx) - 1):  # three consecutive frames, all of this person
+            if idx[i + 1] - idx[i - 1] == 2 and valid[i - 1 : i + 2].all():
                 ap = pr[i + 1, LIMBS] - 2 * pr[i, LIMBS] + pr[i - 1, LIMBS]
                 ar = rr[i + 1, LIMBS] - 2 * rr[i, LIMBS] + rr[i - 1, LIMBS]
                 acc[i] = np.nanmean(np.linalg.norm(ap - ar, axis=-1))

@@ -122,28 +122,32 @@ class MeshSmoother:
         self._cutoffs = np.array([across, across, depth])  # per ray coordinate (u, v, z)
         self._forward = OneEuroFilter(self._cutoffs)
         self._held: deque[_Held] = deque()
-        self._depth_m: float | None = None  # the track's depth scale for (u, v)
+        self.reset()
 
     def reset(self) -> None:
         """Forget the past (the subject was lost: the next mesh starts a new track). Meshes
         still held are dropped: `flush()` them first."""
         self._forward.reset()
         self._held.clear()
-        self._depth_m = None
+        self._depth_m: float | None = None  # the track's depth scale for (u, v)
+        self._subject: int | None = None  # whose meshes are held (`Observation.subject_id`)
 
     def push(self, mesh: MeshResult) -> list[MeshResult]:
-        """Add one mesh; return the smoothed meshes that are ready, oldest first."""
+        """Add one mesh; return the smoothed meshes that are ready, oldest first. A mesh of
+        another person (`Observation.subject_id`) first flushes those still held."""
         if self.strength == 0.0:
             return [mesh]
         if mesh.body is not None and self.reposer is None:
             raise ValueError("smoothing a mesh with a body needs a reposer (the body refiner)")
+        subject = None if mesh.observation is None else mesh.observation.subject_id
+        ready = self.flush() if subject != self._subject else []  # another person: start over
+        self._subject = subject
         t_s = mesh.t_ns / 1e9
         if mesh.body is not None and self.reposer is not None:
             points = self.reposer.targets(mesh)  # (K, 3) the body's fitting points
         else:
             points = np.concatenate([mesh.vertices_cam, mesh.joints_cam]).astype(np.float64)
         self._held.append(_Held(mesh, t_s, self._forward(self._to_ray(points), t_s)))
-        ready = []
         while self._held and t_s - self._held[0].t_s >= self.lag_s:
             ready.append(self._emit())
         return ready

@@ -131,6 +131,7 @@ class LivePipeline:
         owns it and closes it."""
         self.config = config or PipelineConfig()
         self.predictor = None
+        self._subject_id: int | None = None  # whose track the predictor holds
         self.faces: np.ndarray | None = None  # (F, 3) int64 of the body the mesh uses
         self.display_lod: DisplayLod | None = None  # the lighter mesh the views draw
         self.mesh_status = ""
@@ -203,18 +204,23 @@ class LivePipeline:
         """The meshes `frame`'s observation completes (see `PipelineResult.meshes`)."""
         if self.predictor is None:
             return (), {}
-        if obs is None:
-            # Subject lost: emit what look-ahead still owes, then start a fresh track so old
-            # frames never mix into a new one.
-            meshes = tuple(self.predictor.flush())
+        owed: tuple[MeshResult, ...] = ()
+        if obs is None or obs.subject_id != self._subject_id:
+            # Subject lost or another person followed: emit what look-ahead still owes, then
+            # start a fresh track so one person's frames never mix into another's.
+            owed = tuple(self.predictor.flush())
             self.predictor.reset()
-            return meshes, {}
+        self._subject_id = None if obs is None else obs.subject_id
+        if obs is None:
+            return owed, {}
         t0 = time.perf_counter()
         mesh = self.predictor.push(obs, frame.image_bgr)
-        return (() if mesh is None else (mesh,)), {"mesh": (time.perf_counter() - t0) * 1e3}
+        meshes = owed if mesh is None else (*owed, mesh)
+        return meshes, {"mesh": (time.perf_counter() - t0) * 1e3}
 
     def reset(self) -> None:
         self.localizer.reset()
+        self._subject_id = None
         if self.predictor is not None:
             self.predictor.reset()
 

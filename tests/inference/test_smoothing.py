@@ -122,3 +122,21 @@ def test_a_smoothed_body_reproduces_its_mesh() -> None:
         gap = np.linalg.norm(m.vertices_cam - smoothed.vertices_cam, axis=-1).mean()
         assert gap < 0.01  # the body is re-posed onto the smoothed surface (mean < 1 cm)
         assert m.index == smoothed.index
+
+
+def test_another_person_is_not_blended_into_the_last_one() -> None:
+    from tests.model.conftest import make_observation
+
+    rng = np.random.default_rng(2)
+    side = np.array([1.0, 0.0, 0.0], np.float32)  # the second person stands 1 m to the side
+    meshes = []
+    for i, m in enumerate(_ramp(20)):
+        obs = dataclasses.replace(make_observation(i, rng), subject_id=int(i >= 10))
+        shift = side if i >= 10 else 0.0 * side
+        meshes.append(dataclasses.replace(m, observation=obs, vertices_cam=m.vertices_cam + shift))
+    for lag in (0.0, 0.2):
+        out = _run(MeshSmoother(0.5, lag_s=lag), meshes)
+        assert [m.index for m in out] == list(range(20))
+        # the new person's first mesh is its own (smoothed with its own later ones at most),
+        # not pulled toward the other person 1 m away
+        np.testing.assert_allclose(out[10].vertices_cam, meshes[10].vertices_cam, atol=0.03)

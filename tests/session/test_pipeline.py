@@ -136,3 +136,39 @@ def test_detector_error_is_reported_before_a_mesh_stage_error(
     monkeypatch.setattr(pipeline, "PersonLocalizer", broken)
     with pytest.raises(BadFileError, match="pose model unusable"):
         LivePipeline(PipelineConfig(weights=str(tmp_path / "missing.pt")))
+
+
+class _Renamed:
+    """MediaPipe on the frames, but the person counts as another one (`subject_id` 1) from
+    frame `switch` on: what the tracker reports when the user clicks someone else."""
+
+    def __init__(self, switch: int) -> None:
+        from stdformer.detect.localize import PersonLocalizer
+
+        self.inner, self.switch = PersonLocalizer(), switch
+
+    def process(self, frame: Frame):
+        obs = self.inner.process(frame)
+        return None if obs is None else replace(obs, subject_id=int(frame.index >= self.switch))
+
+    def request_subject_at(self, x_px: float, y_px: float) -> None: ...
+
+    def reset(self) -> None:
+        self.inner.reset()
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+def test_another_person_starts_a_fresh_track(landmark_weights: Path) -> None:
+    frames = _frames(6)
+    cfg = PipelineConfig(weights=str(landmark_weights), device="cpu")
+    with LivePipeline(cfg, detector=_Renamed(switch=3)) as pipe:
+        switched = [pipe.process(f) for f in frames]
+        fill = len(pipe.predictor.buffer)
+    with LivePipeline(cfg, detector=_Renamed(switch=0)) as pipe:
+        fresh = [pipe.process(f) for f in frames[3:]]
+    assert fill == 3  # the window holds the new person's frames only
+    for a, b in zip(switched[3:], fresh, strict=True):  # nothing of the first person mixed in
+        np.testing.assert_allclose(a.mesh.vertices_cam, b.mesh.vertices_cam, atol=1e-5)
+    assert [m.index for r in switched for m in r.meshes] == [f.index for f in frames]
