@@ -482,8 +482,10 @@ def _log(R: np.ndarray) -> np.ndarray:
 
 def _skew(R: np.ndarray) -> np.ndarray:
     """(..., 3) the vector of R - R^T for (..., 3, 3) R: 2 sin(angle) times the axis."""
-    return np.stack([R[..., 2, 1] - R[..., 1, 2], R[..., 0, 2] - R[..., 2, 0],
-                     R[..., 1, 0] - R[..., 0, 1]], -1)  # fmt: skip
+    return R[..., _SKEW_ROWS, _SKEW_COLS] - R[..., _SKEW_COLS, _SKEW_ROWS]
+
+
+_SKEW_ROWS, _SKEW_COLS = np.array([2, 0, 1]), np.array([1, 2, 0])  # (2,1), (0,2), (1,0)
 
 
 def _solve_spd(H: np.ndarray, g: np.ndarray) -> np.ndarray:

@@ -17,9 +17,9 @@ set). `process` uses it (files have no latency budget); live it costs `lag_s` of
 
 A mesh that carries a body (`MeshResult.body`) stays one with it: the body's fitting points
 (`Reposer.targets`: joints, landmarks, bone vertices, ~100 instead of ~7,000 vertices) are
-smoothed and the body is re-posed onto them (`Reposer.repose`, 4 Gauss-Newton steps from the
-unsmoothed body; 2 left its jitter in: front accel 16 vs 13 mm/frame^2, lag 0.25 s). Without a
-reposer, smoothing a mesh that carries a body is refused.
+smoothed and the body is re-posed onto them (`Reposer.repose`, `RefineConfig.repose_iters`
+Gauss-Newton steps from the unsmoothed body). Without a reposer, smoothing a mesh that carries
+a body is refused.
 Measured on the real multi-view set, 60 fps (`main.py evaluate --real`): assets/README.md.
 """
 
