@@ -36,6 +36,7 @@ from stdformer.body.kinematics import (
     matrices,
     points,
     rotvecs,
+    skew_vector,
 )
 from stdformer.types import BodyParams
 
@@ -439,7 +440,7 @@ def _add_pose_prior(H: np.ndarray, g: np.ndarray, rot_local: np.ndarray, rot_wor
     joints = np.flatnonzero(weight > 0)
     if not len(joints):
         return
-    r = _log(rot_local[:, joints])  # (N, J, 3)
+    r = rotvecs(rot_local[:, joints])  # (N, J, 3)
     P = rot_world[:, np.maximum(parents[joints], 0)]  # (N, J, 3, 3)
     P[:, parents[joints] < 0] = np.eye(3)
     d = (3 * joints[:, None] + np.arange(3)).ravel()  # the blocks' diagonal
@@ -458,34 +459,12 @@ def _add_twist_prior(H: np.ndarray, g: np.ndarray, rot_local: np.ndarray, rot_wo
     if not len(joints):
         return
     R, a = rot_local[:, joints], axes[joints]  # (N, J, 3, 3), (J, 3)
-    tau = 2.0 * np.arctan2((_skew(R) * a).sum(-1), 1.0 + np.trace(R, axis1=-2, axis2=-1))
+    tau = 2.0 * np.arctan2((skew_vector(R) * a).sum(-1), 1.0 + np.trace(R, axis1=-2, axis2=-1))
     c = (rot_world[:, joints] @ a[:, :, None])[..., 0]  # (N, J, 3) the bone in world axes
     w = weight[joints, None]
     blk = 3 * joints[:, None] + np.arange(3)  # (J, 3)
     H[:, blk[:, :, None], blk[:, None, :]] += w[..., None] * c[..., :, None] * c[..., None, :]
     g[:, blk] += w * tau[..., None] * c
-
-
-def _log(R: np.ndarray) -> np.ndarray:
-    """(..., 3, 3) rotations -> (..., 3) rotation vectors; closed form (a few small matrices
-    per Gauss-Newton step: scipy's per-call cost dominated), scipy near 180 deg."""
-    cos = np.clip((np.trace(R, axis1=-2, axis2=-1) - 1.0) / 2.0, -1.0, 1.0)
-    theta = np.arccos(cos)
-    sin = np.sqrt(np.maximum(1.0 - cos**2, 0.0))
-    small = theta < 1e-4
-    factor = np.where(small, 0.5 + theta**2 / 12.0, theta / (2.0 * np.where(small, 1.0, sin)))
-    out = factor[..., None] * _skew(R)
-    if (far := theta > 3.0).any():  # sin -> 0: the skew part no longer carries the axis
-        out[far] = rotvecs(R[far])
-    return out
-
-
-def _skew(R: np.ndarray) -> np.ndarray:
-    """(..., 3) the vector of R - R^T for (..., 3, 3) R: 2 sin(angle) times the axis."""
-    return R[..., _SKEW_ROWS, _SKEW_COLS] - R[..., _SKEW_COLS, _SKEW_ROWS]
-
-
-_SKEW_ROWS, _SKEW_COLS = np.array([2, 0, 1]), np.array([1, 2, 0])  # (2,1), (0,2), (1,0)
 
 
 def _solve_spd(H: np.ndarray, g: np.ndarray) -> np.ndarray:
