@@ -73,6 +73,12 @@ def test_frames_following_the_other_person_are_not_scored():
     mp_px[5:] = other.mp_px[5:]  # from frame 5 on, the app follows person 1
     s = score_view_person(real, 0, 0, AppTrack(**{**track.__dict__, "mp_px": mp_px}))
     assert s["valid"][:5].all() and not s["valid"][5:].any()
+    # Followed from frame 5 on, the app's landmarks jump to the other person: the last frame of
+    # person 0 has no acceleration of its own motion (its next frame is someone else's).
+    cam = np.concatenate([track.landmarks_cam[:5], other.landmarks_cam[5:]])
+    s = score_view_person(real, 0, 0, AppTrack(**{**track.__dict__, "mp_px": mp_px,
+                                                  "landmarks_cam": cam}))  # fmt: skip
+    assert np.isnan(s["app/accel"][4]) and np.nanmax(np.abs(s["app/accel"][1:4])) < 1e-6
 
 
 def test_totals_split_front_and_back_and_ema_is_causal():
