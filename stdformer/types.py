@@ -51,6 +51,9 @@ class Observation:
     # Which person this is (the tracker's id): another id is another person, whose meshes
     # start over (network window, body fit, smoothing) instead of sliding from the last one.
     subject_id: int = 0
+    # The localizer swapped MediaPipe's left/right labels back and mirrored its depth (one of
+    # its short front/back flips, `stdformer.detect.facing`); `unflip` gives MediaPipe's reading.
+    facing_flipped: bool = False
 
     @property
     def center_xy(self) -> np.ndarray:  # (2,)

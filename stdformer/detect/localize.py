@@ -9,6 +9,8 @@ Per frame:
    GUI picks the subject: `request_subject_at(x, y)`.
 4. Subject missing, or nobody found: a second look on an upscaled crop around the predicted box,
    or periodically on a tile of the frame (`redetect`). Costs nothing while the subject is found.
+5. MediaPipe's short front/back flips of the subject (left and right labels swapped, depth
+   mirrored for a few frames) are undone (`facing.FacingGuard`).
 A frame without the subject gives `None`, never an exception.
 
 Looking for several poses makes MediaPipe run its person detector on every frame (2-4x slower),
@@ -27,6 +29,7 @@ from dataclasses import dataclass, field, replace
 import cv2
 import numpy as np
 
+from stdformer.detect.facing import FacingConfig, FacingGuard
 from stdformer.detect.mp_poses import (
     DetectedPose,
     LandmarkerSettings,
@@ -69,6 +72,7 @@ class LocalizerConfig:
     tracker: TrackerConfig = field(default_factory=TrackerConfig)
     quality: PoseQualityConfig = field(default_factory=PoseQualityConfig)
     redetect: RedetectConfig = field(default_factory=RedetectConfig)
+    facing: FacingConfig = field(default_factory=FacingConfig)  # short front/back flips undone
 
 
 def square_crop(bbox_xyxy: np.ndarray, margin: float) -> np.ndarray:
@@ -112,6 +116,7 @@ class PersonLocalizer:
             cfg.segmentation,
         )
         self.tracker = SubjectTracker(cfg.tracker)
+        self.facing = FacingGuard(cfg.facing)
         self.redetector = Redetector(replace(self._settings, segmentation=False), cfg.redetect)
         self._multi = None  # VIDEO landmarker for max_people poses (None when max_people == 1)
         self._single = None  # VIDEO landmarker for one pose: MediaPipe's fast tracking
@@ -126,6 +131,7 @@ class PersonLocalizer:
         """Forget the subject and MediaPipe's tracking state (call when the source changes)."""
         self._release()
         self.tracker.reset()
+        self.facing.reset()
         self.redetector.reset()
         self._last_ts_ms = -1
         self._lone_frames = 0  # consecutive frames with at most one person (multi mode)
@@ -251,7 +257,7 @@ class PersonLocalizer:
         if chosen is None:
             return None
         self.redetected = self.redetected or poses[chosen].mp_index < 0
-        return self._observation(poses[chosen], result, frame)
+        return self.facing(self._observation(poses[chosen], result, frame))
 
     def _zoom_region(self, wh: tuple[int, int], t_ns: int) -> np.ndarray | None:
         """The subject's predicted box when it was small in the last frames, else None."""

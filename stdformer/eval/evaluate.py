@@ -110,6 +110,15 @@ def observations(clip: CorpusClip) -> list[Observation | None]:
     return out
 
 
+def as_the_app_sees(obs: list[Observation | None]) -> list[Observation | None]:
+    """The stored detections after the localizer's undoing of MediaPipe's short front/back
+    flips (`stdformer.detect.facing.FacingGuard`; the corpus stores MediaPipe's own)."""
+    from stdformer.detect.facing import FacingGuard
+
+    guard = FacingGuard()
+    return [None if o is None else guard(o) for o in obs]
+
+
 def run_network(
     model: STDFormer, body: BodyModel, obs: list, lookahead: int, static: bool,
     body_output: str = "raw", smoothing: tuple[float, float] | None = None,

@@ -69,10 +69,12 @@ def evaluate_heldout(
     for clip in tqdm(clips, "held-out clips", disable=not show):
         gt_v, gt_j, pelvis_cam = ev.truth(body, clip)
         obs = ev.observations(clip)
+        seen = ev.as_the_app_sees(obs)  # the app's methods: what its localizer passes on
         inside = inside_image(project(gt_j + pelvis_cam, clip.K), tuple(clip.size_wh))
         group = next(g for g, fr in ev.GROUPS.items() if clip.framing in fr)
         for m in methods:
-            out = _run(m, model, body, clip, obs, fit_iters)
+            app = m in ("refined", "app", "app-process")
+            out = _run(m, model, body, clip, seen if app else obs, fit_iters)
             for g in (group, "all"):
                 ev.score_clip(scores[m][g], out, gt_v, gt_j, inside, upper=g == "upper")
     return {m: {g: s.summary() for g, s in per.items()} for m, per in scores.items()}, len(clips)

@@ -4,9 +4,11 @@ For each view V and each person p, the app's own session (`stdformer.session.ses
 batch mode, exactly as `main.py process` runs it, with the given `PipelineConfig`) runs on V's
 video with p picked at the first frame (as a click in the GUI would). Per frame the followed
 person is matched to a reference person by 2D (MediaPipe's landmarks within 10 % of the body
-height of p's reprojected reference, and nearer to it than to anyone else's); other frames are
-not scored. Rows (methods), all on the same frames:
-- `mediapipe`: the observation's MediaPipe world landmarks, raw;
+height of p's reprojected reference, either way round: MediaPipe's front/back flips swap left
+and right, and nearer to it than to anyone else's); other frames are not scored. Rows
+(methods), all on the same frames:
+- `mediapipe`: MediaPipe's world landmarks, raw (as MediaPipe read them, before the
+  localizer undid a front/back flip: `Observation.facing_flipped`);
 - `mediapipe+ema`: the same with a causal EMA (0.5) over consecutive frames;
 - `app`: the MediaPipe-33 points regressed from the app's mesh (`landmark_regressor`).
 Against the reference built WITHOUT view V, moved into V's camera frame:
@@ -14,9 +16,9 @@ Against the reference built WITHOUT view V, moved into V's camera frame:
 - accel error (mm/frame^2, limb joints, root-relative, frames inside runs of 3);
 - 2D alignment: per frame the mean pixel distance of the method's 2D landmarks (the app: its
   regressed points projected through the result's K) to (i) MediaPipe's confident 2D landmarks
-  (min(visibility, presence) > 0.5) and (ii) the reference reprojected into V (calibrated
-  camera), in % of the person's body height in pixels (stature / depth x focal length);
-  median and p90 over frames.
+  (min(visibility, presence) > 0.5; either labelling, as MediaPipe's flips swap it) and (ii)
+  the reference reprojected into V (calibrated camera), in % of the person's body height in
+  pixels (stature / depth x focal length); median and p90 over frames.
 Facing: a frame is front-facing when the reference torso's forward normal points toward V.
 """
 
@@ -29,6 +31,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from stdformer.detect.facing import unflip
+from stdformer.detect.pose_topology import FLIP_PERMUTATION
 from stdformer.detect.pose_topology import POSE_HIPS as HIPS
 from stdformer.eval.metrics import similarity_align
 from stdformer.eval.real_build import RealSet
@@ -41,6 +45,7 @@ LIMBS = (11, 12, 13, 14, 15, 16, 23, 24, 25, 26, 27, 28)
 METHODS = ("mediapipe", "mediapipe+ema", "app")
 CONFIDENT = 0.5
 EMA = 0.5
+FLIP = list(FLIP_PERMUTATION)
 FOLLOW_PCT = 10.0  # MediaPipe's median 2D distance to the followed person's reference
 
 
@@ -79,7 +84,8 @@ def run_app(
 
     def collect(result) -> None:
         for m in result.meshes:
-            o = m.observation
+            o = m.observation  # MediaPipe's own reading for its rows (the app un-flips some)
+            o = unflip(o) if o.facing_flipped else o
             conf = np.minimum(o.visibility, o.presence)
             rows.append((m.index, lreg @ m.vertices_cam, m.K, o.landmarks_px[:, :2], conf,
                          o.world_landmarks))  # fmt: skip
@@ -162,9 +168,13 @@ def score_view_person(real: RealSet, v: int, p: int, track: AppTrack) -> dict[st
     # Which reference person the app follows at each frame: nearest reprojection in 2D.
     others = [q for q in range(real.reference.points.shape[1]) if q != p]
 
-    def gap(q: int) -> np.ndarray:
-        d = np.linalg.norm(cam.project(real.reference.points[v, q][idx]) - track.mp_px, axis=-1)
-        return np.nanmedian(np.where(track.mp_conf > CONFIDENT, d, np.nan), axis=-1)
+    def gap(q: int) -> np.ndarray:  # either way round: a front/back flip is the same person
+        ref_px = cam.project(real.reference.points[v, q][idx])  # (N, 33, 2)
+        gaps = []
+        for labels in (slice(None), FLIP):
+            d = np.linalg.norm(ref_px[:, labels] - track.mp_px, axis=-1)
+            gaps.append(np.nanmedian(np.where(track.mp_conf > CONFIDENT, d, np.nan), axis=-1))
+        return np.fmin(*gaps)
 
     height_px = cam.K[1, 1] * stature(ref_world) / ref_cam[:, HIPS, 2].mean(-1)  # (N,)
     with np.errstate(all="ignore"):
@@ -194,7 +204,10 @@ def score_view_person(real: RealSet, v: int, p: int, track: AppTrack) -> dict[st
             m["mpjpe_all"].append(_mean_dist(pr[i], rr[i]))
             m["pa_all"].append(_pa(pr[i], rr[i]))
             conf = track.mp_conf[i] > CONFIDENT
-            to_mp = _mean_dist(px[i], track.mp_px[i], conf) if name == "app" else np.nan
+            to_mp = np.nan
+            if name == "app":  # either way round (MediaPipe's front/back flips swap the labels)
+                to_mp = min(_mean_dist(px[i], track.mp_px[i], conf),
+                            _mean_dist(px[i, FLIP], track.mp_px[i], conf))  # fmt: skip
             m["align_mp"].append(to_mp / height_px[i])
             m["align_ref"].append(_mean_dist(px[i], ref_px[i]) / height_px[i])
         acc = np.full(len(idx), np.nan)

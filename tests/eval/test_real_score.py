@@ -7,6 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from stdformer.detect.pose_topology import FLIP_PERMUTATION
 from stdformer.eval import real_set as rs
 from stdformer.eval.real_build import RealSet
 from stdformer.eval.real_score import LIMBS, AppTrack, _ema, score_view_person, summarize
@@ -92,3 +93,13 @@ def test_totals_split_front_and_back_and_ema_is_causal():
     out = _ema(x, np.array([0, 1, 2, 5, 6, 7]))
     assert out[0, 0] == 0 and out[1, 0] == pytest.approx(0.5) and out[3, 0] == 3.0  # restarts
     assert set(LIMBS) == {11, 12, 13, 14, 15, 16, 23, 24, 25, 26, 27, 28}
+
+
+def test_a_front_back_flip_is_still_the_followed_person():
+    real = _real_set()
+    track = _perfect_track(real, 0, 0)
+    mp_px = track.mp_px.copy()
+    mp_px[3:6] = mp_px[3:6][:, list(FLIP_PERMUTATION)]  # MediaPipe swapped left and right
+    s = score_view_person(real, 0, 0, AppTrack(**{**track.__dict__, "mp_px": mp_px}))
+    assert s["valid"].all()  # scored: the same person, read the other way round
+    assert np.nanmax(s["app/align_mp"]) < 1e-6  # the app sits on the person either way

@@ -1,0 +1,91 @@
+"""MediaPipe's short front/back flips are undone; real turns, long flips and new people are not."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from stdformer.body.body_model import load_body_model
+from stdformer.body.regressors import landmark_regressor
+from stdformer.detect.facing import FacingConfig, FacingGuard, torso_yaw_deg, unflip
+from stdformer.detect.pose_topology import POSE_HIPS
+from stdformer.types import Observation
+
+FPS, F = 30.0, 600.0
+
+
+@pytest.fixture(scope="module")
+def landmarks() -> np.ndarray:
+    """(33, 3) the default body's landmarks in camera axes (x right, y down), facing the camera."""
+    body = load_body_model()
+    lm = landmark_regressor(body).numpy() @ np.asarray(body.v_template)
+    lm = lm * [1.0, -1.0, -1.0]  # Y-up, facing +Z -> OpenCV axes, facing the camera
+    return lm - lm[list(POSE_HIPS)].mean(0)
+
+
+def _obs(landmarks: np.ndarray, i: int, yaw_deg: float, subject: int = 0) -> Observation:
+    """The person turned by `yaw_deg` (0: facing the camera) at frame i, 3 m away."""
+    a = -np.radians(yaw_deg)
+    rot = np.array([[np.cos(a), 0, np.sin(a)], [0, 1, 0], [-np.sin(a), 0, np.cos(a)]])
+    world = landmarks @ rot.T
+    cam = world + np.array([0.0, 0.0, 3.0])
+    uv = F * cam[:, :2] / cam[:, 2:] + [320, 240]
+    px = np.concatenate([uv, F * world[:, 2:] / 3.0], 1).astype(np.float32)
+    box = np.array([*uv.min(0), *uv.max(0)], np.float32)
+    return Observation(px, np.full(33, 0.9, np.float32), np.full(33, 0.95, np.float32),
+                       world.astype(np.float32), box, box.copy(), (640, 480),
+                       round(i * 1e9 / FPS), i, subject_id=subject)  # fmt: skip
+
+
+def _mirrored(obs: Observation) -> Observation:
+    """MediaPipe's flipped reading of `obs`: labels swapped, depth mirrored (not marked)."""
+    return dataclasses.replace(unflip(obs), facing_flipped=False)
+
+
+def _same(a: Observation, b: Observation) -> bool:
+    return np.allclose(a.landmarks_px, b.landmarks_px, atol=1e-4) and np.allclose(
+        a.world_landmarks, b.world_landmarks, atol=1e-5
+    )
+
+
+def test_yaw_and_unflip(landmarks: np.ndarray) -> None:
+    for yaw in (0.0, 30.0, -60.0, 150.0):
+        obs = _obs(landmarks, 0, yaw)
+        assert torso_yaw_deg(obs.world_landmarks) == pytest.approx(yaw, abs=1.0)
+        mirrored = unflip(obs)  # MediaPipe's reading of the person facing the other way
+        assert mirrored.facing_flipped
+        assert abs((torso_yaw_deg(mirrored.world_landmarks) - (180.0 - yaw) + 180) % 360 - 180) < 1
+        np.testing.assert_allclose(mirrored.landmarks_px[12, :2], obs.landmarks_px[11, :2])
+        assert _same(unflip(mirrored), obs) and not unflip(mirrored).facing_flipped
+
+
+def test_a_short_flip_is_undone(landmarks: np.ndarray) -> None:
+    truth = [_obs(landmarks, i, 10.0 * np.sin(i / 10)) for i in range(90)]
+    seen = [_mirrored(o) if 20 <= i < 35 or i in (50, 51) else o for i, o in enumerate(truth)]
+    guard = FacingGuard()
+    out = [guard(o) for o in seen]
+    assert all(_same(o, t) for o, t in zip(out, truth, strict=True))
+    flipped = [i for i, o in enumerate(out) if o.facing_flipped]
+    assert flipped == [*range(20, 35), 50, 51]  # marked: MediaPipe read these the other way
+
+
+def test_a_real_turn_is_left_alone(landmarks: np.ndarray) -> None:
+    seen = [_obs(landmarks, i, 12.0 * i) for i in range(90)]  # a full turn in 1 s, twice
+    guard = FacingGuard()
+    assert all(guard(o) is o for o in seen)
+
+
+def test_a_lasting_flip_is_followed_and_a_new_person_starts_over(landmarks: np.ndarray) -> None:
+    truth = [_obs(landmarks, i, 5.0) for i in range(150)]
+    seen = truth[:30] + [_mirrored(o) for o in truth[30:]]  # MediaPipe flips for good at 1 s
+    guard = FacingGuard(FacingConfig(window_s=2.0))
+    out = [guard(o) for o in seen]
+    assert all(_same(o, t) for o, t in zip(out[30:50], truth[30:50], strict=True))
+    assert all(o is s for o, s in zip(out[-30:], seen[-30:], strict=True))  # outvoted: followed
+    other = dataclasses.replace(_mirrored(truth[0]), t_ns=truth[0].t_ns + 30_000_000, subject_id=1)
+    guard = FacingGuard()
+    guard(truth[0])
+    assert guard(other) is other  # another person: no history to hold against them
+    assert FacingGuard(FacingConfig(enabled=False))(seen[40]) is seen[40]
