@@ -71,6 +71,19 @@ def test_a_short_flip_is_undone(landmarks: np.ndarray) -> None:
     assert flipped == [*range(20, 35), 50, 51]  # marked: MediaPipe read these the other way
 
 
+def test_readings_between_truth_and_mirror_do_not_capture_the_facing(
+    landmarks: np.ndarray,
+) -> None:
+    truth = [_obs(landmarks, i, 20.0) for i in range(40)]
+    seen = list(truth)
+    seen[20], seen[21] = _obs(landmarks, 20, 125.0), _obs(landmarks, 21, 118.0)  # garbage
+    seen[22] = _mirrored(truth[22])  # then a flip, then MediaPipe is right again
+    guard = FacingGuard()
+    out = [guard(o) for o in seen]
+    assert out[22].facing_flipped and _same(out[22], truth[22])
+    assert not any(o.facing_flipped for o in out[23:])  # the right readings are left alone
+
+
 def test_a_real_turn_is_left_alone(landmarks: np.ndarray) -> None:
     seen = [_obs(landmarks, i, 12.0 * i) for i in range(90)]  # a full turn in 1 s, twice
     guard = FacingGuard()
@@ -80,10 +93,10 @@ def test_a_real_turn_is_left_alone(landmarks: np.ndarray) -> None:
 def test_a_lasting_flip_is_followed_and_a_new_person_starts_over(landmarks: np.ndarray) -> None:
     truth = [_obs(landmarks, i, 5.0) for i in range(150)]
     seen = truth[:30] + [_mirrored(o) for o in truth[30:]]  # MediaPipe flips for good at 1 s
-    guard = FacingGuard(FacingConfig(window_s=2.0))
+    guard = FacingGuard(FacingConfig(max_flip_s=0.5))
     out = [guard(o) for o in seen]
-    assert all(_same(o, t) for o, t in zip(out[30:50], truth[30:50], strict=True))
-    assert all(o is s for o, s in zip(out[-30:], seen[-30:], strict=True))  # outvoted: followed
+    assert all(_same(o, t) for o, t in zip(out[30:45], truth[30:45], strict=True))
+    assert all(o is s for o, s in zip(out[46:], seen[46:], strict=True))  # held 0.5 s: followed
     other = dataclasses.replace(_mirrored(truth[0]), t_ns=truth[0].t_ns + 30_000_000, subject_id=1)
     guard = FacingGuard()
     guard(truth[0])
