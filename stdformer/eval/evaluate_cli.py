@@ -41,6 +41,8 @@ METHODS = (
     "stdformer", "stdformer+2", "static-T1", "refined", "app", "app-process", "mediapipe-world",
     "fit-per-frame",
 )  # fmt: skip
+# The app's own body (refined, live and `process` smoothing): fed what its localizer passes on.
+APP_METHODS = ("refined", "app", "app-process")
 
 
 def evaluate_heldout(
@@ -73,8 +75,7 @@ def evaluate_heldout(
         inside = inside_image(project(gt_j + pelvis_cam, clip.K), tuple(clip.size_wh))
         group = next(g for g, fr in ev.GROUPS.items() if clip.framing in fr)
         for m in methods:
-            app = m in ("refined", "app", "app-process")
-            out = _run(m, model, body, clip, seen if app else obs, fit_iters)
+            out = _run(m, model, body, clip, seen if m in APP_METHODS else obs, fit_iters)
             for g in (group, "all"):
                 ev.score_clip(scores[m][g], out, gt_v, gt_j, inside, upper=g == "upper")
     return {m: {g: s.summary() for g, s in per.items()} for m, per in scores.items()}, len(clips)
@@ -83,7 +84,7 @@ def evaluate_heldout(
 def _run(method, model, body, clip, obs, fit_iters):
     from stdformer.eval import evaluate as ev
 
-    if method in ("stdformer", "stdformer+2", "static-T1", "refined", "app", "app-process"):
+    if method in ("stdformer", "stdformer+2", "static-T1", *APP_METHODS):
         from stdformer.session.core import DEFAULT_SMOOTHING, PROCESS_SMOOTHING_LAG_S
 
         look = 2 if method == "stdformer+2" else 0
