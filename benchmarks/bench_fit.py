@@ -37,7 +37,7 @@ from stdformer.inference.predictor import Predictor, PredictorConfig
 from stdformer.inference.refine import BodyRefiner, RefineConfig
 from stdformer.inference.smoothing import MeshSmoother
 from stdformer.paths import ASSETS_DIR, REPO_ROOT
-from stdformer.session.core import DEFAULT_SMOOTHING, PROCESS_SMOOTHING_LAG_S
+from stdformer.session.core import DEFAULT_SMOOTHING, PROCESS_SMOOTHING, PROCESS_SMOOTHING_LAG_S
 from stdformer.session.pipeline import PipelineConfig, load_mesh_stage
 from stdformer.types import MeshResult, Observation
 
@@ -185,11 +185,15 @@ def live(body, tracked: list[tuple[int, MeshResult]], sc: Scorer) -> None:
 def smoothing(ref: BodyRefiner, fitted: list[tuple[int, MeshResult]]) -> None:
     """CPU of the session's smoothing of the refined bodies (ray One-Euro + re-posing the body
     onto the smoothed mesh): live (no lag) and as `process` runs it (0.25 s lag)."""
-    for name, lag in (("live", 0.0), ("process", PROCESS_SMOOTHING_LAG_S)):
+    modes = (
+        ("live", DEFAULT_SMOOTHING, 0.0),
+        ("process", PROCESS_SMOOTHING, PROCESS_SMOOTHING_LAG_S),
+    )
+    for name, strength, lag in modes:
         smoother, last, cpu = None, None, []
         for track, m in fitted:
             if track != last:
-                smoother = MeshSmoother(DEFAULT_SMOOTHING, lag, reposer=ref)
+                smoother = MeshSmoother(strength, lag, reposer=ref)
                 last = track
             c0 = time.thread_time()
             smoother.push(m)

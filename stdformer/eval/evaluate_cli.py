@@ -85,13 +85,15 @@ def _run(method, model, body, clip, obs, fit_iters):
     from stdformer.eval import evaluate as ev
 
     if method in ("stdformer", "stdformer+2", "static-T1", *APP_METHODS):
-        from stdformer.session.core import DEFAULT_SMOOTHING, PROCESS_SMOOTHING_LAG_S
+        from stdformer.session import core
 
         look = 2 if method == "stdformer+2" else 0
         output = "raw" if method.startswith(("stdformer", "static")) else "refined"
         # "app": the live session's smoothing; "app-process": `process`'s (with its lag)
-        lag = PROCESS_SMOOTHING_LAG_S if method == "app-process" else 0.0
-        smoothing = (DEFAULT_SMOOTHING, lag) if method.startswith("app") else None
+        smoothing = {
+            "app": (core.DEFAULT_SMOOTHING, 0.0),
+            "app-process": (core.PROCESS_SMOOTHING, core.PROCESS_SMOOTHING_LAG_S),
+        }.get(method)
         return ev.run_network(model, body, obs, look, method == "static-T1", output, smoothing)
     det = clip.detected
     joints = np.full((len(det), 14, 3), np.nan)
@@ -203,6 +205,8 @@ def format_table(results: dict) -> str:
 
 
 def main(argv: list[str]) -> int:
+    from stdformer.session.core import DEFAULT_SMOOTHING
+
     p = argparse.ArgumentParser(prog="main.py evaluate", description=__doc__.split("\n\n")[0])
     p.add_argument("--heldout", type=Path, default=default_cache_dir() / "corpus" / "heldout")
     p.add_argument("--video", help="evaluate on this video (no ground truth) instead")
@@ -213,7 +217,7 @@ def main(argv: list[str]) -> int:
     p.add_argument("--json", type=Path, help="write the results here")
     p.add_argument("-q", "--quiet", action="store_true")
     add_pipeline_args(p)  # --weights for both modes; all of them for --video and --real
-    add_smoothing_args(p, lag_s=0.0)  # --video and --real: as live (process: --smoothing-lag)
+    add_smoothing_args(p, DEFAULT_SMOOTHING, 0.0)  # --video, --real: as live (see `process`)
     p.add_argument("-v", "--verbose", action="store_true", help="debug logging, native log lines")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING)

@@ -31,7 +31,12 @@ from stdformer.recording.format import RecordingError
 from stdformer.recording.reader import open_recording
 from stdformer.recording.recorder import Recorder, recording_info
 from stdformer.recording.writer import describe_os_error, recording_dir_names
-from stdformer.session.core import PROCESS_SMOOTHING_LAG_S, PickSubject, SessionConfig
+from stdformer.session.core import (
+    PROCESS_SMOOTHING,
+    PROCESS_SMOOTHING_LAG_S,
+    PickSubject,
+    SessionConfig,
+)
 from stdformer.session.options import (
     add_pipeline_args,
     add_smoothing_args,
@@ -64,7 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.add_argument("-v", "--verbose", action="store_true", help="debug logging, native log lines")
-    return add_smoothing_args(add_pipeline_args(p), lag_s=PROCESS_SMOOTHING_LAG_S)
+    return add_smoothing_args(add_pipeline_args(p), PROCESS_SMOOTHING, PROCESS_SMOOTHING_LAG_S)
 
 
 def _probe(video: str) -> tuple[float, int | None, str]:

@@ -91,14 +91,14 @@ def lag_seconds(text: str) -> float:
     return value
 
 
-def add_smoothing_args(parser: argparse.ArgumentParser, lag_s: float) -> argparse.ArgumentParser:
-    """--smoothing and --smoothing-lag (headless commands; `lag_s`: this command's default)."""
-    from stdformer.session.core import DEFAULT_SMOOTHING
-
+def add_smoothing_args(
+    parser: argparse.ArgumentParser, strength: float, lag_s: float
+) -> argparse.ArgumentParser:
+    """--smoothing and --smoothing-lag (headless commands; this command's defaults)."""
     g = parser.add_argument_group("smoothing")
     g.add_argument(
-        "--smoothing", type=unit_float, default=DEFAULT_SMOOTHING, metavar="S",
-        help=f"One-Euro strength of the mesh in [0, 1], 0 = off (default {DEFAULT_SMOOTHING})",
+        "--smoothing", type=unit_float, default=strength, metavar="S",
+        help=f"One-Euro strength of the mesh in [0, 1], 0 = off (default {strength:g})",
     )  # fmt: skip
     g.add_argument(
         "--smoothing-lag", type=lag_seconds, default=lag_s, metavar="SECONDS",

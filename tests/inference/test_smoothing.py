@@ -73,6 +73,26 @@ def test_the_lag_removes_the_filters_delay_and_every_mesh_comes_out_once() -> No
     assert abs(delay(out)) < 0.3 * abs(delay(causal))
 
 
+def test_process_smoothing_takes_the_jitter_out_of_fast_motion_without_trailing() -> None:
+    """`process`'s zero-phase smoother (no lag to fight) keeps its cut-off low in fast motion:
+    a point crossing at 1 m/s with 5 mm noise keeps < 15 % of the noise's frame-to-frame
+    acceleration (20 % with the live filter's speed coefficient) and stays within 5 mm."""
+    from stdformer.session.core import PROCESS_SMOOTHING, PROCESS_SMOOTHING_LAG_S
+
+    n, speed = 90, 1.0
+    truth = speed * np.arange(n) / FPS
+    noisy = truth + 0.005 * np.random.default_rng(1).standard_normal(n)
+    meshes = [_mesh(i, np.array([[noisy[i], 0.0, 3.0], [noisy[i], 0.5, 3.0]])) for i in range(n)]
+    out = _run(MeshSmoother(PROCESS_SMOOTHING, PROCESS_SMOOTHING_LAG_S), meshes)
+    err = np.array([m.vertices_cam[0, 0] for m in out]) - truth
+
+    def accel(e: np.ndarray) -> float:
+        return float(np.mean(np.abs(np.diff(e, 2)[10:-10])))
+
+    assert accel(err) < 0.15 * accel(noisy - truth)
+    assert abs(np.mean(err[15:-15])) < 0.005
+
+
 def test_strength_zero_passes_meshes_through_at_once() -> None:
     meshes = _ramp(5)
     smoother = MeshSmoother(0.0, lag_s=0.5)

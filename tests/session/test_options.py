@@ -57,12 +57,12 @@ def test_out_of_range_smoothing_is_a_usage_error(argv, complaint, capsys) -> Non
 
 def test_process_smooths_with_a_lag_and_evaluate_as_live() -> None:
     """Files have no latency budget: `process` smooths zero-phase by default."""
-    from stdformer.session.core import DEFAULT_SMOOTHING, PROCESS_SMOOTHING_LAG_S
+    from stdformer.session.core import PROCESS_SMOOTHING, PROCESS_SMOOTHING_LAG_S
     from stdformer.session.options import smoothing_from_args
 
     args = process_cli.build_parser().parse_args(["clip.mp4", "--out", "out"])
     assert smoothing_from_args(args) == {
-        "smoothing": DEFAULT_SMOOTHING,
+        "smoothing": PROCESS_SMOOTHING,
         "smoothing_lag_s": PROCESS_SMOOTHING_LAG_S,
     }
     assert PROCESS_SMOOTHING_LAG_S > 0

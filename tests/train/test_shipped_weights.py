@@ -38,9 +38,9 @@ def scores():
     gt_v, gt_j, _ = ev.truth(body, clip)
     out = {}
     everywhere = np.ones((len(gt_j), 14), bool)
-    from stdformer.session.core import DEFAULT_SMOOTHING, PROCESS_SMOOTHING_LAG_S
+    from stdformer.session.core import PROCESS_SMOOTHING, PROCESS_SMOOTHING_LAG_S
 
-    process = (DEFAULT_SMOOTHING, PROCESS_SMOOTHING_LAG_S)  # what `main.py process` applies
+    process = (PROCESS_SMOOTHING, PROCESS_SMOOTHING_LAG_S)  # what `main.py process` applies
     for name, static, body_output, smoothing in (
         ("stdformer", False, "raw", None), ("static", True, "raw", None),
         ("refined", False, "refined", None), ("process", False, "refined", process),
