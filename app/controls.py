@@ -22,11 +22,11 @@ from PyQt6.QtWidgets import (
 )
 
 from app.config import AppConfig
+from stdformer.inference.smoothing import MAX_LAG_FRAMES
 from stdformer.session.core import DEFAULT_SMOOTHING
 
 PICK = "__pick__"
 DEVICES = ("auto", "cpu", "cuda")
-MAX_LOOKAHEAD = 15  # the network's window is longer; the pipeline says so if not
 BODY_OUTPUT_LABELS = {  # PipelineConfig.body_output -> what the Mesh menu says
     "refined": "Fitted to the image",
     "fit": "Fitted to the network",
@@ -105,8 +105,10 @@ class ControlsBar(QToolBar):
         for name in DEVICES:
             self.device.addItem(name.upper() if name != "auto" else "Auto", name)
         self.lookahead = QSpinBox()
-        self.lookahead.setRange(0, MAX_LOOKAHEAD)
-        self.lookahead.setToolTip("frames of future context: smoother mesh, that many frames later")
+        self.lookahead.setRange(0, MAX_LAG_FRAMES)
+        self.lookahead.setToolTip(
+            "the smoother looks this many frames ahead: steadier mesh, that many frames later"
+        )
         self.output = QComboBox()
         for name, label in BODY_OUTPUT_LABELS.items():
             self.output.addItem(label, name)

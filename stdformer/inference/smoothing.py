@@ -14,6 +14,10 @@ Strength s in [0, 1] (0 = off) maps to the minimum cut-off `f_min = 10 ** (1 - 2
 backward One-Euro pass over the newer meshes has removed the forward filter's lag (zero phase,
 like filtering a whole take forwards and backwards: 0.25 s is within 1 % of that on the real
 set). `process` uses it (files have no latency budget); live it costs `lag_s` of latency.
+`lag_frames` = K holds each mesh until K newer ones came (the live session's look-ahead: K
+frames of latency at any frame rate). Real set (60 fps), live settings, K = 1: front / back
+accel 11.4 -> 8.5 / 8.9 -> 6.5 mm/frame^2, PA-MPJPE 82.7 -> 82.5 / 74.7 -> 74.4 (the network's
+own look-ahead of one frame, which the session used before: accel 11.0 / 8.8).
 The speed coefficient is there to cut the causal filter's lag in fast motion; a zero-phase
 smoother has none, so it raises the cut-off less (`ZERO_PHASE_BETA`; real set, `process`:
 accel 7.6 -> 7.0 mm/frame^2 front at strength 0.3, PA-MPJPE 82.0 -> 81.3).
@@ -39,6 +43,7 @@ from stdformer.types import MeshResult
 
 BETA = 2.0  # cut-off increase per m/s of speed
 ZERO_PHASE_BETA = 0.5  # with a lag nothing trails fast motion: raise the cut-off less
+MAX_LAG_FRAMES = 8  # look-ahead in frames (the live session's; `process` uses `lag_s`)
 D_CUTOFF_HZ = 1.0  # cut-off of the speed estimate itself
 DEPTH_STRENGTH = 0.5  # depth is smoothed at least this hard (1 Hz)
 MIN_DEPTH_M = 0.05  # points nearer than this to the camera plane are clamped (ray division)
@@ -115,16 +120,22 @@ class MeshSmoother:
         strength: float = 0.0,
         lag_s: float = 0.0,
         reposer: Reposer | None = None,
+        lag_frames: int = 0,
     ) -> None:
         if not 0.0 <= strength <= 1.0:
             raise ValueError(f"smoothing strength must be in [0, 1], got {strength}")
         if not 0.0 <= lag_s <= 2.0:
             raise ValueError(f"smoothing lag must be in [0, 2] s, got {lag_s}")
+        if not 0 <= lag_frames <= MAX_LAG_FRAMES:
+            raise ValueError(
+                f"look-ahead must be in [0, {MAX_LAG_FRAMES}] frames, got {lag_frames}"
+            )
         self.strength, self.lag_s, self.reposer = float(strength), float(lag_s), reposer
+        self.lag_frames = int(lag_frames)
         across = min_cutoff_for_strength(strength) if strength > 0 else 1.0
         depth = min_cutoff_for_strength(max(strength, DEPTH_STRENGTH))
         self._cutoffs = np.array([across, across, depth])  # per ray coordinate (u, v, z)
-        self._beta = ZERO_PHASE_BETA if lag_s > 0 else BETA
+        self._beta = ZERO_PHASE_BETA if lag_s > 0 or lag_frames > 0 else BETA
         self._forward = OneEuroFilter(self._cutoffs, self._beta)
         self._held: deque[_Held] = deque()
         self.reset()
@@ -153,7 +164,7 @@ class MeshSmoother:
         else:
             points = np.concatenate([mesh.vertices_cam, mesh.joints_cam]).astype(np.float64)
         self._held.append(_Held(mesh, t_s, self._forward(self._to_ray(points), t_s)))
-        while self._held and t_s - self._held[0].t_s >= self.lag_s:
+        while len(self._held) > self.lag_frames and t_s - self._held[0].t_s >= self.lag_s:
             ready.append(self._emit())
         return ready
 

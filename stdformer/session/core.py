@@ -154,6 +154,7 @@ class SessionCore:
         self._clock_ns = clock_ns
         self._reposer = None if pipeline.predictor is None else pipeline.predictor.refiner
         self._lag_s = config.smoothing_lag_s
+        self._lag_frames = pipeline.config.lookahead  # the look-ahead is the smoother's
         self._smoother = self._new_smoother(config.smoothing)
         self._fade = MeshFade(config.hold_s, config.fade_s)
         self._picks: deque[PickSubject] = deque()  # append/popleft are atomic
@@ -175,7 +176,7 @@ class SessionCore:
             raise TypeError(f"not a session command: {command!r}")
 
     def _new_smoother(self, strength: float) -> MeshSmoother:
-        return MeshSmoother(strength, self._lag_s, reposer=self._reposer)
+        return MeshSmoother(strength, self._lag_s, self._reposer, self._lag_frames)
 
     def _apply_settings(self) -> list[MeshResult]:
         """Apply queued setting changes; returns meshes a replaced smoother still held."""
@@ -244,11 +245,9 @@ class SessionCore:
         )
 
     def finish(self, last: SessionResult) -> SessionResult | None:
-        """At the end of the input: `last` again with the meshes still owed (look-ahead and
-        smoothing lag), or None when none are."""
-        owed = [] if self.pipeline.predictor is None else self.pipeline.predictor.flush()
-        smoothed = [m for mesh in owed for m in self._smoother.push(mesh)]
-        smoothed += self._smoother.flush()
+        """At the end of the input: `last` again with the meshes the smoother still holds
+        (look-ahead and smoothing lag), or None when none are."""
+        smoothed = self._smoother.flush()
         if not smoothed:
             return None
         meshes = tuple(_frozen_mesh(m) for m in smoothed)

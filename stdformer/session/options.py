@@ -13,16 +13,19 @@ from collections.abc import Callable
 
 from stdformer.detect.localize import LocalizerConfig
 from stdformer.inference.refine import BODY_OUTPUTS
+from stdformer.inference.smoothing import MAX_LAG_FRAMES
 from stdformer.session.pipeline import PipelineConfig
 
 
-def int_at_least(minimum: int) -> Callable[[str], int]:
-    """argparse type: an integer >= minimum (a usage error names the option otherwise)."""
+def int_at_least(minimum: int, maximum: int | None = None) -> Callable[[str], int]:
+    """argparse type: an integer >= minimum (and <= maximum; a usage error names the option)."""
 
     def parse(text: str) -> int:
         value = int(text)
         if value < minimum:
             raise argparse.ArgumentTypeError(f"must be >= {minimum}, got {value}")
+        if maximum is not None and value > maximum:
+            raise argparse.ArgumentTypeError(f"must be <= {maximum}, got {value}")
         return value
 
     parse.__name__ = "integer"  # argparse names the type in "invalid integer value"
@@ -54,10 +57,10 @@ def add_pipeline_args(parser: argparse.ArgumentParser) -> argparse.ArgumentParse
     g.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda[:N]")
     g.add_argument(
         "--lookahead",
-        type=int_at_least(0),
+        type=int_at_least(0, MAX_LAG_FRAMES),
         default=0,
         metavar="K",
-        help="frames of future context for the mesh (smoother, K frames more latency)",
+        help="the smoother looks K frames ahead: a steadier mesh, K frames later (default 0)",
     )
     g.add_argument(
         "--max-people",

@@ -43,7 +43,9 @@ class PipelineConfig:
     weights: str | None = None  # None: $STDFORMER_WEIGHTS, then the shipped weights if present
     mesh_levels: str | None = None  # None: computed from the body (official weights need METRO's)
     device: str = "auto"
-    lookahead: int = 0  # frames of future context (latency) for the mesh
+    # frames of latency spent on a smoother mesh: the session's smoother looks this many frames
+    # ahead (zero phase over them; `MeshSmoother.lag_frames`); the network itself stays causal
+    lookahead: int = 0
     cpu_threads: int | None = 1  # torch threads on the CPU: leave cores to MediaPipe + renderer
     display_level: DisplayLevel = "mid"  # mesh level the live views draw (recordings: full)
     body_output: BodyOutput = "refined"  # refined body (default), fitted body, or raw network
@@ -53,9 +55,7 @@ class PipelineConfig:
 class PipelineResult:
     frame: Frame
     observation: Observation | None
-    # Meshes this frame completed, oldest first: usually one (for frame index - lookahead); none
-    # without weights or a person, or while the look-ahead fills; up to lookahead + 1 when the
-    # subject is lost and the frames still owed are flushed.
+    # Meshes this frame completed: this frame's, or none (without weights or a person).
     meshes: tuple[MeshResult, ...]
     timings_ms: dict[str, float]
 
@@ -172,7 +172,6 @@ class LivePipeline:
         self.predictor = Predictor(
             stage.model,
             PredictorConfig(
-                lookahead=self.config.lookahead,
                 device=self.config.device,
                 cpu_threads=self.config.cpu_threads,
             ),
@@ -201,22 +200,19 @@ class LivePipeline:
     def mesh(
         self, frame: Frame, obs: Observation | None
     ) -> tuple[tuple[MeshResult, ...], dict[str, float]]:
-        """The meshes `frame`'s observation completes (see `PipelineResult.meshes`)."""
+        """`frame`'s mesh, if any (see `PipelineResult.meshes`)."""
         if self.predictor is None:
             return (), {}
-        owed: tuple[MeshResult, ...] = ()
         if obs is None or obs.subject_id != self._subject_id:
-            # Subject lost or another person followed: emit what look-ahead still owes, then
-            # start a fresh track so one person's frames never mix into another's.
-            owed = tuple(self.predictor.flush())
+            # Subject lost or another person followed: a fresh track (network window, body fit)
+            # so one person's frames never mix into another's.
             self.predictor.reset()
         self._subject_id = None if obs is None else obs.subject_id
         if obs is None:
-            return owed, {}
+            return (), {}
         t0 = time.perf_counter()
         mesh = self.predictor.push(obs, frame.image_bgr)
-        meshes = owed if mesh is None else (*owed, mesh)
-        return meshes, {"mesh": (time.perf_counter() - t0) * 1e3}
+        return (() if mesh is None else (mesh,)), {"mesh": (time.perf_counter() - t0) * 1e3}
 
     def reset(self) -> None:
         self.localizer.reset()

@@ -90,7 +90,8 @@ class Session:
         stats: RunStats | None = None,
         pipeline_factory: Callable[[PipelineConfig], LivePipeline] | None = None,
     ) -> None:
-        MeshSmoother(config.smoothing, config.smoothing_lag_s)  # validate in the caller's thread
+        # validate in the caller's thread
+        MeshSmoother(config.smoothing, config.smoothing_lag_s, None, config.pipeline.lookahead)
         MeshFade(config.hold_s, config.fade_s)
         self.config = config
         self.stats = stats or RunStats()

@@ -41,6 +41,7 @@ class FakePipeline:
     that jitters by 1 cm along x from frame to frame. Fast and deterministic."""
 
     def __init__(self, config: PipelineConfig | None = None) -> None:
+        self.config = config or PipelineConfig()
         self.predictor = None
         self.faces = FACES
         self.display_lod = None

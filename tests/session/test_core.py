@@ -12,6 +12,7 @@ import pytest
 
 from stdformer.session.capture import CaptureStatus
 from stdformer.session.core import PickSubject, SessionConfig, SessionCore, SetSmoothing
+from stdformer.session.pipeline import PipelineConfig
 from stdformer.session.session import Session
 from stdformer.types import Frame
 from tests.session.fakes import FakePipeline
@@ -72,6 +73,26 @@ def test_commands_apply_before_the_next_step() -> None:
     smooth = [core.step(frame(i)).meshes[0].vertices_cam[0, 0] for i in range(12, 30)]
     assert np.ptp(raw) == pytest.approx(0.01)  # off: the fake's 1 cm jitter as it is
     assert np.ptp(smooth[-8:]) < 0.3 * np.ptp(raw)  # on from the next mesh
+
+
+def test_lookahead_meshes_come_k_frames_late_in_order_and_a_loss_flushes_them() -> None:
+    core = SessionCore(FakePipeline(PipelineConfig(lookahead=2)), SessionConfig())
+    got = [core.step(frame(i, person=i < 4)) for i in range(5)]
+    assert [[m.index for m in r.meshes] for r in got] == [[], [], [0], [1], [2, 3]]
+    assert got[-1].observation is None
+    assert core.finish(got[-1]) is None  # nothing owed after the flush
+
+
+def test_one_frame_of_lookahead_steadies_the_mesh() -> None:
+    """The smoother spends the look-ahead on a backward pass (zero phase): the fake's 1 cm
+    frame-to-frame jitter mostly goes at the same strength."""
+
+    def jitter(lookahead: int) -> float:
+        core = SessionCore(FakePipeline(PipelineConfig(lookahead=lookahead)), SessionConfig())
+        xs = [m.vertices_cam[0, 0] for i in range(40) for m in core.step(frame(i)).meshes]
+        return float(np.ptp(xs[10:30]))
+
+    assert jitter(1) < 0.5 * jitter(0)
 
 
 def test_bad_commands_are_refused_in_the_senders_thread() -> None:

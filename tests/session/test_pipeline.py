@@ -79,19 +79,6 @@ def test_mesh_levels_file_must_match_the_weights(landmark_weights: Path, tmp_pat
         LivePipeline(cfg)
 
 
-def test_lookahead_meshes_are_flushed_when_the_subject_is_lost(landmark_weights: Path) -> None:
-    frames = _frames(4)
-    last = frames[-1]
-    empty = Frame(np.zeros_like(last.image_bgr), last.t_ns + 40_000_000, last.index + 1)
-    cfg = PipelineConfig(weights=str(landmark_weights), device="cpu", lookahead=2)
-    with LivePipeline(cfg) as pipe:
-        results = [pipe.process(f) for f in [*frames, empty]]
-    assert [len(r.meshes) for r in results] == [0, 0, 1, 1, 2]
-    indices = [m.index for r in results for m in r.meshes]
-    assert indices == [f.index for f in frames]  # every frame of the track got its mesh, in order
-    assert results[-1].observation is None and results[-1].mesh.index == last.index
-
-
 def test_damaged_mesh_levels_file_is_a_clear_error(landmark_weights: Path, tmp_path: Path) -> None:
     damaged = tmp_path / "levels.npz"
     damaged.write_bytes(b"PK\x03\x04 truncated")
