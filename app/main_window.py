@@ -309,8 +309,8 @@ class MainWindow(QMainWindow):
             self.shown = result
             self._device = result.device
             alpha = result.display_alpha if frame.overlay is not None else 0.0
-            self.video.set_frame(frame.video, result.observation, frame.overlay, alpha)
-            self.stats.count_display((time.perf_counter_ns() - result.frame.wall_ns) / 1e6)
+            self.video.set_frame(frame.video, result.display_observation, frame.overlay, alpha)
+            self.stats.count_display((time.perf_counter_ns() - result.display_frame.wall_ns) / 1e6)
             for what in ("frame", "body mesh") if result.display_mesh is not None else ("frame",):
                 if what not in self._firsts:  # start-up milestones (benchmarks/bench_live.py)
                     self._firsts.add(what)

@@ -172,7 +172,7 @@ class DisplayThread(QThread):
             if rendered is not None:
                 for stage, ms in rendered.timings_ms.items():
                     self.stats.add_time(stage, ms)
-            video = bgr_to_qimage(result.frame.image_bgr) if new and result else None
+            video = bgr_to_qimage(result.display_frame.image_bgr) if new and result else None
             self._post(
                 DisplayFrame(
                     video=video,

@@ -176,7 +176,7 @@ class LiveViews:
 
     def world_points(self, result: SessionResult) -> tuple[np.ndarray, np.ndarray, str] | None:
         """(all points (N, 3), visible points (M, 3), kind) in the view's world frame."""
-        mesh, obs = result.display_mesh, result.observation
+        mesh, obs = result.display_mesh, result.display_observation
         shown = self.shown_mesh(result)
         if mesh is not None and shown is not None:
             vertices_cam = shown[0]
@@ -188,7 +188,7 @@ class LiveViews:
             uvw = vertices_cam @ mesh.K.T  # (V, 3)
             z = np.maximum(uvw[:, 2], 1e-6)
             u, v = uvw[:, 0] / z, uvw[:, 1] / z
-            w, h = result.frame.size_wh
+            w, h = result.display_frame.size_wh
             inside = (u >= 0) & (u < w) & (v >= 0) & (v < h) & (vertices_cam[:, 2] > 0)
             return pts, pts[inside] if inside.sum() >= 20 else pts, "mesh"
         if obs is not None:
@@ -243,7 +243,7 @@ class LiveViews:
                 raise RuntimeError("LiveViews without a renderer cannot draw the overlay")
             t0 = time.perf_counter()
             K, size = overlay_camera(
-                result.display_mesh.K, result.frame.size_wh, self.overlay_max_side
+                result.display_mesh.K, result.display_frame.size_wh, self.overlay_max_side
             )
             overlay_rgba = self._draw(
                 "overlay",
@@ -271,7 +271,7 @@ class LiveViews:
         if result is None or geometry is None:
             return self._draw("view", draw, camera=cam, floor_y=floor, size_wh=size_wh)
         pts, _, kind = geometry
-        obs = result.observation
+        obs = result.display_observation
         shown = self.shown_mesh(result)
         if (kind == "mesh" or obs is None) and shown is not None:
             return self._draw(

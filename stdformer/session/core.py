@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from stdformer.inference.smoothing import MeshSmoother
+from stdformer.inference.smoothing import MAX_LAG_FRAMES, MeshSmoother
 from stdformer.render.display_mesh import DisplayLod
 from stdformer.session.fade import MeshFade, SubjectState
 from stdformer.session.pipeline import PipelineConfig
@@ -108,6 +108,20 @@ class SessionResult:
     buffer_size: int  # the window length T (0 without weights)
     display_lod: DisplayLod | None = None  # the lighter mesh views draw; None: full `faces`
     device: str = ""  # where the network runs ("" without weights)
+    # With look-ahead K the mesh is K frames behind `frame`: the frame it belongs to and that
+    # frame's observation (None: `frame`). Views draw `display_frame` and
+    # `display_observation`, so the overlay and the landmarks sit on the person in the video.
+    lagged: tuple[Frame, Observation | None] | None = None
+
+    @property
+    def display_frame(self) -> Frame:
+        """The frame a view draws under `display_mesh` (the video and the overlay's camera)."""
+        return self.frame if self.lagged is None else self.lagged[0]
+
+    @property
+    def display_observation(self) -> Observation | None:
+        """The subject in `display_frame` (landmarks and box drawn over the video)."""
+        return self.observation if self.lagged is None else self.lagged[1]
 
 
 @dataclass(frozen=True)
@@ -165,6 +179,8 @@ class SessionCore:
         self.mesh_status = pipeline.mesh_status  # how the mesh is produced, or why not
         self._seen = self._with_person = self._with_mesh = 0
         self._step_ns: deque[int] = deque(maxlen=RATE_WINDOW)
+        # (frame, observation) of the last steps, for `SessionResult.lagged`
+        self._recent: deque[tuple[Frame, Observation | None]] = deque(maxlen=MAX_LAG_FRAMES + 1)
 
     def send(self, command: Command) -> None:
         """Queue a command (any thread); it applies before the next step."""
@@ -219,6 +235,7 @@ class SessionCore:
         self._with_mesh += bool(meshes)
         self._step_ns.append(now_ns)
         frame.image_bgr.setflags(write=False)
+        self._recent.append((frame, observation))
         buffer = None if self.pipeline.predictor is None else self.pipeline.predictor.buffer
         return SessionResult(
             frame=frame,
@@ -242,7 +259,19 @@ class SessionCore:
             buffer_size=0 if buffer is None else buffer.T,
             display_lod=self.pipeline.display_lod,
             device=self.device,
+            lagged=self._frame_under(shown.mesh),
         )
+
+    def _frame_under(self, mesh: MeshResult | None) -> tuple[Frame, Observation | None] | None:
+        """The recent step `mesh` was made from; without one (no mesh, or a held mesh older
+        than the recent steps) the step the smoother's look-ahead is behind by, so the video
+        does not jump when a mesh comes or goes. None: the newest step."""
+        if mesh is not None:
+            for i, step in enumerate(reversed(self._recent)):
+                if step[0].index == mesh.index:
+                    return None if i == 0 else step
+        lag = self._smoother.lag_frames if self._smoother.strength > 0 else 0
+        return self._recent[max(0, len(self._recent) - 1 - lag)] if lag else None
 
     def finish(self, last: SessionResult) -> SessionResult | None:
         """At the end of the input: `last` again with the meshes the smoother still holds
@@ -251,7 +280,8 @@ class SessionCore:
         if not smoothed:
             return None
         meshes = tuple(_frozen_mesh(m) for m in smoothed)
-        return dataclasses.replace(last, meshes=meshes, display_mesh=meshes[-1])
+        lagged = self._frame_under(meshes[-1])
+        return dataclasses.replace(last, meshes=meshes, display_mesh=meshes[-1], lagged=lagged)
 
     def _rate(self) -> float:
         """Steps per second over the recent window (0 when there is no rate yet)."""

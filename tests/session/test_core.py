@@ -83,6 +83,24 @@ def test_lookahead_meshes_come_k_frames_late_in_order_and_a_loss_flushes_them() 
     assert core.finish(got[-1]) is None  # nothing owed after the flush
 
 
+def test_with_lookahead_views_draw_the_frame_the_mesh_was_made_from() -> None:
+    """The mesh is K frames behind the newest frame: the video under it is its own frame, so
+    the overlay sits on the person; without a mesh the video stays K frames back (no jumps)."""
+    core = SessionCore(FakePipeline(PipelineConfig(lookahead=2)), SessionConfig())
+    got = [core.step(frame(i)) for i in range(8)]
+    assert [r.display_frame.index for r in got] == [0, 0, 0, 1, 2, 3, 4, 5]
+    assert all(r.display_mesh.index == r.display_frame.index for r in got[2:])
+    assert all(r.display_observation.index == r.display_frame.index for r in got)
+    assert all(r.display_observation.index == r.display_frame.index for r in got)
+    assert got[-1].frame.index == 7  # the newest frame is still what the step was given
+    dark = core.step(frame(8, person=False))
+    assert dark.display_frame.index == 7  # the held meshes flushed: the newest one's frame
+    plain = SessionCore(FakePipeline(), SessionConfig())
+    assert all(plain.step(frame(i)).display_frame.index == i for i in range(3))
+    off = SessionCore(FakePipeline(PipelineConfig(lookahead=2)), SessionConfig(smoothing=0.0))
+    assert all(off.step(frame(i)).display_frame.index == i for i in range(3))  # nothing held
+
+
 def test_one_frame_of_lookahead_steadies_the_mesh() -> None:
     """The smoother spends the look-ahead on a backward pass (zero phase): the fake's 1 cm
     frame-to-frame jitter mostly goes at the same strength."""
