@@ -198,7 +198,7 @@ def smoothing(ref: BodyRefiner, fitted: list[tuple[int, MeshResult]]) -> None:
             c0 = time.thread_time()
             smoother.push(m)
             cpu.append((time.thread_time() - c0) * 1e3)
-        print(f"  smoothing {name} (strength {DEFAULT_SMOOTHING}, lag {lag} s, body re-posed): "
+        print(f"  smoothing {name} (strength {strength}, lag {lag} s, body re-posed): "
               f"CPU {stats(cpu)} ms per frame (median / p90)")  # fmt: skip
 
 
