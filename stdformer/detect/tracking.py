@@ -73,6 +73,12 @@ class TrackerConfig:
     new_subject_after_s: float = 3.0  # a lost subject is replaced only after this long
     forget_track_after_s: float = 3.0  # other people's tracks are dropped after this long
     pick_expiry_s: float = 1.0  # a click that hit nobody is retried this long
+    # Between feasible matches a track unseen for longer counts this much less per second
+    # (up to `stale_penalty_max`): a person who fits both the subject lost a frame ago and a
+    # track unseen for 0.2 s (two people overlapping, a stale duplicate of the subject)
+    # continues the fresher one. Applied after the `min_score` gate: never blocks a match.
+    stale_penalty_per_s: float = 1.0
+    stale_penalty_max: float = 0.3
 
 
 @dataclass
@@ -271,9 +277,12 @@ class SubjectTracker:
         if not candidates or not tracks:
             return {}
         scores = np.array([[self._score(t, c) for c in candidates] for t in tracks])  # (T, C)
-        scores[scores < self.config.min_score] = -np.inf
-        # Tracks seen in the last frame come first in a tie (recently seen are more reliable).
-        scores += np.array([[-1e-3 * t.frames_missing] for t in tracks])
+        cfg = self.config
+        scores[scores < cfg.min_score] = -np.inf
+        # Recently seen tracks are more reliable: they come first in a near tie.
+        stale = [min(cfg.stale_penalty_per_s * t.missing_s(self._now_ns), cfg.stale_penalty_max)
+                 for t in tracks]  # fmt: skip
+        scores -= np.array(stale)[:, None] + 1e-3 * np.array([[t.frames_missing] for t in tracks])
         feasible = np.isfinite(scores)
         rows, cols = linear_sum_assignment(np.where(feasible, scores, -1e6), maximize=True)
         pairs = zip(rows, cols, strict=True)

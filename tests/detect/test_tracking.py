@@ -225,3 +225,18 @@ def test_a_lost_track_is_not_extrapolated_out_of_reach() -> None:
         assert tracker.update([], WH, ms * 1_000_000) is None  # MediaPipe missed it
     back = person(100 + 0.9 * 400 - 120, 100, 300)  # it turned around and walked back
     assert tracker.update([back], WH, 933_000_000) == 0
+
+
+def test_a_person_fitting_the_lost_subject_and_a_stale_track_continues_the_subject() -> None:
+    """Two overlapping people in the same clothes (or a duplicate pose of the subject): B is
+    last seen at frame 9, the subject A at 19; at frame 22 one person shows up between their
+    last boxes, a little nearer B's. They continue A, lost two frames ago, not B, unseen for
+    0.4 s (which left A lost for 3 s with the person in view: the real set's cam03)."""
+    frames = [[person(300, 100, 300), person(340, 110, 280)] for _ in range(10)]
+    frames += [[person(300, 100, 300)] for _ in range(10)] + [[], []]
+    frames += [[person(330, 108, 284)] for _ in range(5)]
+    tracker = SubjectTracker()
+    picks = run(tracker, frames)
+    first = tracker.subject_id
+    assert picks[0] == 0 and picks[19] == 0  # A, the larger, is the subject
+    assert picks[22:] == [0] * 5 and tracker.subject_id == first
