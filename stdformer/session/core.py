@@ -46,9 +46,10 @@ from stdformer.types import Frame, MeshResult, Observation
 # the overlay on the person (median/p90 1.5/4.0 % of body height, front) at accel 20.8
 # mm/frame^2 (0.25 in x, y, z: 1.9/4.9 %, 17.7); `process` adds a 0.25 s lag (zero phase):
 # 1.2/4.4 %, accel 13.5, PA-MPJPE 84.8 vs 87.1 mm. With the lag the filter no longer trails
-# fast motion, so `process` smooths harder (0.3, and `ZERO_PHASE_BETA`): real set front / back
-# PA-MPJPE 82.2 -> 81.3 / 73.4 -> 72.6 mm, accel 8.1 -> 7.0 / 6.1 -> 5.2, overlay median / p90
-# 1.3 / 2.0 -> 1.5 / 2.3 %; held-out renders PA 41.7 -> 42.0 (full), accel 4.7 -> 3.2.
+# fast motion, so `process` smooths harder (0.3, and `ZERO_PHASE_BETA`): real set (the frames
+# the tracker of the release before followed) front / back PA-MPJPE 82.2 -> 81.3 / 73.4 ->
+# 72.6 mm, accel 8.1 -> 7.0 / 6.1 -> 5.2, overlay median / p90 1.3 / 2.0 -> 1.5 / 2.3 %;
+# held-out renders PA 41.7 -> 42.0 (full), accel 4.7 -> 3.2.
 DEFAULT_SMOOTHING = 0.1
 PROCESS_SMOOTHING = 0.3
 PROCESS_SMOOTHING_LAG_S = 0.25
