@@ -21,6 +21,7 @@ COMMANDS = {
     ("argv", "complaint"),
     [
         (["--lookahead", "-1"], "--lookahead: must be >= 0"),
+        (["--lookahead", "9"], "--lookahead: must be <= 8"),  # the smoother holds at most 8
         (["--max-people", "0"], "--max-people: must be >= 1"),
     ],
 )
