@@ -41,6 +41,11 @@ MIN_VISIBILITY = 0.5  # landmarks below this are not used for framing nor drawn
 STANDING_HALF_M = np.array([0.3, 0.9, 0.2])  # framed until a body is seen: a standing person
 SMPL_PELVIS, SMPL_NECK = 0, 12
 MAX_TILT_DEG = 45.0  # gravity corrections beyond this are not believed (person lying down)
+# The view's up is the trunk's direction averaged over this much media time (starting from the
+# first trunk seen): it takes out the camera's pitch, which stays, but not a lean the person
+# holds for a second or two, which the view should show (a 30 deg forward lean held 1 s still
+# shows 22 deg; following each frame's trunk, as before, showed it upright within 0.5 s).
+GRAVITY_TAU_S = 3.0
 
 
 @dataclass(frozen=True)
@@ -135,8 +140,9 @@ class LiveViews:
         # (result, V, F) of the last result drawn. The result itself is kept, not its id: a freed
         # result's id is reused by the next one, which would then draw the previous mesh.
         self._shown: tuple[SessionResult, np.ndarray, np.ndarray] | None = None
-        self._k = smoothing  # per-frame weight of the new framing / up estimate
+        self._k = smoothing  # per-frame weight of the new framing
         self._up: np.ndarray | None = None  # (3,) world-ish up in Y-up camera axes
+        self._up_t_ns: int | None = None  # media time of the last up update
         self._box: tuple[np.ndarray, np.ndarray] | None = None  # (lo (3,), hi (3,)) framed, world
         self._floor: float | None = None
         # Per view ("view", "overlay"): (the renderer's arguments, the image they gave).
@@ -144,18 +150,24 @@ class LiveViews:
 
     def reset(self) -> None:
         """Forget the framing and gravity estimate (a new source)."""
-        self._up = self._box = self._floor = None
+        self._up = self._box = self._floor = self._up_t_ns = None
 
     # -- geometry -------------------------------------------------------------------------------
-    def _update_up(self, trunk_yup: np.ndarray) -> np.ndarray:  # (3, 3) R_world_from_yupcam
+    def _update_up(
+        self, trunk_yup: np.ndarray, t_ns: int
+    ) -> np.ndarray:  # (3, 3) R_world_from_yupcam
         n = float(np.linalg.norm(trunk_yup))
         if n > 1e-6:
             d = trunk_yup / n
             tilt = math.degrees(math.acos(float(np.clip(d[1], -1.0, 1.0))))
             if tilt <= MAX_TILT_DEG:
-                self._up = (
-                    d if self._up is None else (1 - self._k * 0.5) * self._up + (self._k * 0.5) * d
-                )
+                if self._up is None or self._up_t_ns is None:
+                    self._up = d
+                else:  # a loop back to the file's start (t going back) leaves it as it is
+                    dt_s = max(t_ns - self._up_t_ns, 0) * 1e-9
+                    a = 1.0 - math.exp(-dt_s / GRAVITY_TAU_S)
+                    self._up = (1.0 - a) * self._up + a * d
+                self._up_t_ns = t_ns
         return np.eye(3) if self._up is None else rotation_to_up(self._up)
 
     def shown_mesh(self, result: SessionResult) -> tuple[np.ndarray, np.ndarray] | None:
@@ -183,7 +195,7 @@ class LiveViews:
             joints = yup_from_opencv(mesh.joints_cam)  # (J, 3)
             root = joints[SMPL_PELVIS]
             trunk = joints[SMPL_NECK] - root if len(joints) > SMPL_NECK else np.zeros(3)
-            r = self._update_up(trunk)
+            r = self._update_up(trunk, result.display_frame.t_ns)
             pts = (yup_from_opencv(vertices_cam) - root) @ r.T  # (V, 3)
             uvw = vertices_cam @ mesh.K.T  # (V, 3)
             z = np.maximum(uvw[:, 2], 1e-6)
@@ -194,7 +206,7 @@ class LiveViews:
         if obs is not None:
             lm = yup_from_opencv(obs.world_landmarks)  # (33, 3), hip-centred already
             trunk = lm[list(POSE_SHOULDERS)].mean(0) - lm[list(POSE_HIPS)].mean(0)
-            r = self._update_up(trunk)
+            r = self._update_up(trunk, result.display_frame.t_ns)
             pts = lm @ r.T
             sure = (obs.visibility >= MIN_VISIBILITY) & (obs.presence >= MIN_VISIBILITY)
             return pts, pts[sure] if sure.sum() >= 3 else pts, "skeleton"

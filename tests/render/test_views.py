@@ -79,6 +79,26 @@ def test_floor_is_gravity_aligned_under_a_tilted_camera() -> None:
     assert abs(head[2] - feet[2]) < 0.05 and abs(head[0] - feet[0]) < 0.3
 
 
+def test_a_held_lean_is_shown_while_the_cameras_pitch_is_taken_out() -> None:
+    """Under a camera looking down 25 deg the person stands 2 s (upright in the view), then
+    leans 30 deg toward the camera's up for 1 s (their trunk 5 deg off the camera's vertical):
+    the view shows most of the lean (it followed each frame's trunk before and showed the
+    person upright again within half a second)."""
+    verts, joints = column_body()
+    views = LiveViews(renderer=None)
+
+    def lean_in_view(lean_deg: float, i: int) -> float:
+        v, j = pitch(pitch(verts, lean_deg), 25) + AWAY, pitch(pitch(joints, lean_deg), 25) + AWAY
+        pts, _, _ = views.world_points(result_for(v, j, i))
+        axis = pts[0] - pts[-1]  # feet to head
+        return math.degrees(math.atan2(math.hypot(axis[0], axis[2]), axis[1]))
+
+    upright = [lean_in_view(0.0, i) for i in range(60)]
+    assert upright[-1] < 1.0  # the camera's pitch is taken out
+    leaning = [lean_in_view(-30.0, i) for i in range(60, 90)]
+    assert leaning[0] > 28.0 and leaning[-1] > 20.0  # the held lean still shows after 1 s
+
+
 def test_head_and_shoulders_view_is_framed_closer_than_a_full_body() -> None:
     verts, joints = column_body()
     full = LiveViews(renderer=None)
