@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from stdformer.inference.smoothing import MAX_LAG_FRAMES, MeshSmoother
+from stdformer.inference.smoothing import MeshSmoother
 from stdformer.render.display_mesh import DisplayLod
 from stdformer.session.fade import MeshFade, SubjectState
 from stdformer.session.pipeline import PipelineConfig
@@ -180,8 +180,9 @@ class SessionCore:
         self.mesh_status = pipeline.mesh_status  # how the mesh is produced, or why not
         self._seen = self._with_person = self._with_mesh = 0
         self._step_ns: deque[int] = deque(maxlen=RATE_WINDOW)
-        # (frame, observation) of the last steps, for `SessionResult.lagged`
-        self._recent: deque[tuple[Frame, Observation | None]] = deque(maxlen=MAX_LAG_FRAMES + 1)
+        # (frame, observation) of the last look-ahead + 1 steps, for `SessionResult.lagged`
+        # (frames of a 4K source are 25 MB each: none kept beyond what the look-ahead needs)
+        self._recent: deque[tuple[Frame, Observation | None]] = deque(maxlen=self._lag_frames + 1)
 
     def send(self, command: Command) -> None:
         """Queue a command (any thread); it applies before the next step."""
