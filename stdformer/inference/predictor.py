@@ -39,6 +39,7 @@ import torch
 from stdformer.inference.buffer import FeatureBuffer
 from stdformer.inference.model_input import input_crop, prepare
 from stdformer.inference.refine import BodyRefiner
+from stdformer.inference.traced import TraceMode, WindowDecoder
 from stdformer.model.stdformer import STDFormer
 from stdformer.types import MeshResult, Observation
 
@@ -56,6 +57,9 @@ class PredictorConfig:
     `cpu_threads`: torch intra-op threads to use when running on the CPU (process-wide
     `torch.set_num_threads`, applied when the predictor is built); None leaves torch's setting.
     The landmark model's matrices are small: 1 thread avoids spin-waiting on a busy machine.
+    `trace`: run the per-frame network as a frozen TorchScript graph (`traced.WindowDecoder`:
+    the same values, the GIL free while it runs), traced on the first frame ("blocking") or
+    in a background thread ("background", the live session); autocast precisions run eager.
     """
 
     lookahead: int = 0
@@ -63,6 +67,7 @@ class PredictorConfig:
     precision: str = "fp32"
     fov_deg: float | None = None
     cpu_threads: int | None = None
+    trace: TraceMode = "blocking"
 
 
 def resolve_device(name: str) -> torch.device:
@@ -151,15 +156,20 @@ class Predictor:
         self._frontend_kind = model.config.frontend  # "landmarks" or "image": its input
         self.buffer = FeatureBuffer(model.T)
         self._pending: deque[Observation] = deque()  # frames awaiting their look-ahead
-        self._regressor = None
+        regressor = None
         if joint_regressor is not None:
-            self._regressor = torch.as_tensor(
-                joint_regressor, dtype=torch.float32, device=self.device
-            )
+            regressor = torch.as_tensor(joint_regressor, dtype=torch.float32, device=self.device)
         if self.config.precision != "fp32" and self.device.type != "cuda":
             log.info(
                 "precision %s needs CUDA; running fp32 on %s", self.config.precision, self.device
             )
+        autocast = self.device.type == "cuda" and self.config.precision != "fp32"
+        self._decode = WindowDecoder(
+            model,
+            model.T - 1 - self.lookahead,  # the output frame's slot in the window
+            regressor,
+            trace="off" if autocast else self.config.trace,
+        )
 
     @property
     def lookahead(self) -> int:
@@ -220,20 +230,13 @@ class Predictor:
     def _emit(self, encode_ms: float) -> MeshResult:
         observation = self._pending.popleft()
         t1 = time.perf_counter()
-        position = self.model.T - 1 - self.lookahead  # the output frame's slot in the window
         with torch.inference_mode():
             with self._autocast():
                 window = self.buffer.window()[None]  # (1, T, *feat)
-                out = self.model.decode_window(window, position)
-            verts = out.verts_full[0].float()  # (Vf, 3)
-            if self._regressor is None:
-                joints = out.joints[0].float()  # (J, 3) token joints
-            else:
-                joints = self._regressor @ verts  # (J, 3), row 0 = pelvis
-                root = joints[:1]  # (1, 3): centre on the regressed pelvis (class docstring)
-                verts, joints = verts - root, joints - root
+                # (3,), (J, 3), (Vf, 3); centred on the regressed pelvis (class docstring)
+                cam, joints, verts = self._decode(window)
             verts_np, joints_np = verts.cpu().numpy(), joints.cpu().numpy()
-            cam_np = out.cam_wp[0].float().cpu().numpy()
+            cam_np = cam.cpu().numpy()
         t2 = time.perf_counter()
         return self.to_mesh_result(
             observation,

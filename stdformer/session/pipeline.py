@@ -174,6 +174,7 @@ class LivePipeline:
             PredictorConfig(
                 device=self.config.device,
                 cpu_threads=self.config.cpu_threads,
+                trace="background",  # the first mesh is not held up by tracing
             ),
             joint_regressor=np.asarray(stage.body.J_regressor, dtype=np.float32),  # (24, V)
             refiner=refiner,

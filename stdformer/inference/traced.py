@@ -1,0 +1,122 @@
+"""The per-frame network call of streaming inference, run as a frozen TorchScript graph.
+
+`WindowDecoder(window)` is `STDFormer.decode_window` at one window position plus the joint
+regression and pelvis centring of `Predictor` (class doc there): (1, T, *feat) -> cam (3,),
+joints (J, 3), vertices (Vf, 3). Eager PyTorch holds Python's GIL for every one of the graph's
+few hundred small operations, so in the live session the network and the display thread
+(pyrender, also Python) take turns: on a 2-core CPU the network's 6-10 ms per frame became ~30
+under that contention (`benchmarks/bench_live.py`, overlap on). A traced and frozen graph runs
+in C++ with the GIL released from its first operation to its last, for the same values (float
+rounding) and a little less CPU. The graph is traced on first use for each window shape and
+traced again whenever a parameter or buffer changed in place (their version counters), so it
+never runs stale weights; if tracing fails the decoder logs once and stays eager.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import warnings
+from typing import Literal
+
+import torch
+
+from stdformer.model.stdformer import STDFormer
+
+log = logging.getLogger(__name__)
+
+
+class _Decode(torch.nn.Module):
+    """decode_window at `position` -> (cam_wp (B, 3), joints (B, J, 3), verts (B, Vf, 3))."""
+
+    def __init__(self, model: STDFormer, position: int, regressor: torch.Tensor | None) -> None:
+        super().__init__()
+        self.model = model
+        self.position = position
+        self.regressor = regressor
+
+    def forward(self, window: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        out = self.model.decode_window(window, self.position)
+        verts = out.verts_full.float()  # (B, Vf, 3)
+        if self.regressor is None:
+            return out.cam_wp.float(), out.joints.float(), verts  # the network's joint tokens
+        joints = self.regressor @ verts  # (B, J, 3), row 0 = pelvis
+        root = joints[:, :1]  # (B, 1, 3)
+        return out.cam_wp.float(), joints - root, verts - root
+
+
+TraceMode = Literal["off", "blocking", "background"]
+
+
+class WindowDecoder:
+    """One frame's network output from a window of features (module doc).
+
+    `trace`: "blocking" traces on the first call for a window shape (~0.5 s of CPU once: for
+    files); "background" traces in a daemon thread and runs eager until the graph is ready
+    (the live session: the first mesh is not delayed); "off" runs eager PyTorch always
+    (autocast precisions).
+    """
+
+    def __init__(
+        self,
+        model: STDFormer,
+        position: int,
+        regressor: torch.Tensor | None = None,  # (J, Vf) on the model's device
+        trace: TraceMode = "blocking",
+    ) -> None:
+        if trace not in ("off", "blocking", "background"):
+            raise ValueError(f"trace must be off, blocking or background, got {trace!r}")
+        self._eager = _Decode(model, position, regressor).eval()
+        self._mode = trace
+        self._graph: tuple[tuple, torch.jit.ScriptModule] | None = None  # (key, graph)
+        self._building: tuple | None = None  # the key being traced
+        self.traced = False  # whether the last call ran the traced graph
+
+    def __call__(self, window: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(1, T, *feat) -> cam_wp (3,), joints (J, 3), verts (Vf, 3); call in inference mode."""
+        module: torch.nn.Module = self._eager
+        start = None  # a background build to start once this frame's output is out
+        if self._mode != "off":
+            key = self._state_key(window)
+            graph = self._graph  # one read: a background build may replace it meanwhile
+            if graph is not None and graph[0] == key:
+                module = graph[1]
+            elif self._building != key:
+                self._building = key
+                if self._mode == "background":
+                    start = key
+                elif (built := self._build(key, window)) is not None:
+                    module = built
+        self.traced = module is not self._eager
+        out = tuple(a[0] for a in module(window))
+        if start is not None:
+            args = (start, window.clone())  # the caller may reuse its tensor
+            threading.Thread(
+                target=self._build, args=args, name="trace-network", daemon=True
+            ).start()
+        return out
+
+    def _state_key(self, window: torch.Tensor) -> tuple:
+        tensors = [*self._eager.parameters(), *self._eager.buffers()]
+        versions = tuple(t._version for t in tensors)
+        return (tuple(window.shape), window.dtype, window.device, versions)
+
+    def _build(self, key: tuple, window: torch.Tensor) -> torch.jit.ScriptModule | None:
+        """The traced graph for `key` (also kept for the next calls); None if tracing failed."""
+        try:
+            with torch.inference_mode(False), torch.no_grad(), warnings.catch_warnings():
+                # shape checks inside the model become constants: the key holds the shape
+                warnings.simplefilter("ignore", torch.jit.TracerWarning)
+                example = window.clone()  # an inference tensor cannot be saved by the tracer
+                traced = torch.jit.trace(self._eager, (example,), check_trace=False)
+                graph = torch.jit.freeze(traced)
+            with torch.inference_mode():
+                for _ in range(2):  # TorchScript optimises on its first runs: not in a frame
+                    graph(window)
+        except Exception:  # any tracer limitation: stay eager, say so once
+            log.warning("network not traced (runs eager, holding the GIL)", exc_info=True)
+            self._mode = "off"
+            return None
+        if self._building == key:
+            self._graph = (key, graph)
+        return graph
