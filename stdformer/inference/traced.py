@@ -8,8 +8,11 @@ few hundred small operations, so in the live session the network and the display
 under that contention (`benchmarks/bench_live.py`, overlap on). A traced and frozen graph runs
 in C++ with the GIL released from its first operation to its last, for the same values (float
 rounding) and a little less CPU. The graph is traced on first use for each window shape and
-traced again whenever a parameter or buffer changed in place (their version counters), so it
-never runs stale weights; if tracing fails the decoder logs once and stays eager.
+traced again whenever a parameter or buffer changed in place (their version counters and
+storage), so it never runs stale weights; if tracing fails the decoder logs once and stays eager.
+TorchScript is deprecated upstream in favour of `torch.compile` / `torch.export`, neither of
+which runs a graph without Python here (compile needs a C++ toolchain at run time, an exported
+program is interpreted in Python): should a later torch drop tracing, this falls back to eager.
 """
 
 from __future__ import annotations
@@ -67,6 +70,8 @@ class WindowDecoder:
         if trace not in ("off", "blocking", "background"):
             raise ValueError(f"trace must be off, blocking or background, got {trace!r}")
         self._eager = _Decode(model, position, regressor).eval()
+        # what the graph bakes in; listed once (walking the modules costs ~1 ms per frame)
+        self._tensors = [*self._eager.parameters(), *self._eager.buffers()]
         self._mode = trace
         self._graph: tuple[tuple, torch.jit.ScriptModule] | None = None  # (key, graph)
         self._building: tuple | None = None  # the key being traced
@@ -97,9 +102,8 @@ class WindowDecoder:
         return out
 
     def _state_key(self, window: torch.Tensor) -> tuple:
-        tensors = [*self._eager.parameters(), *self._eager.buffers()]
-        versions = tuple(t._version for t in tensors)
-        return (tuple(window.shape), window.dtype, window.device, versions)
+        state = tuple((t._version, t.data_ptr()) for t in self._tensors)
+        return (tuple(window.shape), window.dtype, window.device, state)
 
     def _build(self, key: tuple, window: torch.Tensor) -> torch.jit.ScriptModule | None:
         """The traced graph for `key` (also kept for the next calls); None if tracing failed."""
@@ -107,6 +111,7 @@ class WindowDecoder:
             with torch.inference_mode(False), torch.no_grad(), warnings.catch_warnings():
                 # shape checks inside the model become constants: the key holds the shape
                 warnings.simplefilter("ignore", torch.jit.TracerWarning)
+                warnings.simplefilter("ignore", DeprecationWarning)  # TorchScript (module doc)
                 example = window.clone()  # an inference tensor cannot be saved by the tracer
                 traced = torch.jit.trace(self._eager, (example,), check_trace=False)
                 graph = torch.jit.freeze(traced)
