@@ -71,8 +71,8 @@ class SessionConfig:
     smoothing: float = DEFAULT_SMOOTHING  # One-Euro strength in [0, 1] on the mesh; 0 = off
     smoothing_lag_s: float = 0.0  # > 0: zero-phase smoothing, meshes come this much later
     batch: bool = False  # a file: every frame, as fast as possible (not paced, none dropped)
-    # localize the next frame in a second thread while this one completes; None: batch on 2+
-    # CPUs, live on 4+ (`stdformer.session.session.overlap_enabled`)
+    # localize the next frame in a second thread while this one completes; None: on 2+ CPUs
+    # (`stdformer.session.session.overlap_enabled`)
     overlap: bool | None = None
     hold_s: float = 0.15  # the last mesh stays this long after the subject is lost...
     fade_s: float = 0.5  # ...then fades out over this long

@@ -70,14 +70,16 @@ class SessionEvent:
 
 def overlap_enabled(config: SessionConfig) -> bool:
     """Whether the session localizes the next frame while completing this one: as configured,
-    else by default for files processed as fast as possible (batch) on two or more CPUs, and
-    live on four or more. Measured on a 2-core AMD EPYC without AVX-512 (`bench_live.py
-    --overlap on off`, idle): batch 26.9 vs 16.7 fps; live 640x480 19.4 vs 17.2 fps displayed
-    but latency p50 156 vs 106 ms (both stages slow down sharing two cores with the renderer);
-    on one core 11.3 vs 10.9 fps, latency 347 vs 169 ms."""
+    else on two or more CPUs (files and live). Measured on a 2-core AMD EPYC without AVX-512
+    (`bench_live.py --overlap off on`, idle, one run per pair): live 640x480 fitted body 24.7 vs
+    27.5 fps displayed (ratio to the detector 0.82 vs 0.92), latency p50 66 vs 95 ms; 1280x720
+    20.1 vs 22.7 fps; batch 16.7 vs 26.9 fps. Live it was worth it only from 4 CPUs while the
+    network held the GIL (both threads then waited on each other and the renderer); it runs as
+    a TorchScript graph now (`inference/traced.py`). On one core overlap loses (17.8 vs 14.9
+    fps, latency 92 vs 168 ms): both stages share the core."""
     if config.overlap is not None:
         return config.overlap
-    return len(os.sched_getaffinity(0)) >= (2 if config.batch else 4)
+    return len(os.sched_getaffinity(0)) >= 2
 
 
 class Session:

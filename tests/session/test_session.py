@@ -314,11 +314,11 @@ def test_the_next_frame_is_localized_while_this_one_completes(
     np.testing.assert_allclose([r.meshes[0].vertices_cam[0, 0] for r in got], expected)
 
 
-def test_overlap_by_default_for_files_on_two_cpus_live_on_four(monkeypatch) -> None:
+def test_overlap_by_default_from_two_cpus(monkeypatch) -> None:
     from stdformer.session import session as session_module
 
-    for cpus, batch, expected in [(1, True, False), (2, True, True), (2, False, False),
-                                  (4, False, True)]:  # fmt: skip
+    for cpus, batch, expected in [(1, True, False), (1, False, False), (2, True, True),
+                                  (2, False, True), (4, False, True)]:  # fmt: skip
         monkeypatch.setattr(
             session_module.os, "sched_getaffinity", lambda _pid, n=cpus: set(range(n))
         )
