@@ -96,9 +96,11 @@ class WindowDecoder:
         out = tuple(a[0] for a in module(window))
         if start is not None:
             args = (start, window.clone())  # the caller may reuse its tensor
-            threading.Thread(
-                target=self._build, args=args, name="trace-network", daemon=True
-            ).start()
+            # not a daemon (nor inheriting it from the session's thread): interpreter exit waits
+            # for it (~0.5 s at most) instead of killing it inside torch, which aborts the
+            # process ("terminate called without an active exception")
+            name = "trace-network"
+            threading.Thread(target=self._build, args=args, name=name, daemon=False).start()
         return out
 
     def _state_key(self, window: torch.Tensor) -> tuple:
@@ -108,10 +110,12 @@ class WindowDecoder:
     def _build(self, key: tuple, window: torch.Tensor) -> torch.jit.ScriptModule | None:
         """The traced graph for `key` (also kept for the next calls); None if tracing failed."""
         try:
-            with torch.inference_mode(False), torch.no_grad(), warnings.catch_warnings():
-                # shape checks inside the model become constants: the key holds the shape
-                warnings.simplefilter("ignore", torch.jit.TracerWarning)
-                warnings.simplefilter("ignore", DeprecationWarning)  # TorchScript (module doc)
+            # Shape checks inside the model become constants (the key holds the shape) and
+            # TorchScript is deprecated (module doc): say neither. Filters, not catch_warnings:
+            # that swaps the process-wide filters, unsafe from a background thread.
+            warnings.filterwarnings("ignore", category=torch.jit.TracerWarning)
+            warnings.filterwarnings("ignore", r"`torch\.jit\.", DeprecationWarning)
+            with torch.inference_mode(False), torch.no_grad():
                 example = window.clone()  # an inference tensor cannot be saved by the tracer
                 traced = torch.jit.trace(self._eager, (example,), check_trace=False)
                 graph = torch.jit.freeze(traced)

@@ -4,6 +4,7 @@ never stale weights, traced in the background without holding up a frame, eager 
 from __future__ import annotations
 
 import logging
+import threading
 import time
 
 import pytest
@@ -68,6 +69,20 @@ def test_background_tracing_does_not_hold_up_a_frame(model, window) -> None:
     for a, b, c in zip(first, got, expected, strict=True):
         torch.testing.assert_close(a, c, atol=1e-5, rtol=1e-5)
         torch.testing.assert_close(b, c, atol=1e-5, rtol=1e-5)
+
+
+def test_background_tracing_outlives_a_daemon_caller(model, window) -> None:
+    """The live session calls from a daemon thread; a tracer thread inheriting that would be
+    killed inside torch at interpreter exit, which aborts the process (`process` on one image
+    did: "terminate called without an active exception")."""
+    decoder = WindowDecoder(model, model.T - 1, trace="background")
+    caller = threading.Thread(target=_run, args=(decoder, window), daemon=True)
+    caller.start()
+    caller.join()
+    tracers = [t for t in threading.enumerate() if t.name == "trace-network"]
+    assert tracers and not any(t.daemon for t in tracers)
+    for t in tracers:
+        t.join(60)
 
 
 def test_a_tracer_failure_runs_eager_and_says_so_once(model, window, monkeypatch, caplog) -> None:
