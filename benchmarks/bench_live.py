@@ -2,7 +2,7 @@
 
     nice -n 19 python benchmarks/bench_live.py [--seconds 15] [--cases paced-480 paced-720
         unpaced-480] [--minutes M] [--weights PATH] [--lp-threads N] [--overlap on off]
-        [--cpus 0] [--json OUT]
+        [--cpus 0] [--vmc off on] [--json OUT]
 
 Each case runs in a fresh process: the real `MainWindow` (Qt offscreen, widgets painted), its
 session (capture thread paced at the clip's rate, localize, model), the display subscriber
@@ -23,7 +23,9 @@ After each case, in the same process, the pose detector alone runs as fast as it
 same clip (`detector_fps`); `ratio_to_detector` = displayed fps / min(detector fps, source
 fps): what the rest of the pipeline leaves of what the slowest stage allows. `--overlap on off`
 compares the session's two-thread step with the one-thread step in one run; `--cpus 0` runs
-the cases on one core (a weaker machine).
+the cases on one core (a weaker machine). `--vmc off on` adds the VMC stream (`--vmc` of
+main.py) to a UDP socket of the bench on 127.0.0.1, drained by the GUI thread's poll timer, and
+reports the datagrams received per second (`vmc_datagrams_per_s`).
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ import itertools
 import json
 import os
 import re
+import socket
 import subprocess
 import sys
 import tempfile
@@ -145,13 +148,32 @@ def run_case(args: argparse.Namespace) -> dict[str, object]:
         lookahead=args.lookahead,
         body_output=args.body[0],
     )
-    window = BenchWindow(AppConfig(source=args.clip, pipeline=pipe), [], args.clip, settings)
+    receiver = None
+    if args.vmc[0] == "on":  # a local receiver for the stream; drained in poll()
+        receiver = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        receiver.bind(("127.0.0.1", 0))
+        receiver.setblocking(False)
+    vmc = f"127.0.0.1:{receiver.getsockname()[1]}" if receiver else None
+    config = AppConfig(source=args.clip, pipeline=pipe, vmc=vmc)
+    window = BenchWindow(config, [], args.clip, settings)
     window.show()
     app.processEvents()
     res: dict[str, object] = {"case": args.case, "window_s": round(process_age_s(), 2)}
     window.start()
     duration = args.minutes * 60.0 if args.minutes else args.seconds
     state: dict[str, object] = {"phase": "startup", "counts": dict.fromkeys(STAGES, 0)}
+    state["vmc"] = 0  # datagrams received since the measurement started
+
+    def drain_vmc() -> int:
+        n = 0
+        while receiver is not None:
+            try:
+                receiver.recv(65536)
+            except BlockingIOError:
+                break
+            n += 1
+        return n
+
     samples: dict[str, list[float]] = {s: [] for s in STAGES}
     timeline: list[dict[str, float]] = []
 
@@ -186,12 +208,14 @@ def run_case(args: argparse.Namespace) -> dict[str, object]:
                 return
             for s in STAGES:
                 state["counts"][s] = stats.samples_since(s, 0)[1]
+            drain_vmc()
             state.update(phase="run", start=snapshot(), threads=thread_cpu_s(), next_rss=now)
             timeline.append(state["start"])
             return
         for s in STAGES:
             new, state["counts"][s] = stats.samples_since(s, state["counts"][s])
             samples[s].extend(new)
+        state["vmc"] += drain_vmc()
         if now >= state["next_rss"]:
             timeline.append(snapshot())
             state["next_rss"] = now + args.sample_every
@@ -201,7 +225,11 @@ def run_case(args: argparse.Namespace) -> dict[str, object]:
     def finish() -> None:
         timer.stop()
         if state["phase"] == "run":
-            res.update(summarize(state["start"], snapshot(), state["threads"], samples, timeline))
+            end = snapshot()
+            res.update(summarize(state["start"], end, state["threads"], samples, timeline))
+            if receiver is not None:
+                dt = end["t"] - state["start"]["t"]
+                res["vmc_datagrams_per_s"] = round((state["vmc"] + drain_vmc()) / dt, 1)
         window.close()
         app.quit()
 
@@ -310,6 +338,10 @@ def main() -> None:
         help="localize the next frame while this one completes (SessionConfig.overlap); "
         "each case runs once per value, in one run",
     )  # fmt: skip
+    p.add_argument(
+        "--vmc", nargs="+", default=["off"], choices=("on", "off"),
+        help="stream the body over VMC to a local receiver; each case runs once per value",
+    )  # fmt: skip
     p.add_argument("--cpus", help="run the cases on these CPUs only (taskset -c LIST)")
     p.add_argument("--max-people", type=int, default=2)
     p.add_argument("--lp-threads", type=int, help="LP_NUM_THREADS for llvmpipe")
@@ -345,23 +377,24 @@ def main() -> None:
             clip = work / f"clip_{size_wh[0]}x{size_wh[1]}_{fps:g}.mp4"
             if not clip.exists():
                 make_clip(size_wh, fps, clip)
-            for body, overlap in itertools.product(args.body, args.overlap):
-                out = work / f"{case}-{body}-{overlap}.json"
+            for body, overlap, vmc in itertools.product(args.body, args.overlap, args.vmc):
+                out = work / f"{case}-{body}-{overlap}-{vmc}.json"
                 load = os.getloadavg()[0]
                 cmd = ["taskset", "-c", args.cpus] if args.cpus else []
                 cmd += [sys.executable, __file__, "--case", case, "--clip", str(clip)]
                 cmd += ["--workdir", tmp, "--out", str(out), "--weights", weights, "--body", body]
-                cmd += ["--overlap", overlap]
+                cmd += ["--overlap", overlap, "--vmc", vmc]
                 for opt in ("seconds", "minutes", "warmup", "sample_every", "lookahead",
                             "max_people"):  # fmt: skip
                     cmd += [f"--{opt.replace('_', '-')}", str(getattr(args, opt))]
                 proc = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
                 if not out.exists():
-                    failed = f"{case}/{body}/{overlap}: failed (exit {proc.returncode})"
+                    failed = f"{case}/{body}/{overlap}/vmc {vmc}: failed (exit {proc.returncode})"
                     print(f"{failed}\n{proc.stderr[-3000:]}")
                     continue
                 res = json.loads(out.read_text())
                 res["body"], res["overlap"], res["cpus"] = body, overlap, args.cpus or "all"
+                res["vmc"] = vmc
                 res["load_avg_1min"] = [round(load, 2), round(os.getloadavg()[0], 2)]
                 res["lp_threads"] = args.lp_threads
                 results.append(res)

@@ -44,6 +44,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import struct
 import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -161,15 +162,12 @@ class VmcSender:
 
     def send(self, body: BodyParams | None, seconds: float) -> None:
         """Send the bundle of one frame: its fitted body (None: not tracked) at `seconds`."""
-        bundle = OscBundleBuilder(IMMEDIATELY)
-        bundle.add_content(_message("/VMC/Ext/OK", ("i", 1), ("i", 3), ("i", 0),
-                                    ("i", int(body is not None))))  # fmt: skip
-        bundle.add_content(_message("/VMC/Ext/T", ("f", seconds)))
+        parts = [_OK.encode(int(body is not None)), _T.encode(seconds)]
         if body is not None:
-            for name, pos, quat in self.bones(body):
-                bundle.add_content(_bone("/VMC/Ext/Bone/Pos", name, pos, quat))
-            bundle.add_content(_bone("/VMC/Ext/Root/Pos", "root", np.zeros(3), np.r_[0, 0, 0, 1]))
-        self._transmit(bundle.build().dgram, body is not None)
+            for (_, encoder), (_, pos, quat) in zip(_BONES, self.bones(body), strict=True):
+                parts.append(encoder.encode(*pos, *quat))
+            parts.append(_ROOT)
+        self._transmit(_bundle(parts), body is not None)
 
     def bones(self, body: BodyParams) -> list[tuple[str, np.ndarray, np.ndarray]]:
         """(Unity bone name, local position (3,), local rotation xyzw (4,)) in Unity axes."""
@@ -232,13 +230,33 @@ class VmcSender:
                 self._bones_sent += int(with_bones)
 
 
-def _message(address: str, *args: tuple[str, object]) -> object:
-    msg = OscMessageBuilder(address)
-    for kind, value in args:
-        msg.add_arg(value, kind)
-    return msg.build()
+class _Encoder:
+    """One OSC message whose trailing numbers (`kinds`: "i" int32, "f" float32) change per
+    frame: python-osc encodes it once, with its `fixed` leading arguments and zeros for the
+    rest; a frame only packs the numbers (`struct`, big-endian as OSC) in place of the zeros.
+    A 22-bone bundle takes ~0.1 ms instead of ~0.9 ms of building it with python-osc."""
+
+    def __init__(self, address: str, fixed: tuple[tuple[str, object], ...], kinds: str) -> None:
+        msg = OscMessageBuilder(address)
+        for kind, value in fixed:
+            msg.add_arg(value, kind)
+        for kind in kinds:
+            msg.add_arg(0 if kind == "i" else 0.0, kind)
+        dgram = msg.build().dgram
+        self._head = dgram[: len(dgram) - 4 * len(kinds)]
+        self._pack = struct.Struct(">" + kinds).pack
+
+    def encode(self, *values: float) -> bytes:
+        return self._head + self._pack(*values)
 
 
-def _bone(address: str, name: str, pos: np.ndarray, quat: np.ndarray) -> object:
-    values = [("f", float(v)) for v in (*pos, *quat)]
-    return _message(address, ("s", name), *values)
+def _bundle(messages: list[bytes]) -> bytes:
+    """An OSC bundle (time tag 'immediately') of encoded messages, each after its size."""
+    return _BUNDLE_HEAD + b"".join(struct.pack(">i", len(m)) + m for m in messages)
+
+
+_BUNDLE_HEAD = OscBundleBuilder(IMMEDIATELY).build().dgram  # "#bundle\0" + time tag
+_OK = _Encoder("/VMC/Ext/OK", (("i", 1), ("i", 3), ("i", 0)), "i")  # + tracking 0/1
+_T = _Encoder("/VMC/Ext/T", (), "f")
+_BONES = [(name, _Encoder("/VMC/Ext/Bone/Pos", (("s", name),), "f" * 7)) for name, _ in UNITY_BONES]
+_ROOT = _Encoder("/VMC/Ext/Root/Pos", (("s", "root"),), "f" * 7).encode(0, 0, 0, 0, 0, 0, 1)

@@ -9,6 +9,8 @@ import socket
 
 import numpy as np
 import pytest
+from pythonosc.osc_bundle_builder import IMMEDIATELY, OscBundleBuilder
+from pythonosc.osc_message_builder import OscMessageBuilder
 from pythonosc.osc_packet import OscPacket
 from scipy.spatial.transform import Rotation
 
@@ -122,6 +124,34 @@ def test_raised_arm_and_turn_arrive_as_unity_rotations(receiver: socket.socket) 
     assert np.degrees(np.arccos(np.clip(forward @ want, -1, 1))) < 2.0
     # The person moved to the camera's right = their left = the avatar's -X.
     assert turn["Hips"][0][0] == pytest.approx(-0.5, abs=1e-4)
+
+
+def test_bundles_are_the_bytes_python_osc_builds(receiver: socket.socket) -> None:
+    """The per-frame encoder packs numbers into messages python-osc encoded once: each bundle
+    must be byte for byte what python-osc's builders make of the same values."""
+    sender = VmcSender(*receiver.getsockname())
+    body = _pose(left_shoulder=(0.2, -0.4, 0.9), right_knee=(1.1, 0.0, 0.1))
+    for seconds, b in ((0.0, body), (1.25, None)):
+        sender.send(b, seconds)
+        expected = OscBundleBuilder(IMMEDIATELY)
+        tracking = int(b is not None)
+        expected.add_content(_osc("/VMC/Ext/OK", ("i", 1), ("i", 3), ("i", 0), ("i", tracking)))
+        expected.add_content(_osc("/VMC/Ext/T", ("f", seconds)))
+        if b is not None:
+            for name, pos, quat in sender.bones(b):
+                floats = [("f", float(v)) for v in (*pos, *quat)]
+                expected.add_content(_osc("/VMC/Ext/Bone/Pos", ("s", name), *floats))
+            zeros = [("f", v) for v in (0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 1.0)]
+            expected.add_content(_osc("/VMC/Ext/Root/Pos", ("s", "root"), *zeros))
+        assert receiver.recv(65536) == expected.build().dgram
+    sender.close()
+
+
+def _osc(address: str, *args: tuple[str, object]):
+    msg = OscMessageBuilder(address)
+    for kind, value in args:
+        msg.add_arg(value, kind)
+    return msg.build()
 
 
 def test_unreachable_host_is_one_status_message(caplog: pytest.LogCaptureFixture) -> None:
