@@ -223,8 +223,8 @@ class SessionCore:
         """The second half of `step`: meshes, smoothing, what views show, counters."""
         frame, capture = observed.frame, observed.capture
         smoothed = self._apply_settings()
-        meshes_done, mesh_ms = self.pipeline.mesh(frame, observed.observation)
-        for mesh in meshes_done:
+        mesh, mesh_ms = self.pipeline.mesh(frame, observed.observation)
+        if mesh is not None:
             smoothed += self._smoother.push(mesh)
         observation = observed.observation
         if observation is None:

@@ -55,14 +55,8 @@ class PipelineConfig:
 class PipelineResult:
     frame: Frame
     observation: Observation | None
-    # Meshes this frame completed: this frame's, or none (without weights or a person).
-    meshes: tuple[MeshResult, ...]
+    mesh: MeshResult | None  # this frame's; None without weights or a person
     timings_ms: dict[str, float]
-
-    @property
-    def mesh(self) -> MeshResult | None:
-        """The newest completed mesh, if any."""
-        return self.meshes[-1] if self.meshes else None
 
 
 def choose_weights(explicit: str | None) -> Path | None:
@@ -188,8 +182,8 @@ class LivePipeline:
     def process(self, frame: Frame) -> PipelineResult:
         """Localize and mesh one frame (`localize` then `mesh`)."""
         obs, timings = self.localize(frame)
-        meshes, mesh_ms = self.mesh(frame, obs)
-        return PipelineResult(frame, obs, meshes, {**timings, **mesh_ms})
+        mesh, mesh_ms = self.mesh(frame, obs)
+        return PipelineResult(frame, obs, mesh, {**timings, **mesh_ms})
 
     def localize(self, frame: Frame) -> tuple[Observation | None, dict[str, float]]:
         """The main subject in `frame` (None: nobody), with its timing. Touches only the
@@ -200,20 +194,20 @@ class LivePipeline:
 
     def mesh(
         self, frame: Frame, obs: Observation | None
-    ) -> tuple[tuple[MeshResult, ...], dict[str, float]]:
-        """`frame`'s mesh, if any (see `PipelineResult.meshes`)."""
+    ) -> tuple[MeshResult | None, dict[str, float]]:
+        """`frame`'s mesh (None without weights or a person) and its timing."""
         if self.predictor is None:
-            return (), {}
+            return None, {}
         if obs is None or obs.subject_id != self._subject_id:
             # Subject lost or another person followed: a fresh track (network window, body fit)
             # so one person's frames never mix into another's.
             self.predictor.reset()
         self._subject_id = None if obs is None else obs.subject_id
         if obs is None:
-            return (), {}
+            return None, {}
         t0 = time.perf_counter()
         mesh = self.predictor.push(obs, frame.image_bgr)
-        return (() if mesh is None else (mesh,)), {"mesh": (time.perf_counter() - t0) * 1e3}
+        return mesh, {"mesh": (time.perf_counter() - t0) * 1e3}
 
     def reset(self) -> None:
         self.localizer.reset()

@@ -57,9 +57,9 @@ class FakePipeline:
 
     def mesh(
         self, frame: Frame, obs: Observation | None
-    ) -> tuple[tuple[MeshResult, ...], dict[str, float]]:
+    ) -> tuple[MeshResult | None, dict[str, float]]:
         if obs is None:
-            return (), {}
+            return None, {}
         verts = np.zeros((4, 3), np.float32)
         verts[:, 0] = 0.01 * (frame.index % 2)
         verts[:, 2] = 3.0
@@ -72,7 +72,7 @@ class FakePipeline:
             index=frame.index,
             observation=obs,
         )
-        return (mesh,), {"mesh": 2.0}
+        return mesh, {"mesh": 2.0}
 
     def close(self) -> None:
         self.closed = True

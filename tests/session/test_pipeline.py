@@ -158,4 +158,4 @@ def test_another_person_starts_a_fresh_track(landmark_weights: Path) -> None:
     assert fill == 3  # the window holds the new person's frames only
     for a, b in zip(switched[3:], fresh, strict=True):  # nothing of the first person mixed in
         np.testing.assert_allclose(a.mesh.vertices_cam, b.mesh.vertices_cam, atol=1e-5)
-    assert [m.index for r in switched for m in r.meshes] == [f.index for f in frames]
+    assert [r.mesh.index for r in switched] == [f.index for f in frames]
