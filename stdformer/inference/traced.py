@@ -49,15 +49,17 @@ class _Decode(torch.nn.Module):
 
 
 TraceMode = Literal["off", "blocking", "background"]
+BACKGROUND_AFTER_CALLS = 10  # frames (0.3 s at 30 fps) before a background trace starts
 
 
 class WindowDecoder:
     """One frame's network output from a window of features (module doc).
 
     `trace`: "blocking" traces on the first call for a window shape (~0.5 s of CPU once: for
-    files); "background" traces in a daemon thread and runs eager until the graph is ready
-    (the live session: the first mesh is not delayed); "off" runs eager PyTorch always
-    (autocast precisions).
+    files); "background" runs eager for the first `BACKGROUND_AFTER_CALLS` calls (the first
+    mesh reaches the screen without sharing the CPU with the tracer), then traces in a thread
+    and runs eager until the graph is ready (the live session); "off" runs eager PyTorch
+    always (autocast precisions).
     """
 
     def __init__(
@@ -76,6 +78,7 @@ class WindowDecoder:
         self._graph: tuple[tuple, torch.jit.ScriptModule] | None = None  # (key, graph)
         self._building: tuple | None = None  # the key being traced
         self.traced = False  # whether the last call ran the traced graph
+        self._calls = 0  # eager calls in background mode before tracing starts
 
     def __call__(self, window: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """(1, T, *feat) -> cam_wp (3,), joints (J, 3), verts (Vf, 3); call in inference mode."""
@@ -87,11 +90,14 @@ class WindowDecoder:
             if graph is not None and graph[0] == key:
                 module = graph[1]
             elif self._building != key:
-                self._building = key
-                if self._mode == "background":
-                    start = key
-                elif (built := self._build(key, window)) is not None:
-                    module = built
+                if self._mode == "blocking":
+                    self._building = key
+                    if (built := self._build(key, window)) is not None:
+                        module = built
+                else:
+                    self._calls += 1
+                    if self._calls > BACKGROUND_AFTER_CALLS:
+                        self._building = start = key
         self.traced = module is not self._eager
         out = tuple(a[0] for a in module(window))
         if start is not None:

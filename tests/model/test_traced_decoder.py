@@ -10,8 +10,9 @@ import time
 import pytest
 import torch
 
+from stdformer.inference import traced as traced_module
 from stdformer.inference.model_input import observations_to_tensor
-from stdformer.inference.traced import WindowDecoder
+from stdformer.inference.traced import BACKGROUND_AFTER_CALLS, WindowDecoder
 from stdformer.model.stdformer import build_model
 
 
@@ -56,11 +57,23 @@ def test_weights_changed_in_place_are_traced_again(model, window) -> None:
     torch.testing.assert_close(after[0], before[0] + 0.5, atol=1e-5, rtol=1e-5)
 
 
-def test_background_tracing_does_not_hold_up_a_frame(model, window) -> None:
+def test_background_tracing_does_not_hold_up_a_frame(model, window, monkeypatch) -> None:
+    started = []
+    thread = threading.Thread
+
+    def spy(*args, **kwargs):
+        started.append(kwargs.get("name"))
+        return thread(*args, **kwargs)
+
+    monkeypatch.setattr(traced_module.threading, "Thread", spy)
     decoder = WindowDecoder(model, model.T - 1, trace="background")
     expected = _run(WindowDecoder(model, model.T - 1, trace="off"), window)
     first = _run(decoder, window)
-    assert not decoder.traced  # this frame ran eager; the graph is built meanwhile
+    for _ in range(BACKGROUND_AFTER_CALLS - 1):  # the first frames: eager, no tracer running
+        _run(decoder, window)
+    assert started == [] and not decoder.traced
+    _run(decoder, window)
+    assert started == ["trace-network"] and not decoder.traced  # eager while it traces
     deadline = time.monotonic() + 60
     while not decoder.traced and time.monotonic() < deadline:
         time.sleep(0.01)
@@ -76,7 +89,9 @@ def test_background_tracing_outlives_a_daemon_caller(model, window) -> None:
     killed inside torch at interpreter exit, which aborts the process (`process` on one image
     did: "terminate called without an active exception")."""
     decoder = WindowDecoder(model, model.T - 1, trace="background")
-    caller = threading.Thread(target=_run, args=(decoder, window), daemon=True)
+    calls = BACKGROUND_AFTER_CALLS + 1
+    caller = threading.Thread(target=lambda: [_run(decoder, window) for _ in range(calls)],
+                              daemon=True)  # fmt: skip
     caller.start()
     caller.join()
     tracers = [t for t in threading.enumerate() if t.name == "trace-network"]
