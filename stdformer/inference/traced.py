@@ -4,8 +4,9 @@
 regression and pelvis centring of `Predictor` (class doc there): (1, T, *feat) -> cam (3,),
 joints (J, 3), vertices (Vf, 3). Eager PyTorch holds Python's GIL for every one of the graph's
 few hundred small operations, so in the live session the network and the display thread
-(pyrender, also Python) take turns: on a 2-core CPU the network's 6-10 ms per frame became ~30
-under that contention (`benchmarks/bench_live.py`, overlap on). A traced and frozen graph runs
+(pyrender, also Python) take turns: on a 2-core CPU the model stage (network + body fit) took
+33 ms per frame with the session's two threads on, 12 ms with one (`benchmarks/bench_live.py
+--overlap off on`); traced, 17-21 ms and 11 ms. A traced and frozen graph runs
 in C++ with the GIL released from its first operation to its last, for the same values (float
 rounding) and a little less CPU. The graph is traced on first use for each window shape and
 traced again whenever a parameter or buffer changed in place (their version counters and
