@@ -71,12 +71,12 @@ class SessionEvent:
 def overlap_enabled(config: SessionConfig) -> bool:
     """Whether the session localizes the next frame while completing this one: as configured,
     else on two or more CPUs (files and live). Measured on a 2-core AMD EPYC without AVX-512
-    (`bench_live.py --overlap off on`, idle, one run per pair): live 640x480 fitted body 24.7 vs
-    27.5 fps displayed (ratio to the detector 0.82 vs 0.92), latency p50 66 vs 95 ms; 1280x720
-    20.1 vs 22.7 fps; batch 16.7 vs 26.9 fps. Live it was worth it only from 4 CPUs while the
-    network held the GIL (both threads then waited on each other and the renderer); it runs as
-    a TorchScript graph now (`inference/traced.py`). On one core overlap loses (17.8 vs 14.9
-    fps, latency 92 vs 168 ms): both stages share the core."""
+    (`bench_live.py --overlap off on`, idle, one run per pair): live 640x480 fitted body 21.4 vs
+    28.0 fps displayed (ratio to the detector 0.71 vs 0.93), latency p50 78 vs 78 ms (p90 96 vs
+    116); 1280x720 21.2 vs 24.5 fps, latency p50 79 vs 111 ms; batch 16.7 vs 26.9 fps. Live it
+    was on only from 4 CPUs for its latency (p50 74 vs 119 ms then); the network no longer holds
+    the GIL (`inference/traced.py`), which took ~8 ms off the overlapped model stage and latency.
+    On one core overlap loses (17.8 vs 14.9 fps, latency 92 vs 168 ms): both stages share it."""
     if config.overlap is not None:
         return config.overlap
     return len(os.sched_getaffinity(0)) >= 2
