@@ -5,8 +5,8 @@ regression and pelvis centring of `Predictor` (class doc there): (1, T, *feat) -
 joints (J, 3), vertices (Vf, 3). Eager PyTorch holds Python's GIL for every one of the graph's
 few hundred small operations, so in the live session the network and the display thread
 (pyrender, also Python) take turns: on a 2-core CPU the model stage (network + body fit) took
-33 ms per frame with the session's two threads on, 12 ms with one (`benchmarks/bench_live.py
---overlap off on`); traced, 17-21 ms and 11 ms. A traced and frozen graph runs
+22-31 ms per frame with the session's two threads, 12 ms with one; traced, 16-25 ms with two
+(`benchmarks/bench_live.py`, three alternated runs per build). A traced and frozen graph runs
 in C++ with the GIL released from its first operation to its last, for the same values (float
 rounding) and a little less CPU. The graph is traced on first use for each window shape and
 traced again whenever a parameter or buffer changed in place (their version counters and
