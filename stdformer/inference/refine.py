@@ -165,16 +165,18 @@ class BodyRefiner:
         what `repose` takes back, e.g. smoothed (`stdformer.inference.smoothing`)."""
         return self._prior_rows_c @ mesh.vertices_cam[self._prior_cols].astype(np.float64)
 
-    def repose(self, mesh: MeshResult, targets: np.ndarray) -> MeshResult:
+    def repose(self, mesh: MeshResult, targets: np.ndarray, iters: int | None = None) -> MeshResult:
         """`mesh` with the body re-posed onto `targets` (K, 3), e.g. the smoothed `targets` of
-        its own body, which is the warm start: vertices, joints and `body` stay one. The
-        refiner's own state is left as it is."""
+        its own body, which is the warm start: vertices, joints and `body` stay one. `iters`
+        Gauss-Newton steps (None: `RefineConfig.repose_iters`). The refiner's own state is
+        left as it is."""
         assert mesh.body is not None
         with self._blas.limit(limits=1, user_api="blas"):
             t0 = time.perf_counter()
             fit = BodyFit.from_params([mesh.body])
             terms = self._prior_terms(targets, relative=False)
-            fit = self.fitter.solve(fit, terms, iters=self.config.repose_iters, prior=self._prior)
+            steps = self.config.repose_iters if iters is None else iters
+            fit = self.fitter.solve(fit, terms, iters=steps, prior=self._prior)
             return self._posed(mesh, fit, "repose", t0)
 
     def _refine(self, mesh: MeshResult) -> MeshResult:

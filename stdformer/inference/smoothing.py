@@ -25,9 +25,9 @@ accel 7.6 -> 7.0 mm/frame^2 front at strength 0.3, PA-MPJPE 82.0 -> 81.3).
 
 A mesh that carries a body (`MeshResult.body`) stays one with it: the body's fitting points
 (`Reposer.targets`: joints, landmarks, bone vertices, ~100 instead of ~7,000 vertices) are
-smoothed and the body is re-posed onto them (`Reposer.repose`, `RefineConfig.repose_iters`
-Gauss-Newton steps from the unsmoothed body). Without a reposer, smoothing a mesh that carries
-a body is refused.
+smoothed and the body is re-posed onto them (`Reposer.repose`: Gauss-Newton steps from the
+unsmoothed body, `RefineConfig.repose_iters` live, `OFFLINE_REPOSE_ITERS` with a time lag).
+Without a reposer, smoothing a mesh that carries a body is refused.
 Measured on the real multi-view set, 60 fps (`main.py evaluate --real`): assets/README.md.
 """
 
@@ -45,6 +45,10 @@ from stdformer.types import MeshResult
 BETA = 2.0  # cut-off increase per m/s of speed
 ZERO_PHASE_BETA = 0.5  # with a lag nothing trails fast motion: raise the cut-off less
 MAX_LAG_FRAMES = 8  # look-ahead in frames (the live session's; `process` uses `lag_s`)
+# With a time lag (files: no latency budget) the body is re-posed to convergence: real set,
+# `process`, accel 7.2 -> 6.8 / 5.5 -> 5.2 mm/frame^2 front / back, PA-MPJPE equal, 6 steps as
+# 4. Live keeps the refiner's 2 (`RefineConfig.repose_iters`; 1 step: accel 12.7 -> 14.2).
+OFFLINE_REPOSE_ITERS = 4
 D_CUTOFF_HZ = 1.0  # cut-off of the speed estimate itself
 DEPTH_STRENGTH = 0.5  # depth is smoothed at least this hard (1 Hz)
 MIN_DEPTH_M = 0.05  # points nearer than this to the camera plane are clamped (ray division)
@@ -100,7 +104,9 @@ class Reposer(Protocol):
 
     def targets(self, mesh: MeshResult) -> np.ndarray: ...  # (K, 3) camera frame
 
-    def repose(self, mesh: MeshResult, targets: np.ndarray) -> MeshResult: ...
+    def repose(
+        self, mesh: MeshResult, targets: np.ndarray, iters: int | None = None
+    ) -> MeshResult: ...  # iters: Gauss-Newton steps, None: the reposer's own number
 
 
 @dataclasses.dataclass
@@ -137,6 +143,7 @@ class MeshSmoother:
         depth = min_cutoff_for_strength(max(strength, DEPTH_STRENGTH))
         self._cutoffs = np.array([across, across, depth])  # per ray coordinate (u, v, z)
         self._beta = ZERO_PHASE_BETA if lag_s > 0 or lag_frames > 0 else BETA
+        self._repose_iters = OFFLINE_REPOSE_ITERS if lag_s > 0 else None
         self._forward = OneEuroFilter(self._cutoffs, self._beta)
         self._held: deque[_Held] = deque()
         self.reset()
@@ -188,7 +195,7 @@ class MeshSmoother:
         points = self._from_ray(ray)
         mesh = oldest.mesh
         if mesh.body is not None and self.reposer is not None:
-            return self.reposer.repose(mesh, points)
+            return self.reposer.repose(mesh, points, self._repose_iters)
         n = len(mesh.vertices_cam)
         points = points.astype(np.float32)
         return dataclasses.replace(mesh, vertices_cam=points[:n], joints_cam=points[n:])

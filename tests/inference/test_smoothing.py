@@ -13,7 +13,7 @@ from stdformer.body.body_model import load_body_model
 from stdformer.body.fit import BodyFit
 from stdformer.body.kinematics import matrices
 from stdformer.inference.refine import BodyRefiner
-from stdformer.inference.smoothing import MeshSmoother
+from stdformer.inference.smoothing import OFFLINE_REPOSE_ITERS, MeshSmoother
 from stdformer.types import MeshResult
 
 FPS = 30.0
@@ -142,6 +142,36 @@ def test_a_smoothed_body_reproduces_its_mesh() -> None:
         gap = np.linalg.norm(m.vertices_cam - smoothed.vertices_cam, axis=-1).mean()
         assert gap < 0.01  # the body is re-posed onto the smoothed surface (mean < 1 cm)
         assert m.index == smoothed.index
+
+
+def test_files_re_pose_the_body_to_convergence_live_keeps_its_budget() -> None:
+    """With a time lag (`process`) the body is re-posed with `OFFLINE_REPOSE_ITERS` steps
+    (real set: accel 7.2 -> 6.8 front); live, with or without look-ahead, with the refiner's
+    own (`RefineConfig.repose_iters`), the latency budget."""
+    body = load_body_model()
+    refiner = BodyRefiner(body)
+    fit = BodyFit(matrices(np.zeros((1, 24, 3))), np.array([[0.0, 0.3, 3.0]]), np.zeros(10))
+    v = refiner.fitter.vertices(fit)[0].astype(np.float32)
+    meshes = [MeshResult(v, v[:24].copy(), K, np.zeros(4, np.float32), round(i * 1e9 / FPS), i,
+                         None, body=fit.params(0)) for i in range(6)]  # fmt: skip
+
+    class Counting:
+        def __init__(self) -> None:
+            self.iters: list[int | None] = []
+
+        def targets(self, mesh: MeshResult) -> np.ndarray:
+            return refiner.targets(mesh)
+
+        def repose(self, mesh: MeshResult, targets: np.ndarray, iters: int | None = None):
+            self.iters.append(iters)
+            return refiner.repose(mesh, targets, iters)
+
+    for kwargs, expected in (({"lag_s": 0.1}, OFFLINE_REPOSE_ITERS), ({}, None),
+                             ({"lag_frames": 2}, None)):  # fmt: skip
+        counting = Counting()
+        out = _run(MeshSmoother(0.3, reposer=counting, **kwargs), meshes)
+        assert len(out) == len(meshes) and set(counting.iters) == {expected}
+    assert refiner.config.repose_iters < OFFLINE_REPOSE_ITERS
 
 
 def test_another_person_is_not_blended_into_the_last_one() -> None:
