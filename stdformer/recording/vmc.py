@@ -164,8 +164,8 @@ class VmcSender:
         """Send the bundle of one frame: its fitted body (None: not tracked) at `seconds`."""
         parts = [_OK.encode(int(body is not None)), _T.encode(seconds)]
         if body is not None:
-            for (_, encoder), (_, pos, quat) in zip(_BONES, self.bones(body), strict=True):
-                parts.append(encoder.encode(*pos, *quat))
+            for encoder, (_, pos, quat) in zip(_BONES, self.bones(body), strict=True):
+                parts.append(encoder.encode(*pos, *quat))  # both in UNITY_BONES' order
             parts.append(_ROOT)
         self._transmit(_bundle(parts), body is not None)
 
@@ -258,5 +258,5 @@ def _bundle(messages: list[bytes]) -> bytes:
 _BUNDLE_HEAD = OscBundleBuilder(IMMEDIATELY).build().dgram  # "#bundle\0" + time tag
 _OK = _Encoder("/VMC/Ext/OK", (("i", 1), ("i", 3), ("i", 0)), "i")  # + tracking 0/1
 _T = _Encoder("/VMC/Ext/T", (), "f")
-_BONES = [(name, _Encoder("/VMC/Ext/Bone/Pos", (("s", name),), "f" * 7)) for name, _ in UNITY_BONES]
+_BONES = [_Encoder("/VMC/Ext/Bone/Pos", (("s", name),), "f" * 7) for name, _ in UNITY_BONES]
 _ROOT = _Encoder("/VMC/Ext/Root/Pos", (("s", "root"),), "f" * 7).encode(0, 0, 0, 0, 0, 0, 1)
