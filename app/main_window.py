@@ -125,6 +125,7 @@ class MainWindow(QMainWindow):
         ):
             signal.connect(lambda *a, ch=change: self._change_view(ch, *a))
         self.view3d.resized.connect(self._view_resized)
+        self.video.target_changed.connect(self._video_target_changed)
         self._update_buttons()
 
     def _build_capture_bar(self, cameras: list[int], initial_source: str) -> None:
@@ -210,6 +211,7 @@ class MainWindow(QMainWindow):
         self.display.frame_ready.connect(self._show_display)
         self.display.failed.connect(self._render_failed)
         self.display.resize(*self.view3d.device_size())
+        self.display.set_video_target(self.video.target())
         config = self.session_config()
         stage, self._preloaded = self._preloaded, None  # loaded once, used by one run
         if stage is not None and not _same_files(config.pipeline, self.config.pipeline):
@@ -309,7 +311,8 @@ class MainWindow(QMainWindow):
             self.shown = result
             self._device = result.device
             alpha = result.display_alpha if frame.overlay is not None else 0.0
-            self.video.set_frame(frame.video, result.display_observation, frame.overlay, alpha)
+            obs = result.display_observation
+            self.video.set_frame(frame.video, obs, frame.overlay, alpha, frame.composed)
             self.stats.count_display((time.perf_counter_ns() - result.display_frame.wall_ns) / 1e6)
             for what in ("frame", "body mesh") if result.display_mesh is not None else ("frame",):
                 if what not in self._firsts:  # start-up milestones (benchmarks/bench_live.py)
@@ -360,16 +363,22 @@ class MainWindow(QMainWindow):
         if self.display is not None:
             self.display.resize(width, height)
 
+    def _video_target_changed(self) -> None:
+        if self.display is not None:
+            self.display.set_video_target(self.video.target())
+
     def _set_overlay(self, attr: str, on: bool) -> None:
         setattr(self.video, attr, on)
         self.settings.setValue(f"view/{attr}", on)
         if attr == "show_mesh" and self.display is not None:
             self.display.set_overlay(on)  # no overlay render while the mesh is hidden
+        self._video_target_changed()
         self.video.update()
 
     def _set_opacity(self, value: int) -> None:
         self.video.mesh_opacity = value / 100.0
         self.settings.setValue("view/opacity", value)
+        self._video_target_changed()
         self.video.update()
 
     def _update_buttons(self) -> None:

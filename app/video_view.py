@@ -1,22 +1,34 @@
 """Letterboxed video display: the frame, the body mesh layer and the person box / landmarks.
 
 The mesh layer is rendered by the display worker (pyrender, with the predicted camera) as an
-RGBA image of the frame's size; it is composed here with QPainter at the chosen opacity, so
-changing the opacity costs no render. Only confident landmarks are drawn.
+RGBA image. Everything the view shows of a frame is drawn by one function, `compose_video`,
+with OpenCV (which does not hold Python's lock): the frame scaled to the view's letterbox in
+device pixels, the mesh layer blended at the chosen opacity, the person box and the confident
+landmarks. The display worker composes each frame for the view's current `VideoTarget`, so the
+GUI thread only copies an image; Qt's scaling and blending in `paintEvent` held the lock for
+~2.5 ms per frame (a Python thread next to it ran at half speed), time the session thread
+needed. When the view changes (resize, opacity, a toggle), it composes the frame it holds
+itself for its next paint, so a change shows at once.
 """
 
 from __future__ import annotations
 
+import itertools
+from dataclasses import dataclass
+
 import cv2
 import numpy as np
-from PyQt6.QtCore import QPointF, QRectF, Qt, pyqtSignal
-from PyQt6.QtGui import QColor, QImage, QPainter, QPen
+from PyQt6.QtCore import QRectF, Qt, pyqtSignal
+from PyQt6.QtGui import QColor, QImage, QPainter
 from PyQt6.QtWidgets import QSizePolicy, QWidget
 
 from stdformer.detect.pose_quality import drawable_skeleton, landmark_confidence
 from stdformer.types import Observation
 
 CONFIDENT = 0.5  # landmarks below this visibility or presence are not drawn
+BOX_BGR, CROP_BGR = (120, 220, 80), (255, 160, 80)  # the person box, MediaPipe's crop
+BONE_BGR, POINT_BGR = (60, 200, 255), (60, 90, 255)
+POINT_RADIUS = 3.0  # logical pixels
 
 
 def bgr_to_qimage(image_bgr: np.ndarray) -> QImage:
@@ -41,11 +53,129 @@ def rgba_to_qimage(image_rgba: np.ndarray) -> QImage:
     return QImage(rgba.data, w, h, 4 * w, QImage.Format.Format_RGBA8888).copy()
 
 
-def letterbox_rect(image_w: int, image_h: int, widget_w: int, widget_h: int) -> QRectF:
-    """Largest rectangle with the image's aspect ratio centred in the widget."""
+def letterbox(image_w: int, image_h: int, widget_w: float, widget_h: float) -> tuple[float, ...]:
+    """(x, y, w, h): the largest rectangle with the image's aspect ratio centred in the widget."""
     scale = min(widget_w / image_w, widget_h / image_h)
     w, h = image_w * scale, image_h * scale
-    return QRectF((widget_w - w) / 2, (widget_h - h) / 2, w, h)
+    return (widget_w - w) / 2, (widget_h - h) / 2, w, h
+
+
+def letterbox_rect(image_w: int, image_h: int, widget_w: int, widget_h: int) -> QRectF:
+    """`letterbox` as a QRectF."""
+    return QRectF(*letterbox(image_w, image_h, widget_w, widget_h))
+
+
+@dataclass(frozen=True)
+class VideoTarget:
+    """How the video view shows frames: its size in device pixels (`scale` of them per logical
+    pixel), the mesh layer's opacity and what is drawn over the frame."""
+
+    size_wh: tuple[int, int]
+    opacity: float = 0.7
+    show_mesh: bool = True
+    show_landmarks: bool = True
+    show_box: bool = True
+    scale: float = 1.0
+
+    def frame_size(self, image_w: int, image_h: int) -> tuple[int, int]:
+        """(w, h) device pixels a frame of this size fills in the view (its letterbox)."""
+        _, _, w, h = letterbox(image_w, image_h, *self.size_wh)
+        return max(1, round(w)), max(1, round(h))
+
+
+@dataclass(frozen=True)
+class ComposedFrame:
+    """A frame composed for `target` (`compose_video`), as the RGB32 image the view copies."""
+
+    image: QImage
+    target: VideoTarget
+
+
+def compose_frame(
+    frame_bgr: np.ndarray,
+    obs: Observation | None,
+    layer_rgba: np.ndarray | None,
+    mesh_alpha: float,
+    target: VideoTarget,
+) -> ComposedFrame:
+    """`compose_video` for `target` with its opacity and toggles, as a `ComposedFrame`."""
+    alpha = mesh_alpha * target.opacity if target.show_mesh else 0.0
+    size = target.frame_size(frame_bgr.shape[1], frame_bgr.shape[0])
+    image = compose_video(frame_bgr, layer_rgba, alpha, size)
+    if obs is not None:
+        s = size[0] / frame_bgr.shape[1]
+        draw_observation(image, obs, s, target.scale, target.show_box, target.show_landmarks)
+    return ComposedFrame(bgr_to_qimage(image), target)
+
+
+def compose_video(
+    frame_bgr: np.ndarray, layer_rgba: np.ndarray | None, alpha: float, size_wh: tuple[int, int]
+) -> np.ndarray:
+    """(h, w, 3) uint8 BGR: `layer_rgba` (any size, straight alpha) blended over the frame at
+    `alpha` x its own alpha (what QPainter draws with that opacity), at the frame's size, then
+    scaled to `size_wh` (area-averaged when shrinking, bilinear when growing)."""
+    if layer_rgba is None or alpha <= 0.0:
+        return _scaled(frame_bgr, size_wh)
+    h, w = frame_bgr.shape[:2]
+    layer = layer_rgba if layer_rgba.shape[:2] == (h, w) else _scaled(layer_rgba, (w, h))
+    x, y, bw, bh = cv2.boundingRect(layer[..., 3])  # only where the mesh is
+    if bw == 0:
+        return _scaled(frame_bgr, size_wh)
+    out = frame_bgr.copy()
+    part, roi = layer[y : y + bh, x : x + bw], out[y : y + bh, x : x + bw]
+    weight = cv2.multiply(part[..., 3], min(alpha, 1.0) / 255.0, dtype=cv2.CV_32F)  # (bh, bw)
+    mesh = cv2.cvtColor(part, cv2.COLOR_RGBA2BGR)
+    roi[:] = cv2.blendLinear(mesh, roi, weight, 1.0 - weight)
+    return _scaled(out, size_wh)
+
+
+def draw_observation(
+    image: np.ndarray, obs: Observation, s: float, ui: float, box: bool, landmarks: bool
+) -> None:
+    """Draws, in place on `image` (BGR, the frame scaled by `s`), the person box (solid) and
+    MediaPipe's crop (dashed), and the trusted landmarks connected to the body (no floating
+    limb fragments); `ui`: device pixels per logical pixel (line widths). A few OpenCV calls
+    for all of it: each call lets go of Python's lock and may wait to take it back."""
+    width = max(1, round(2 * ui))
+    if box:
+        x0, y0, x1, y1 = np.asarray(obs.bbox_xyxy, np.float64) * s
+        corners = np.array([[x0, y0], [x1, y0], [x1, y1], [x0, y1]])
+        cv2.polylines(image, [_fixed(corners)], True, BOX_BGR, width, cv2.LINE_AA, shift=4)
+        x0, y0, x1, y1 = np.asarray(obs.crop_xyxy, np.float64) * s
+        corners = np.array([[x0, y0], [x1, y0], [x1, y1], [x0, y1], [x0, y0]])
+        cv2.polylines(image, _fixed(_dashes(corners, 6.0 * ui)), False, CROP_BGR,
+                      max(1, round(ui)), cv2.LINE_AA, shift=4)  # fmt: skip
+    if not landmarks:
+        return
+    pts = obs.landmarks_px[:, :2].astype(np.float64) * s
+    sure, bones = drawable_skeleton(landmark_confidence(obs.visibility, obs.presence), CONFIDENT)
+    if bones:
+        segments = _fixed(pts[np.array(bones)])  # (B, 2, 2)
+        cv2.polylines(image, segments, False, BONE_BGR, width, cv2.LINE_AA, shift=4)
+    if sure.any():  # dots: zero-length segments with round ends
+        dots = _fixed(np.repeat(pts[sure][:, None], 2, 1))
+        cv2.polylines(image, dots, False, POINT_BGR, round(2 * POINT_RADIUS * ui), cv2.LINE_AA,
+                      shift=4)  # fmt: skip
+
+
+def _fixed(xy: np.ndarray) -> np.ndarray:
+    """int32 coordinates with 4 fractional bits (OpenCV's `shift=4`)."""
+    return np.round(np.asarray(xy) * 16).astype(np.int32)
+
+
+def _dashes(path: np.ndarray, dash: float) -> np.ndarray:
+    """(D, 2, 2) dash segments along the polyline `path` (P, 2): `dash` on, `dash` off."""
+    out = []
+    for a, b in itertools.pairwise(path):
+        n = max(1, int(np.hypot(*(b - a)) // (2 * dash)))
+        t = np.arange(2 * n).reshape(n, 2) / (2 * n)  # (n, 2) start and end of each dash
+        out.append(a + t[..., None] * (b - a))
+    return np.concatenate(out)
+
+
+def _scaled(image: np.ndarray, size_wh: tuple[int, int]) -> np.ndarray:
+    shrink = size_wh[0] < image.shape[1]
+    return cv2.resize(image, size_wh, interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
 
 
 class VideoView(QWidget):
@@ -54,15 +184,17 @@ class VideoView(QWidget):
     A left click on the image emits `image_clicked(x, y)` in frame pixels (pick the subject)."""
 
     image_clicked = pyqtSignal(float, float)
+    target_changed = pyqtSignal()  # `target()` changed (size, opacity or a toggle)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setMinimumSize(320, 240)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
-        self._image: QImage | None = None
+        self._frame: np.ndarray | None = None  # (H, W, 3) BGR
         self._obs: Observation | None = None
-        self._mesh_layer: QImage | None = None
+        self._layer: np.ndarray | None = None  # (h, w, 4) RGBA mesh layer
         self._mesh_alpha = 1.0  # the session's fade (subject lost)
+        self._composed: ComposedFrame | None = None
         self._message = "No source running. Pick a source and press Start."
         self.show_box = True
         self.show_landmarks = True
@@ -71,15 +203,39 @@ class VideoView(QWidget):
 
     def set_frame(
         self,
-        image: QImage,
+        frame_bgr: np.ndarray,
         obs: Observation | None,
-        mesh_layer: QImage | None = None,
+        mesh_layer: np.ndarray | None = None,
         mesh_alpha: float = 1.0,
+        composed: ComposedFrame | None = None,
     ) -> None:
-        """A new frame; `mesh_layer` (RGBA, the frame's size) is drawn at `mesh_alpha` x opacity."""
-        self._image, self._obs = image, obs
-        self._mesh_layer, self._mesh_alpha = mesh_layer, mesh_alpha
+        """A new frame (the arrays are not changed afterwards); `mesh_layer` (RGBA, any size,
+        scaled to the frame) is drawn at `mesh_alpha` x opacity; `composed`: all of it already
+        drawn for a `target()` (the display worker's), shown while it is the view's."""
+        self._frame, self._obs = frame_bgr, obs
+        self._layer, self._mesh_alpha = mesh_layer, mesh_alpha
+        self._composed = composed
         self.update()
+
+    @property
+    def composed(self) -> ComposedFrame | None:
+        """The frame as last composed (by the display worker, or by the view after a change)."""
+        return self._composed
+
+    @property
+    def has_mesh(self) -> bool:
+        """A mesh layer came with the frame shown."""
+        return self._layer is not None
+
+    def target(self) -> VideoTarget:
+        """How frames should be composed now (`compose_frame`)."""
+        ratio = self.devicePixelRatioF()
+        size = (int(self.width() * ratio), int(self.height() * ratio))
+        return VideoTarget(size, round(self.mesh_opacity, 3), self.show_mesh,
+                           self.show_landmarks, self.show_box, ratio)  # fmt: skip
+
+    def resizeEvent(self, event: object) -> None:
+        self.target_changed.emit()
 
     def set_message(self, text: str) -> None:
         """Text shown when there is no image (and over a stale one)."""
@@ -87,63 +243,33 @@ class VideoView(QWidget):
         self.update()
 
     def clear(self, message: str) -> None:
-        self._image, self._obs, self._mesh_layer = None, None, None
+        self._frame, self._obs, self._layer, self._composed = None, None, None, None
         self.set_message(message)
 
     def paintEvent(self, event: object) -> None:
         p = QPainter(self)
         p.fillRect(self.rect(), QColor(24, 24, 28))
-        if self._image is None:
+        if self._frame is None:
             p.setPen(QColor(200, 200, 200))
             flags = Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap
             p.drawText(self.rect().adjusted(16, 16, -16, -16), flags, self._message)
             return
-        img = self._image
-        target = letterbox_rect(img.width(), img.height(), self.width(), self.height())
-        p.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
-        p.drawImage(target, img)
-        if self.show_mesh and self._mesh_layer is not None:
-            p.setOpacity(max(0.0, min(1.0, self.mesh_opacity * self._mesh_alpha)))
-            p.drawImage(target, self._mesh_layer)
-            p.setOpacity(1.0)
-        if self._obs is not None:
-            p.setRenderHint(QPainter.RenderHint.Antialiasing)
-            self._draw_observation(p, self._obs, target, target.width() / img.width())
-
-    def _draw_observation(
-        self, p: QPainter, obs: Observation, target: QRectF, scale: float
-    ) -> None:
-        def to_widget(x: float, y: float) -> QPointF:
-            return QPointF(target.x() + x * scale, target.y() + y * scale)
-
-        if self.show_box:
-            x0, y0, x1, y1 = (float(v) for v in obs.bbox_xyxy)
-            p.setPen(QPen(QColor(80, 220, 120), 2))
-            p.drawRect(QRectF(to_widget(x0, y0), to_widget(x1, y1)))
-            cx0, cy0, cx1, cy1 = (float(v) for v in obs.crop_xyxy)
-            p.setPen(QPen(QColor(80, 160, 255), 1, Qt.PenStyle.DashLine))
-            p.drawRect(QRectF(to_widget(cx0, cy0), to_widget(cx1, cy1)))
-        if self.show_landmarks:
-            pts = [to_widget(float(x), float(y)) for x, y in obs.landmarks_px[:, :2]]
-            # Trusted landmarks connected to the body only: no floating limb fragments.
-            conf = landmark_confidence(obs.visibility, obs.presence)
-            sure, bones = drawable_skeleton(conf, CONFIDENT)  # (33,) bool, [(a, b)]
-            p.setPen(QPen(QColor(255, 200, 60, 230), 2))
-            for a, b in bones:
-                p.drawLine(pts[a], pts[b])
-            p.setPen(Qt.PenStyle.NoPen)
-            p.setBrush(QColor(255, 90, 60, 240))
-            for i, pt in enumerate(pts):
-                if sure[i]:
-                    p.drawEllipse(pt, 3.0, 3.0)
+        target = self.target()
+        if self._composed is None or self._composed.target != target:  # the view changed
+            self._composed = compose_frame(self._frame, self._obs, self._layer,
+                                           self._mesh_alpha, target)  # fmt: skip
+        h, w = self._frame.shape[:2]
+        image = self._composed.image  # already scaled and drawn: a plain copy
+        image.setDevicePixelRatio(target.scale)
+        p.drawImage(letterbox_rect(w, h, self.width(), self.height()).topLeft(), image)
 
     def mousePressEvent(self, event: object) -> None:
         """Left click on the image: `image_clicked` with the frame pixel under the cursor."""
-        img = self._image
-        if img is None or event.button() != Qt.MouseButton.LeftButton:
+        if self._frame is None or event.button() != Qt.MouseButton.LeftButton:
             return super().mousePressEvent(event)
-        target = letterbox_rect(img.width(), img.height(), self.width(), self.height())
+        h, w = self._frame.shape[:2]
+        target = letterbox_rect(w, h, self.width(), self.height())
         pos = event.position()
         if target.contains(pos):
-            scale = img.width() / target.width()
+            scale = w / target.width()
             self.image_clicked.emit((pos.x() - target.x()) * scale, (pos.y() - target.y()) * scale)

@@ -5,8 +5,9 @@ The per-frame work is `stdformer.session.core.SessionCore.step`, driven by
 events into signals. `DisplayThread` is the session's display subscriber itself: the session
 puts each result into the display's keep-latest `inbox` (no relay thread), the display thread
 owns the GL context, draws the newest result (3D view and mesh overlay layer, see
-`stdformer.render.views`) and hands the GUI one `DisplayFrame` at a time; a view change wakes
-it to redraw the 3D view alone. Nothing queues without bound, and the display paces the
+`stdformer.render.views`), composes the video for the video view (`compose_video`: off the GUI
+thread, without Python's lock) and hands the GUI one `DisplayFrame` at a time; a view change
+wakes it to redraw the 3D view alone. Nothing queues without bound, and the display paces the
 session (`subscribe(..., mailbox=display.inbox, paces=True)`): the session takes its next frame
 once the display has taken the last result, so it processes the next frame while this one is
 drawn, and no frame the display would skip.
@@ -24,7 +25,7 @@ import numpy as np
 from PyQt6.QtCore import QObject, QThread, pyqtSignal
 from PyQt6.QtGui import QImage
 
-from app.video_view import bgr_to_qimage, rgb_to_qimage, rgba_to_qimage
+from app.video_view import ComposedFrame, VideoTarget, compose_frame, rgb_to_qimage
 from stdformer.render.gl_platform import forget_gl_platform
 from stdformer.render.renderer import OffscreenRenderer
 from stdformer.render.views import LiveViews, ViewControl
@@ -69,11 +70,12 @@ class SessionWorker(QObject):
 class DisplayFrame:
     """What the GUI shows for one result (images are owned copies, safe in the GUI thread)."""
 
-    video: QImage | None  # the camera frame (None: only the 3D view changed)
-    overlay: QImage | None  # mesh layer over the video (RGBA, same size), None: no mesh shown
+    video: np.ndarray | None  # the camera frame, BGR (None: only the 3D view changed)
+    overlay: np.ndarray | None  # mesh layer over the video (RGBA), None: no mesh shown
     view: QImage | None  # the 3D view, None when it could not be drawn
     result: SessionResult | None
     displayed_ns: int = 0  # perf_counter_ns when posted (for display latency)
+    composed: ComposedFrame | None = None  # video + overlay for the video view's target
 
 
 class DisplayThread(QThread):
@@ -92,6 +94,7 @@ class DisplayThread(QThread):
         self._size = (480, 480)
         self._control = control or ViewControl()
         self._overlay = True
+        self._video_target: VideoTarget | None = None  # None: the GUI composes
         self._outbox: DisplayFrame | None = None  # taken by the GUI
         self.inbox.wake()  # draw the empty 3D view once before the first result
 
@@ -109,6 +112,11 @@ class DisplayThread(QThread):
     def set_overlay(self, on: bool) -> None:
         with self._lock:
             self._overlay = on
+
+    def set_video_target(self, target: VideoTarget | None) -> None:
+        """Compose the following frames for the video view's `target` (None: don't)."""
+        with self._lock:
+            self._video_target = target
 
     def resize(self, width: int, height: int) -> None:
         with self._lock:
@@ -157,6 +165,7 @@ class DisplayThread(QThread):
                 if taken is None and not self._view_dirty:
                     continue
                 control, size, overlay = self._control, self._size, self._overlay
+                target = self._video_target
                 self._view_dirty = False
             new = taken is not None
             result = latest = taken if new else latest
@@ -172,18 +181,33 @@ class DisplayThread(QThread):
             if rendered is not None:
                 for stage, ms in rendered.timings_ms.items():
                     self.stats.add_time(stage, ms)
-            video = bgr_to_qimage(result.display_frame.image_bgr) if new and result else None
+            layer = None if rendered is None else rendered.overlay_rgba
+            video = composed = None
+            if new and result:
+                video = result.display_frame.image_bgr
+                if target is not None:
+                    composed = self._compose(result, layer, target)
             self._post(
                 DisplayFrame(
                     video=video,
-                    overlay=images.get(
-                        "overlay", None if rendered is None else rendered.overlay_rgba
-                    ),
-                    view=images.get("view", None if rendered is None else rendered.view_rgb),
+                    overlay=layer,
+                    view=images.get(None if rendered is None else rendered.view_rgb),
                     result=result if new else None,
                     displayed_ns=time.perf_counter_ns(),
+                    composed=composed,
                 )
             )
+
+    def _compose(
+        self, result: SessionResult, layer: np.ndarray | None, target: VideoTarget
+    ) -> ComposedFrame:
+        """The frame as the video view shows it (`compose_frame`)."""
+        t0 = time.perf_counter()
+        alpha = result.display_alpha if layer is not None else 0.0
+        frame = result.display_frame.image_bgr
+        composed = compose_frame(frame, result.display_observation, layer, alpha, target)
+        self.stats.add_time("compose", (time.perf_counter() - t0) * 1e3)
+        return composed
 
     def _post(self, frame: DisplayFrame) -> None:
         with self._lock:
@@ -199,17 +223,15 @@ class DisplayThread(QThread):
 
 
 class _ImageCache:
-    """QImages of the views' images; an image `LiveViews` reused (not drawn again) keeps its
-    QImage (QImages are implicitly shared: the GUI may hold it)."""
+    """The 3D view's QImage; an image `LiveViews` reused (not drawn again) keeps its QImage
+    (QImages are implicitly shared: the GUI may hold it)."""
 
     def __init__(self) -> None:
-        self._convert = {"view": rgb_to_qimage, "overlay": rgba_to_qimage}
-        self._last: dict[str, tuple[np.ndarray, QImage]] = {}
+        self._last: tuple[np.ndarray, QImage] | None = None
 
-    def get(self, kind: str, image: np.ndarray | None) -> QImage | None:
+    def get(self, image: np.ndarray | None) -> QImage | None:
         if image is None:
             return None
-        last = self._last.get(kind)
-        if last is None or last[0] is not image:
-            last = self._last[kind] = (image, self._convert[kind](image))
-        return last[1]
+        if self._last is None or self._last[0] is not image:
+            self._last = (image, rgb_to_qimage(image))
+        return self._last[1]

@@ -53,7 +53,7 @@ CASES = {  # name: (size_wh, fps, paced)
     "unpaced-480": ((640, 480), 30.0, False),
     "unpaced-720": ((1280, 720), 30.0, False),
 }
-STAGES = ("localize", "mesh", "latency", "render", "overlay", "display_latency")
+STAGES = ("localize", "mesh", "latency", "render", "overlay", "compose", "display_latency")
 TICK = os.sysconf("SC_CLK_TCK")
 
 

@@ -41,7 +41,7 @@ def test_window_runs_sample_clip_and_stops(qtbot, tmp_path: Path) -> None:
     window._update_status()
     text = window.status_label.text()
     assert "fps" in text and "localize" in text and "ms" in text
-    assert window.video._image is not None and window.video._obs is not None
+    assert window.video.composed is not None and window.video._obs is not None
 
     # The overlay toggles change what the video view draws.
     window.landmark_check.setChecked(False)

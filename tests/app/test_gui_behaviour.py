@@ -258,7 +258,7 @@ def test_3d_view_failure_is_shown_and_video_keeps_running(qtbot, monkeypatch, tm
     qtbot.wait(100)  # frames shown after the failure must not hide it
     assert window.view3d._message.startswith("3D view unavailable")
     assert "no EGL display" in window.view3d._message
-    assert window.last_error is None and window.video._image is not None
+    assert window.last_error is None and window.video.composed is not None
     assert not (tmp_path / "gl_platform.json").exists()
     window.close()
 

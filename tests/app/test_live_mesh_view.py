@@ -68,10 +68,13 @@ def mesh_window(qtbot, weights: Path, source: str, **config) -> MainWindow:
 def test_mesh_is_drawn_over_the_video_and_in_the_3d_view(qtbot, placed_weights: Path) -> None:
     window = mesh_window(qtbot, placed_weights, "sample")
     window.start()
-    qtbot.waitUntil(lambda: window.video._mesh_layer is not None, timeout=60_000)
+    qtbot.waitUntil(lambda: window.video.has_mesh, timeout=60_000)
     qtbot.waitUntil(lambda: body_pixels(window.view3d._image) > 500, timeout=30_000)
     assert "body mesh" in window.mesh_text
     window.stop()  # freeze the last frame: compare the same frame with and without the mesh
+    # The display thread composed it for the view as it is (the GUI only copies it).
+    assert window.video.composed is not None
+    assert window.video.composed.target == window.video.target()
 
     with_mesh = pixels(window.video.grab().toImage()).astype(int)
     window.mesh_check.setChecked(False)
@@ -96,7 +99,7 @@ def test_lost_subject_clears_the_views_and_comes_back(
     states: list[tuple[str, bool, int, str]] = []
 
     def record() -> None:
-        shown = window.video._mesh_layer is not None
+        shown = window.video.has_mesh
         subject = window.shown.subject if window.shown is not None else "-"
         states.append((subject, shown, body_pixels(window.view3d._image), window.view3d._message))
 
