@@ -1,8 +1,8 @@
 """The status bar's text: a short line that fits a 1280 px window, and the details as a tooltip.
 
 Session-side numbers come from the newest `SessionResult` on screen (its counters, buffer and
-device), display-side ones (displayed fps, render and overlay times, latency to the screen)
-from the run statistics the display writes; nothing reads the session's internals.
+device), display-side ones (displayed fps, render, overlay and video-panel times, latency to
+the screen) from the run statistics the display writes; nothing reads the session's internals.
 
 The line keeps what a user watches (frames shown of those captured, how many frames had a
 person and a mesh, latency, per-stage times, device); the tooltip adds dropped frames, the
@@ -64,6 +64,8 @@ def status_text(stats: RunStats, result: SessionResult | None, running: bool) ->
     stages += f" · render {ms('render')}"
     if stats.recent_median("overlay") is not None:
         stages += f" + overlay {ms('overlay')}"
+    if stats.recent_median("compose") is not None:  # the video panel's picture (video_view.py)
+        stages += f" + video {ms('compose')}"
     line.append(f"{stages} ms")
     details += [f"ms per frame: {stages}", f"latency capture to display {ms('display_latency')} ms"]
     if result is not None:
