@@ -67,14 +67,26 @@ def mesh_window(qtbot, weights: Path, source: str, **config) -> MainWindow:
 @pytest.mark.slow
 def test_mesh_is_drawn_over_the_video_and_in_the_3d_view(qtbot, placed_weights: Path) -> None:
     window = mesh_window(qtbot, placed_weights, "sample")
+    arrived = []  # what the display thread composed for each frame it handed over
+    set_frame = window.video.set_frame
+
+    def spy(*args, **kw) -> None:
+        arrived.append(args[4] if len(args) > 4 else kw.get("composed"))
+        set_frame(*args, **kw)
+
+    window.video.set_frame = spy
     window.start()
     qtbot.waitUntil(lambda: window.video.has_mesh, timeout=60_000)
     qtbot.waitUntil(lambda: body_pixels(window.view3d._image) > 500, timeout=30_000)
     assert "body mesh" in window.mesh_text
+    # The display thread composes each frame for the video panel as it is (the GUI thread
+    # only copies it), and for its new size after a resize.
+    assert arrived[-1] is not None and arrived[-1].target == window.video.target()
+    window.resize(900, 500)
+    qtbot.waitUntil(lambda: arrived[-1].target == window.video.target(), timeout=10_000)
+    w, h = window.video.target().frame_size(640, 480)
+    assert (arrived[-1].image.width(), arrived[-1].image.height()) == (w, h)
     window.stop()  # freeze the last frame: compare the same frame with and without the mesh
-    # The display thread composed it for the view as it is (the GUI only copies it).
-    assert window.video.composed is not None
-    assert window.video.composed.target == window.video.target()
 
     with_mesh = pixels(window.video.grab().toImage()).astype(int)
     window.mesh_check.setChecked(False)
