@@ -46,13 +46,6 @@ def rgb_to_qimage(image_rgb: np.ndarray) -> QImage:
     return QImage(bgrx.data, w, h, 4 * w, QImage.Format.Format_RGB32).copy()
 
 
-def rgba_to_qimage(image_rgba: np.ndarray) -> QImage:
-    """Owned QImage copy of a (H, W, 4) uint8 RGBA array (straight alpha)."""
-    h, w = image_rgba.shape[:2]
-    rgba = np.ascontiguousarray(image_rgba)
-    return QImage(rgba.data, w, h, 4 * w, QImage.Format.Format_RGBA8888).copy()
-
-
 def letterbox(image_w: int, image_h: int, widget_w: float, widget_h: float) -> tuple[float, ...]:
     """(x, y, w, h): the largest rectangle with the image's aspect ratio centred in the widget."""
     scale = min(widget_w / image_w, widget_h / image_h)

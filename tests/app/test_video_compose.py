@@ -16,7 +16,6 @@ from app.video_view import (
     bgr_to_qimage,
     compose_frame,
     compose_video,
-    rgba_to_qimage,
 )
 from stdformer.types import Observation
 
@@ -27,6 +26,12 @@ def pixels(image: QImage) -> np.ndarray:  # (H, W, 3) int RGB
     ptr.setsize(rgb.sizeInBytes())
     rows = np.frombuffer(ptr, np.uint8).reshape(rgb.height(), rgb.bytesPerLine())
     return rows[:, : 3 * rgb.width()].reshape(rgb.height(), rgb.width(), 3).astype(int)
+
+
+def rgba_to_qimage(image_rgba: np.ndarray) -> QImage:  # straight alpha, as QPainter takes it
+    h, w = image_rgba.shape[:2]
+    rgba = np.ascontiguousarray(image_rgba)
+    return QImage(rgba.data, w, h, 4 * w, QImage.Format.Format_RGBA8888).copy()
 
 
 def scene() -> tuple[np.ndarray, np.ndarray]:
