@@ -13,7 +13,13 @@ from stdformer.body.body_model import load_body_model
 from stdformer.body.fit import BodyFit
 from stdformer.body.kinematics import matrices
 from stdformer.inference.refine import BodyRefiner
-from stdformer.inference.smoothing import OFFLINE_REPOSE_ITERS, MeshSmoother
+from stdformer.inference.smoothing import (
+    OFFLINE_REPOSE_ITERS,
+    CascadedOneEuro,
+    MeshSmoother,
+    OneEuroFilter,
+    min_cutoff_for_strength,
+)
 from stdformer.types import MeshResult
 
 FPS = 30.0
@@ -71,6 +77,32 @@ def test_the_lag_removes_the_filters_delay_and_every_mesh_comes_out_once() -> No
 
     assert delay(causal) < -0.01  # the causal filter trails the motion by centimetres
     assert abs(delay(out)) < 0.3 * abs(delay(causal))
+
+
+def test_live_filter_trails_as_one_stage_and_shakes_less() -> None:
+    """Two One-Euro stages at twice the cut-off: on a slow ramp the same delay as one stage at
+    the cut-off (within 15 %), on a still point with 5 mm noise less acceleration (30 fps at
+    the live strength: 13 % less; 27 % at 60 fps, 22 % at strength 0.2)."""
+    cutoff, n = min_cutoff_for_strength(0.1), 120
+    t = np.arange(n) / FPS
+    noise = 0.005 * np.random.default_rng(2).standard_normal(n)
+
+    def run(f, x: np.ndarray) -> np.ndarray:
+        return np.array([f(np.array([v]), ti)[0] for v, ti in zip(x, t, strict=True)])
+
+    ramp = 0.2 * t  # 0.2 m/s: slow motion, where the speed coefficient hardly acts
+    lag_one = np.mean(ramp[40:] - run(OneEuroFilter(cutoff), ramp)[40:])
+    lag_two = np.mean(ramp[40:] - run(CascadedOneEuro(cutoff, stages=2), ramp)[40:])
+    assert lag_one > 0 and abs(lag_two - lag_one) < 0.15 * lag_one
+
+    def accel(f) -> float:
+        return float(np.mean(np.abs(np.diff(run(f, noise), 2)[30:])))
+
+    assert accel(CascadedOneEuro(cutoff, stages=2)) < 0.9 * accel(OneEuroFilter(cutoff))
+    live = MeshSmoother(0.1)  # the live smoother filters with the cascade
+    still = [_mesh(i, np.array([[noise[i], 0.0, 3.0], [noise[i], 0.5, 3.0]])) for i in range(n)]
+    x = np.array([m.vertices_cam[0, 0] for m in _run(live, still)])
+    assert np.mean(np.abs(np.diff(x, 2)[30:])) < 0.9 * accel(OneEuroFilter(cutoff))
 
 
 def test_process_smoothing_takes_the_jitter_out_of_fast_motion_without_trailing() -> None:
