@@ -1,7 +1,7 @@
 """Letterboxed video display: the frame, the body mesh layer and the person box / landmarks.
 
 The mesh layer is rendered by the display worker (pyrender, with the predicted camera) as an
-RGBA image. Everything the view shows of a frame is drawn by one function, `compose_video`,
+RGBA image. Everything the view shows of a frame is drawn by one function, `compose_frame`,
 with OpenCV (which does not hold Python's lock): the frame scaled to the view's letterbox in
 device pixels, the mesh layer blended at the chosen opacity, the person box and the confident
 landmarks. The display worker composes each frame for the view's current `VideoTarget`, so the
@@ -78,7 +78,7 @@ class VideoTarget:
 
 @dataclass(frozen=True)
 class ComposedFrame:
-    """A frame composed for `target` (`compose_video`), as the RGB32 image the view copies."""
+    """A frame composed for `target` (`compose_frame`), as the RGB32 image the view copies."""
 
     image: QImage
     target: VideoTarget
@@ -91,7 +91,8 @@ def compose_frame(
     mesh_alpha: float,
     target: VideoTarget,
 ) -> ComposedFrame:
-    """`compose_video` for `target` with its opacity and toggles, as a `ComposedFrame`."""
+    """The frame as the view shows it for `target`: `compose_video` at its opacity, then the box
+    and landmarks it shows (`draw_observation`), as a `ComposedFrame`."""
     alpha = mesh_alpha * target.opacity if target.show_mesh else 0.0
     size = target.frame_size(frame_bgr.shape[1], frame_bgr.shape[0])
     image = compose_video(frame_bgr, layer_rgba, alpha, size)
