@@ -310,8 +310,7 @@ class MainWindow(QMainWindow):
         if frame.video is not None and result is not None:
             self.shown = result
             self._device = result.device
-            alpha = result.display_alpha if frame.overlay is not None else 0.0
-            obs = result.display_observation
+            obs, alpha = result.display_observation, result.display_alpha
             self.video.set_frame(frame.video, obs, frame.overlay, alpha, frame.composed)
             self.stats.count_display((time.perf_counter_ns() - result.display_frame.wall_ns) / 1e6)
             for what in ("frame", "body mesh") if result.display_mesh is not None else ("frame",):

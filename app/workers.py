@@ -203,9 +203,8 @@ class DisplayThread(QThread):
     ) -> ComposedFrame:
         """The frame as the video view shows it (`compose_frame`)."""
         t0 = time.perf_counter()
-        alpha = result.display_alpha if layer is not None else 0.0
-        frame = result.display_frame.image_bgr
-        composed = compose_frame(frame, result.display_observation, layer, alpha, target)
+        frame, obs = result.display_frame.image_bgr, result.display_observation
+        composed = compose_frame(frame, obs, layer, result.display_alpha, target)
         self.stats.add_time("compose", (time.perf_counter() - t0) * 1e3)
         return composed
 
