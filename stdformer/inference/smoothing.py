@@ -19,11 +19,12 @@ frames of latency at any frame rate). Real set (60 fps, the frames the tracker o
 before followed), live settings, K = 1: front / back
 accel 11.4 -> 8.5 / 8.9 -> 6.5 mm/frame^2, PA-MPJPE 82.7 -> 82.5 / 74.7 -> 74.4 (the network's
 own look-ahead of one frame, which the session used before: accel 11.0 / 8.8).
-Live (no lag) the filter is two One-Euro stages in a row, each at twice the cut-off and speed
-coefficient (`CAUSAL_STAGES`): at low frequencies the same lag as one stage, above the cut-off
-jitter falls twice as steeply (second order). Real set, live settings: front accel 12.7 ->
-11.2, back 10.2 -> 8.9 mm/frame^2, overlay median 1.7 -> 1.8 / 1.6 -> 1.6 %, PA-MPJPE 83.9 ->
-84.1 / 81.6 -> 82.0; one stage at the same overlay (strength 0.15) gave 12.3 / 9.7.
+Live (no lag) the filter is `CAUSAL_STAGES` = 3 One-Euro stages in a row, each at 3x the
+cut-off and speed coefficient: at low frequencies the same lag as one stage, above the cut-off
+jitter falls three times as steeply. With depth smoothed less (`DEPTH_STRENGTH` 0.5 -> 0.2),
+real set, live settings: front accel 12.7 -> 10.7, back 10.2 -> 8.2 mm/frame^2, PA-MPJPE 83.9
+-> 83.7 / 81.6 -> 81.3, overlay median 1.7 -> 1.8 / 1.6 -> 1.6 %; one stage at the same overlay
+(strength 0.15) gave accel 12.3 / 9.7.
 The speed coefficient is there to cut the causal filter's lag in fast motion; a zero-phase
 smoother has none, so it raises the cut-off less (`ZERO_PHASE_BETA`; real set, `process`:
 accel 7.6 -> 7.0 mm/frame^2 front at strength 0.3, PA-MPJPE 82.0 -> 81.3).
@@ -56,10 +57,16 @@ MAX_LAG_FRAMES = 8  # look-ahead in frames (the live session's; `process` uses `
 OFFLINE_REPOSE_ITERS = 4
 D_CUTOFF_HZ = 1.0  # cut-off of the speed estimate itself
 # Live (causal) smoothing: this many One-Euro stages, each at this many times the cut-off (the
-# low-frequency lag of one stage at the nominal cut-off; 3 stages of 3x: accel 13.0, 2 of 1.5x:
-# 10.3 but overlay 2.0 %, real set front)
-CAUSAL_STAGES = 2
-DEPTH_STRENGTH = 0.5  # depth is smoothed at least this hard (1 Hz)
+# low-frequency lag of one stage at the nominal cut-off). Real set, live, depth 0.2, front /
+# back accel: 1 stage 12.6 / 9.9, 2: 11.1 / 8.6, 3: 10.7 / 8.2, 4: 10.5 / 8.0, with front
+# PA-MPJPE 83.6, 83.7, 83.7, 83.8 and overlay median / p90 1.7 / 2.4, 1.8 / 2.5, 1.8 / 2.5,
+# 1.8 / 2.6 %. 2 stages at 3x (less lag): accel 13.0; at 1.5x (more): 10.3 but overlay median
+# 2.0 % (depth 0.5).
+CAUSAL_STAGES = 3
+# Depth is smoothed at least this hard (4 Hz; was 0.5, 1 Hz): less depth lag is better (real
+# set, live, front / back PA-MPJPE, one stage: 83.9 -> 83.6 / 81.6 -> 81.2, accel 12.7 -> 12.6 /
+# 10.2 -> 9.9; two stages: 84.1 -> 83.7 / 82.0 -> 81.3; `process` within 0.1 mm).
+DEPTH_STRENGTH = 0.2
 MIN_DEPTH_M = 0.05  # points nearer than this to the camera plane are clamped (ray division)
 
 
