@@ -5,7 +5,8 @@ The One-Euro filter is a low-pass whose cut-off rises with speed: still poses ar
 timed by the frames' media time, in *ray coordinates*: where a point lies across the image
 (u = x/z, v = y/z, scaled by the track's depth to metres) and its depth z. A monocular body
 is sure of the first (it sits on the person's 2D landmarks) and unsure of the second, so depth is
-smoothed harder (strength at least `DEPTH_STRENGTH`) and the overlay stays on the person.
+smoothed harder (strength at least `DEPTH_STRENGTH`, live `LIVE_DEPTH_STRENGTH`) and the overlay
+stays on the person.
 
 Strength s in [0, 1] (0 = off) maps to the minimum cut-off `f_min = 10 ** (1 - 2 s)` Hz
 (s = 0.5: 1 Hz, s = 1: 0.1 Hz) with speed coefficient `beta = 2` per metre per second.
@@ -21,7 +22,7 @@ accel 11.4 -> 8.5 / 8.9 -> 6.5 mm/frame^2, PA-MPJPE 82.7 -> 82.5 / 74.7 -> 74.4 
 own look-ahead of one frame, which the session used before: accel 11.0 / 8.8).
 Live (no lag) the filter is `CAUSAL_STAGES` = 3 One-Euro stages in a row, each at 3x the
 cut-off and speed coefficient: at low frequencies the same lag as one stage, above the cut-off
-jitter falls three times as steeply. With depth smoothed less (`DEPTH_STRENGTH` 0.5 -> 0.2),
+jitter falls three times as steeply. With depth smoothed less (`LIVE_DEPTH_STRENGTH` 0.2, was 0.5),
 real set, live settings: front accel 12.7 -> 10.7, back 10.2 -> 8.2 mm/frame^2, PA-MPJPE 83.9
 -> 83.7 / 81.6 -> 81.3, overlay median 1.7 -> 1.8 / 1.6 -> 1.6 %; one stage at the same overlay
 (strength 0.15) gave accel 12.3 / 9.7.
@@ -63,10 +64,13 @@ D_CUTOFF_HZ = 1.0  # cut-off of the speed estimate itself
 # 1.8 / 2.6 %. 2 stages at 3x (less lag): accel 13.0; at 1.5x (more): 10.3 but overlay median
 # 2.0 % (depth 0.5).
 CAUSAL_STAGES = 3
-# Depth is smoothed at least this hard (4 Hz; was 0.5, 1 Hz): less depth lag is better (real
-# set, live, front / back PA-MPJPE, one stage: 83.9 -> 83.6 / 81.6 -> 81.2, accel 12.7 -> 12.6 /
-# 10.2 -> 9.9; two stages: 84.1 -> 83.7 / 82.0 -> 81.3; `process` within 0.1 mm).
-DEPTH_STRENGTH = 0.2
+# Depth is smoothed at least this hard: 1 Hz with a time lag (`process`: zero phase, depth lag
+# costs nothing there; at 0.3: real set PA-MPJPE +0.1, renders full body 50.0 -> 50.2), 4 Hz live,
+# where it lags (real set, front / back PA-MPJPE at 0.2 instead of 0.5, one stage: 83.9 -> 83.6 /
+# 81.6 -> 81.2; two stages: 84.1 -> 83.7 / 82.0 -> 81.3; look-ahead 1: 83.6 -> 83.2 / 81.1 ->
+# 80.4, accel 9.1 -> 9.2 / 7.1 -> 7.0).
+DEPTH_STRENGTH = 0.5
+LIVE_DEPTH_STRENGTH = 0.2
 MIN_DEPTH_M = 0.05  # points nearer than this to the camera plane are clamped (ray division)
 
 
@@ -179,7 +183,8 @@ class MeshSmoother:
         self.strength, self.lag_s, self.reposer = float(strength), float(lag_s), reposer
         self.lag_frames = int(lag_frames)
         across = min_cutoff_for_strength(strength) if strength > 0 else 1.0
-        depth = min_cutoff_for_strength(max(strength, DEPTH_STRENGTH))
+        floor = DEPTH_STRENGTH if lag_s > 0 else LIVE_DEPTH_STRENGTH
+        depth = min_cutoff_for_strength(max(strength, floor))
         self._cutoffs = np.array([across, across, depth])  # per ray coordinate (u, v, z)
         self._beta = ZERO_PHASE_BETA if lag_s > 0 or lag_frames > 0 else BETA
         self._repose_iters = OFFLINE_REPOSE_ITERS if lag_s > 0 else None
