@@ -116,8 +116,8 @@ class OneEuroFilter:
 
 class CascadedOneEuro:
     """`stages` One-Euro filters in a row, each at `stages` times the cut-off and speed
-    coefficient: the lag of one filter at `min_cutoff_hz` for slow motion, a second-order
-    fall-off above it (jitter, which the acceleration error weighs by frequency squared)."""
+    coefficient: the lag of one filter at `min_cutoff_hz` for slow motion, a fall-off of order
+    `stages` above it (jitter, which the acceleration error weighs by frequency squared)."""
 
     def __init__(self, min_cutoff_hz: float | np.ndarray, beta: float = BETA, stages: int = 2):
         if stages < 1:
