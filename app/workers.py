@@ -5,7 +5,7 @@ The per-frame work is `stdformer.session.core.SessionCore.step`, driven by
 events into signals. `DisplayThread` is the session's display subscriber itself: the session
 puts each result into the display's keep-latest `inbox` (no relay thread), the display thread
 owns the GL context, draws the newest result (3D view and mesh overlay layer, see
-`stdformer.render.views`), composes the video for the video view (`compose_video`: off the GUI
+`stdformer.render.views`), composes the video for the video view (`compose_frame`: off the GUI
 thread, without Python's lock) and hands the GUI one `DisplayFrame` at a time; a view change
 wakes it to redraw the 3D view alone. Nothing queues without bound, and the display paces the
 session (`subscribe(..., mailbox=display.inbox, paces=True)`): the session takes its next frame
@@ -19,7 +19,7 @@ import functools
 import logging
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from PyQt6.QtCore import QObject, QThread, pyqtSignal
@@ -68,14 +68,15 @@ class SessionWorker(QObject):
 
 @dataclass(frozen=True)
 class DisplayFrame:
-    """What the GUI shows for one result (images are owned copies, safe in the GUI thread)."""
+    """What the GUI shows for one result (QImages are owned copies; the arrays are never changed
+    afterwards, so both are safe in the GUI thread)."""
 
     video: np.ndarray | None  # the camera frame, BGR (None: only the 3D view changed)
     overlay: np.ndarray | None  # mesh layer over the video (RGBA), None: no mesh shown
     view: QImage | None  # the 3D view, None when it could not be drawn
     result: SessionResult | None
     displayed_ns: int = 0  # perf_counter_ns when posted (for display latency)
-    composed: ComposedFrame | None = None  # video + overlay for the video view's target
+    composed: ComposedFrame | None = None  # the video panel's picture for its target
 
 
 class DisplayThread(QThread):
@@ -213,9 +214,8 @@ class DisplayThread(QThread):
             pending = self._outbox
             if pending is not None and pending.video is not None and frame.video is None:
                 # A view-only redraw must not swallow a video frame the GUI has not shown yet.
-                frame = DisplayFrame(
-                    pending.video, pending.overlay, frame.view, pending.result, frame.displayed_ns
-                )
+                # (its composed picture included)
+                frame = replace(pending, view=frame.view, displayed_ns=frame.displayed_ns)
             self._outbox = frame
         if pending is None:
             self.frame_ready.emit()
