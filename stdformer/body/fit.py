@@ -111,7 +111,9 @@ class Term:
 
     @functools.cached_property
     def _point_weight(self) -> np.ndarray:  # (N, K): 0 where the target or weight is missing
-        return np.nan_to_num(self.weight * np.isfinite(self.target).all(-1))
+        return np.where(
+            np.isfinite(self.target).all(-1) & np.isfinite(self.weight), self.weight, 0.0
+        )
 
     def linearise(self, y: np.ndarray, jac: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Weighted residuals (N, K*D) and their Jacobian rows (N, K*D, 75), both scaled by
@@ -126,11 +128,8 @@ class Term:
             # d(uv)/dq = f / z (dP_xy/dq - xy dP_z/dq)
             jac = (f / z)[..., None] * (jac[..., :2, :] - xy[..., None] * jac[..., 2:, :])
         elif self.centre is not None:
-            c = list(self.centre)
-            r = (y - y[:, c].mean(1, keepdims=True)) - (
-                self.target - self.target[:, c].mean(1, keepdims=True)
-            )
-            jac = jac - jac[:, c].mean(1, keepdims=True)
+            r = (y - _mean_of(y, self.centre)) - (self.target - _mean_of(self.target, self.centre))
+            jac = jac - _mean_of(jac, self.centre)
         else:
             r = y - self.target
         w = self._point_weight
@@ -141,6 +140,13 @@ class Term:
         w = w[..., None] if self.axis_weight is None else w[..., None] * self.axis_weight
         s, n = np.sqrt(w), len(r)  # (N, K, 1 or D)
         return (s * r).reshape(n, -1), (s[..., None] * jac).reshape(n, -1, NUM_UNKNOWNS)
+
+
+def _mean_of(a: np.ndarray, rows: tuple[int, ...]) -> np.ndarray:
+    """(N, 1, ...) the mean of `a` (N, K, ...) over these rows (one row: a view of it)."""
+    return (
+        a[:, rows[0] : rows[0] + 1] if len(rows) == 1 else a[:, list(rows)].mean(1, keepdims=True)
+    )
 
 
 @dataclass(frozen=True)

@@ -206,18 +206,31 @@ def apply_step(
 
 
 def rotvecs(rot: np.ndarray) -> np.ndarray:
-    """(..., 3, 3) rotation matrices -> (..., 3) axis-angle (the rotation's log): closed form
-    (scipy's per-call cost was 4x this for a body's 24 joints), scipy near 180 deg."""
+    """(..., 3, 3) rotation matrices -> (..., 3) axis-angle (the rotation's log), closed form
+    (scipy's per-call cost was 4x this for a body's 24 joints; 5x near 180 deg)."""
     rot = np.asarray(rot, np.float64)
     cos = np.clip((np.trace(rot, axis1=-2, axis2=-1) - 1.0) / 2.0, -1.0, 1.0)
     theta = np.arccos(cos)
     sin = np.sqrt(np.maximum(1.0 - cos**2, 0.0))
-    small = theta < 1e-4
-    factor = np.where(small, 0.5 + theta**2 / 12.0, theta / (2.0 * np.where(small, 1.0, sin)))
+    small, far = theta < 1e-4, theta > 3.0  # far: sin -> 0, the skew part loses the axis
+    factor = np.where(small, 0.5 + theta**2 / 12.0, theta / (2.0 * np.where(small | far, 1.0, sin)))
     out = factor[..., None] * skew_vector(rot)
-    if (far := theta > 3.0).any():  # sin -> 0: the skew part no longer carries the axis
-        out[far] = Rotation.from_matrix(rot[far]).as_rotvec()
+    if far.any():
+        out[far] = _rotvecs_near_half_turn(rot[far], cos[far], theta[far])
     return out
+
+
+def _rotvecs_near_half_turn(rot: np.ndarray, cos: np.ndarray, theta: np.ndarray) -> np.ndarray:
+    """(M, 3) axis-angle of rotations (M, 3, 3) turned by theta (M,) near 180 deg: the axis a
+    from the symmetric part, (R + R^T) / 2 - cos I = (1 - cos) a a^T (its largest column),
+    its sign from the skew part (2 sin(theta) a). The camera-frame root of an upright body
+    is such a turn (its Y-up rest to the camera's Y-down): this runs for every live frame."""
+    sym = 0.5 * (rot + np.swapaxes(rot, -1, -2)) - cos[:, None, None] * np.eye(3)
+    i = np.argmax(np.diagonal(sym, axis1=1, axis2=2), 1)  # (M,) the axis' largest component
+    col = sym[np.arange(len(sym)), :, i]  # (M, 3) = (1 - cos) a_i a
+    axis = col / np.linalg.norm(col, axis=-1, keepdims=True)
+    sign = np.where((axis * skew_vector(rot)).sum(-1) < 0.0, -1.0, 1.0)
+    return (sign * theta)[:, None] * axis
 
 
 def skew_vector(rot: np.ndarray) -> np.ndarray:

@@ -8,7 +8,7 @@ import torch
 
 from stdformer.body.body_model import load_body_model
 from stdformer.body.fit import BodyFit, BodyFitter, JointPrior, Term
-from stdformer.body.kinematics import PointSet, matrices
+from stdformer.body.kinematics import PointSet, matrices, rotvecs
 from stdformer.body.regressors import landmark_regressor
 
 
@@ -45,6 +45,23 @@ def test_skinned_points_equal_the_body_models_forward(fitter):
     lm = landmark_regressor(fitter.body).numpy()
     y_lm = fitter.posed_points(truth, PointSet.from_rows(fitter.skel, lm))
     assert np.abs(y_lm - np.einsum("kv,nvc->nkc", lm, verts)).max() < 1e-5
+
+
+def test_rotation_log_inverts_exp_up_to_a_half_turn():
+    """`rotvecs` (closed form) against the rotations it came from, near 0, mid-range and
+    near 180 deg, where an upright body's camera-frame root always is."""
+    rng = np.random.default_rng(3)
+    axes = rng.normal(size=(3000, 3))
+    axes /= np.linalg.norm(axes, axis=1, keepdims=True)
+    angles = np.concatenate([rng.uniform(0, 1e-3, 1000), rng.uniform(0, 3.0, 1000),
+                             rng.uniform(3.0, np.pi, 1000)])  # fmt: skip
+    angles[-5:] = np.pi
+    rv = axes * angles[:, None]
+    with np.errstate(all="raise"):
+        back = rotvecs(matrices(rv))
+    assert np.allclose(matrices(back), matrices(rv), atol=1e-7)
+    below = angles < 3.1  # below a half turn the vector itself is unique
+    assert np.allclose(back[below], rv[below], atol=1e-7)
 
 
 def test_fit_vertices_reproduces_a_mesh_from_scratch(fitter):
