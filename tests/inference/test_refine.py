@@ -163,3 +163,35 @@ def test_torso_and_forearm_twists_stay_near_rest_on_a_held_out_clip(body):
     assert angles[:, [0, 1, 2, 3, 6]].max() < 20.0, angles.max(0)  # unheld: 64-110 deg
     assert angles[:, 4:6].mean() < 38.0, angles.mean(0)  # unheld: 42 and 50 deg
     assert np.mean(twists) < 10.0, np.mean(twists, 0)  # unheld: 78 and 118 deg
+
+
+def test_a_landmark_fades_in_with_its_confidence(body):
+    """A landmark whose confidence crosses the threshold from one frame to the next moves the
+    body a little, not by a jump (MediaPipe's confidence of a hand at the image edge hovers
+    there); far below the ramp it has no pull, high above it its full one."""
+    import dataclasses
+
+    lreg = landmark_regressor(body).numpy()
+
+    def wrist_px(conf: float, ramp: float) -> np.ndarray:
+        refiner = BodyRefiner(body, RefineConfig(iters=4, visibility_ramp=ramp))
+        *_, net = _scene(refiner, 0)
+        obs = net.observation
+        lm = obs.landmarks_px.copy()
+        lm[15, :2] += (40.0, -30.0)  # the left wrist seen 50 px from where the network put it
+        vis = obs.visibility.copy()
+        vis[15] = conf
+        net = dataclasses.replace(
+            net, observation=dataclasses.replace(obs, landmarks_px=lm, visibility=vis)
+        )
+        return _project(lreg @ refiner(net).vertices_cam)[15]
+
+    ramp = RefineConfig().visibility_ramp
+    assert ramp > 0
+    below, above = wrist_px(0.49, ramp), wrist_px(0.51, ramp)
+    assert np.linalg.norm(above - below) < 1.0  # px
+    hard_below, hard_above = wrist_px(0.49, 0.0), wrist_px(0.51, 0.0)
+    assert np.linalg.norm(hard_above - hard_below) > 5.0  # what the step did
+    unseen, seen = wrist_px(0.1, ramp), wrist_px(0.95, ramp)
+    assert np.allclose(unseen, hard_below, atol=0.1)  # no pull below the ramp
+    assert np.linalg.norm(seen - unseen) > 8.0
