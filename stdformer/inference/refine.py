@@ -264,7 +264,7 @@ class BodyRefiner:
         uv = obs.landmarks_px[:, :2].astype(np.float64)  # (33, 2)
         inside = (uv[:, 0] >= 0) & (uv[:, 0] < w_img) & (uv[:, 1] >= 0) & (uv[:, 1] < h_img)
         conf = np.minimum(obs.visibility, obs.presence).astype(np.float64)
-        wconf = confidence_weight(conf, cfg)  # (33,)
+        wconf = _confidence_weight(conf, cfg)  # (33,)
         box_h = max(float(obs.bbox_xyxy[3] - obs.bbox_xyxy[1]), 1.0)
         sigma_px = cfg.sigma_2d * box_h
         w2 = np.where(inside, wconf / sigma_px**2, 0.0)[None]
@@ -305,7 +305,7 @@ class BodyRefiner:
         return dataclasses.replace(fit, rot_local=rot)
 
 
-def confidence_weight(conf: np.ndarray, cfg: RefineConfig) -> np.ndarray:
+def _confidence_weight(conf: np.ndarray, cfg: RefineConfig) -> np.ndarray:
     """Per landmark, its confidence times a ramp from 0 at `min_visibility - visibility_ramp`
     to 1 at `min_visibility + visibility_ramp` (a step at `min_visibility` when the ramp is 0)."""
     if cfg.visibility_ramp <= 0:

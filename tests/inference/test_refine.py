@@ -3,6 +3,7 @@ the person; the result is a posed body with its parameters."""
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -169,8 +170,6 @@ def test_a_landmark_fades_in_with_its_confidence(body):
     """A landmark whose confidence crosses the threshold from one frame to the next moves the
     body a little, not by a jump (MediaPipe's confidence of a hand at the image edge hovers
     there); far below the ramp it has no pull, high above it its full one."""
-    import dataclasses
-
     lreg = landmark_regressor(body).numpy()
 
     def wrist_px(conf: float, ramp: float) -> np.ndarray:
