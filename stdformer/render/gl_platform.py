@@ -217,6 +217,21 @@ def prefetch_gl_platform() -> threading.Thread:
     return thread
 
 
+def _skip_onscreen_viewer() -> None:
+    """pyrender imports its on-screen `Viewer` (pyglet, X11, tkinter, imageio) eagerly; this
+    project renders offscreen only, and that import was ~0.1-0.2 s of start-up. An empty
+    `pyrender.viewer` module stands in unless it was imported already."""
+    if "pyrender.viewer" in sys.modules or "pyrender" in sys.modules:
+        return
+
+    def viewer_not_loaded(*args: object, **kwargs: object) -> None:
+        raise RenderError("pyrender's on-screen Viewer is not loaded in this program")
+
+    viewer = ModuleType("pyrender.viewer", "pyrender's on-screen viewer: not loaded here")
+    viewer.Viewer = viewer_not_loaded  # type: ignore[attr-defined]  # pyrender imports the name
+    sys.modules["pyrender.viewer"] = viewer
+
+
 def import_pyrender() -> ModuleType:
     """Import pyrender with the numpy shim applied and a working GL platform selected.
 
@@ -227,6 +242,7 @@ def import_pyrender() -> ModuleType:
         return _pyrender
     apply_numpy_shim()
     platform = gl_platform()
+    _skip_onscreen_viewer()
     try:
         import pyrender
     except Exception as exc:  # ImportError, or OpenGL failing to load the platform library
