@@ -38,15 +38,31 @@ def yup_from_opencv(points: np.ndarray) -> np.ndarray:  # (..., 3) -> (..., 3)
 def mesh_positions(rec: Recording, frames: np.ndarray | None = None) -> np.ndarray:
     """Positions (in recording order) of the frames to export: those with a mesh, or `frames`.
 
-    Raises RecordingError when there is none (recorded without network weights).
+    Raises RecordingError, saying why, when there is none: recorded without network weights,
+    or nobody was found.
     """
     pos = np.flatnonzero(rec.has_mesh) if frames is None else np.asarray(frames, np.int64)
     if len(pos) == 0:
-        raise RecordingError(
-            f"{rec.path}: no frame has a body mesh ({len(rec)} frames recorded, landmarks only: "
-            "it was recorded without network weights). Record or process with --weights PATH."
-        )
+        raise RecordingError(f"{rec.path}: no frame has a body mesh: {_why_no_mesh(rec)}")
     return pos
+
+
+def _why_no_mesh(rec: Recording) -> str:
+    n, people = len(rec), int(rec.tracked.sum())
+    if rec.header.info.weights is None:
+        return (
+            f"{n} frames recorded, landmarks only (recorded without network weights). "
+            "Record or process with --weights PATH."
+        )
+    if people == 0:
+        return (
+            f"nobody was found in any of its {n} frames (MediaPipe misses people who are very "
+            "small in the picture, dark, or mostly out of view), so there is nothing to export."
+        )
+    return (
+        f"a person was seen in {people} of {n} frames, each time too briefly for a mesh (a "
+        "look-ahead waits for more frames of a track), so there is nothing to export."
+    )
 
 
 def frame_slots(t_ns: np.ndarray, fps: float) -> np.ndarray:  # (F,) int64 -> (F,) int64

@@ -160,6 +160,8 @@ def run_process(args: argparse.Namespace) -> int:
         print(f"median ms per frame: {stages}")
     print(f"recording: {status.path} ({status.frames} frames, {status.bytes_written / 1e6:.1f} MB)")
     rec = open_recording(status.path)
+    meshes = int(rec.has_mesh.sum())
+    print(f"body mesh in {meshes} of {len(rec)} frames ({100 * meshes / max(len(rec), 1):.0f} %)")
     for fmt in args.export:
         out = check_output(fmt, default_output(rec, fmt))
         with tqdm(total=len(rec), unit="frame", desc=f"export {fmt}", disable=args.quiet) as b:

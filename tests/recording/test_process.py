@@ -28,6 +28,7 @@ def test_process_sample_clip_records_every_frame(
     assert process_main([*argv, "--lookahead", "2", "--export", "npz", "-q"]) == 0
     printed = capsys.readouterr().out
     assert "x real time" in printed and f"processed {n_frames} frames" in printed
+    assert f"body mesh in {rec_meshes(out, clip)} of {n_frames} frames" in printed
     rec = open_recording(out / f"{clip.stem}.strec")
     assert rec.complete and len(rec) == n_frames
     np.testing.assert_array_equal(rec.frame_index, np.arange(n_frames))
@@ -36,6 +37,29 @@ def test_process_sample_clip_records_every_frame(
     assert rec.source_image(5).shape == (480, 640, 3)
     npz = np.load(out / f"{clip.stem}.npz")
     assert npz["vertices"].shape == (int(rec.has_mesh.sum()), rec.n_vertices, 3)
+
+
+def rec_meshes(out: Path, clip: Path) -> int:
+    return int(open_recording(out / f"{clip.stem}.strec").has_mesh.sum())
+
+
+@pytest.mark.slow
+def test_process_with_nobody_in_view_says_so_and_keeps_the_recording(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Frames without a person: the export request fails with that reason (not advice to pass
+    weights that were used), and the recording stays."""
+    frames = tmp_path / "empty_room"
+    frames.mkdir()
+    for i in range(3):
+        cv2.imwrite(str(frames / f"{i:03d}.png"), np.full((240, 320, 3), 128, np.uint8))
+    argv = [str(frames), "--out", str(tmp_path / "out"), "--export", "bvh", "-q"]
+    assert process_main(argv) == 2
+    captured = capsys.readouterr()
+    assert "body mesh in 0 of 3 frames (0 %)" in captured.out
+    error = _one_error_line(captured.err)
+    assert "nobody was found in any of its 3 frames" in error and "--weights" not in error
+    assert len(open_recording(tmp_path / "out" / "empty_room.strec")) == 3
 
 
 def test_process_missing_video_is_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
