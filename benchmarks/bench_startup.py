@@ -115,6 +115,9 @@ def main() -> None:
     args = p.parse_args()
     env = dict(os.environ)
     env.pop("QT_QPA_PLATFORM", None)
+    # As a user runs it: Python caches compiled modules (this project's own are ~0.15 s to
+    # compile each start when a shell sets PYTHONDONTWRITEBYTECODE); the first run writes them.
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     if args.display:
         env["DISPLAY"] = args.display
     else:
