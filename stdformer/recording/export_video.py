@@ -91,7 +91,7 @@ def export_mp4(
                     camera, vertices_world=world, faces=rec.faces if mesh else None, floor_y=floor_y
                 )
                 image = cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)
-            image = np.ascontiguousarray(image)
+            image = _fit_frame(image, size_wh)
             for _ in range(repeat):
                 writer.write(image)
             if progress:
@@ -100,3 +100,18 @@ def export_mp4(
         renderer.close()
         writer.release()
     return path
+
+
+def _fit_frame(image: np.ndarray, size_wh: tuple[int, int]) -> np.ndarray:  # (H, W, 3) uint8
+    """`image` scaled into the video's frame, centred on black: an image folder's pictures
+    may differ in size, and the mp4 writer drops a frame of another size without an error."""
+    w, h = size_wh
+    ih, iw = image.shape[:2]
+    if (iw, ih) == (w, h):
+        return np.ascontiguousarray(image)
+    s = min(w / iw, h / ih)
+    nw, nh = max(1, round(iw * s)), max(1, round(ih * s))
+    out = np.zeros((h, w, 3), np.uint8)
+    x0, y0 = (w - nw) // 2, (h - nh) // 2
+    out[y0 : y0 + nh, x0 : x0 + nw] = cv2.resize(image, (nw, nh), interpolation=cv2.INTER_AREA)
+    return out

@@ -180,6 +180,28 @@ def test_mp4_over_the_source_video(tmp_path: Path) -> None:
     assert np.abs(frames[0][10, 310].astype(int) - 90).max() < 12  # the video elsewhere
 
 
+def test_mp4_over_pictures_of_different_sizes_keeps_every_frame(tmp_path: Path) -> None:
+    """An image folder's pictures differ in size: each is fitted into the first one's frame
+    (OpenCV's writer silently dropped frames of another size)."""
+    info = RecordingInfo(fps=25.0, source="image folder", image_size_wh=(320, 240))
+    sizes = [(320, 240), (640, 240), (160, 240)]  # (W, H): the first sets the video's size
+    with RecordingWriter.create(
+        tmp_path, info, SPHERE_FACES, len(SPHERE_VERTICES), record_source=True
+    ) as writer:
+        for i, (w, h) in enumerate(sizes):
+            r = synthetic_record(i)
+            k = np.array([[w, 0, w / 2], [0, w, h / 2], [0, 0, 1]], np.float32)
+            picture = encode_jpeg(np.full((h, w, 3), 90, np.uint8))
+            writer.write(type(r)(**{**r.__dict__, "K": k, "source_jpeg": picture}))
+    frames = _capture_frames(
+        export_recording(open_recording(writer.path), "mp4", tmp_path / "p.mp4")
+    )
+    assert len(frames) == 3 and all(f.shape == (240, 320, 3) for f in frames)
+    assert np.abs(frames[1][10:50, 160].astype(int) - 0).max() < 12  # letterboxed: black above
+    assert np.abs(frames[1][120, 310].astype(int) - 90).max() < 12  # the picture, scaled down
+    assert np.abs(frames[2][120, 20].astype(int) - 0).max() < 12  # pillarboxed: black beside
+
+
 def test_export_refuses_to_overwrite_and_landmark_only_recordings(
     sphere_recording: Path, tmp_path: Path
 ) -> None:
