@@ -200,7 +200,7 @@ class BodyFitter:
                 self._by_betas.popitem(last=False)
         return self._by_betas[key]
 
-    def offsets(self, ps: PointSet, betas: np.ndarray) -> np.ndarray:  # (K, 24, 3)
+    def offsets(self, ps: PointSet, betas: np.ndarray) -> np.ndarray:  # (24, K, 3)
         """`ps.offsets` for these betas, cached while the betas stay (a take's shape is held)."""
         cache = self._cache(betas)
         if id(ps) not in cache:

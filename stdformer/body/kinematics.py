@@ -158,19 +158,28 @@ class PointSet:
     def __len__(self) -> int:
         return len(self.C)
 
-    def offsets(self, skel: Skeleton, betas: np.ndarray) -> np.ndarray:  # (K, 24, 3)
-        """B_kj: each point's rest-space offset from bone j's joint, weighted by C_kj."""
+    def offsets(self, skel: Skeleton, betas: np.ndarray) -> np.ndarray:  # (24, K, 3)
+        """B_kj: each point's rest-space offset from bone j's joint, weighted by C_kj, laid
+        out by bone (contiguous: `points` multiplies each bone's block by its rotation)."""
         betas = np.asarray(betas, np.float64)
         rest = skel.rest_joints(betas)  # (24, 3)
-        return self.B_template + self.B_shapedirs @ betas - self.C[:, :, None] * rest[None]
+        b = self.B_template + self.B_shapedirs @ betas - self.C[:, :, None] * rest[None]
+        return np.ascontiguousarray(np.swapaxes(b, 0, 1))
+
+    @functools.cached_property
+    def carried(self) -> tuple[np.ndarray, np.ndarray]:  # (1, 24, K, 1) each
+        """C^T and C_sub^T shaped (and laid out contiguously) to scale posed joints (N, 24, 1,
+        3): a broadcast over transposed views cost `points` and `jacobian` a third more."""
+        return tuple(np.ascontiguousarray(c.T)[None, :, :, None] for c in (self.C, self.C_sub))
 
 
 def points(
     rot_world: np.ndarray, joints: np.ndarray, ps: PointSet, B: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Posed points y (N, K, 3) and per-bone parts q (N, 24, K, 3) with y = q.sum(1)."""
-    q = np.swapaxes(B, 0, 1) @ np.swapaxes(rot_world, -1, -2)  # (N, 24, K, 3): R_j B_kj
-    q += ps.C.T[None, :, :, None] * joints[:, :, None]
+    """Posed points y (N, K, 3) and per-bone parts q (N, 24, K, 3) with y = q.sum(1); `B`:
+    `ps.offsets` (24, K, 3)."""
+    q = B @ np.swapaxes(rot_world, -1, -2)  # (N, 24, K, 3): R_j B_kj
+    q += ps.carried[0] * joints[:, :, None]
     return q.sum(1), q
 
 
@@ -178,7 +187,7 @@ def jacobian(skel: Skeleton, joints: np.ndarray, ps: PointSet, q: np.ndarray) ->
     """dy/dq (N, K, 3, 75) for the 24 subtree rotation increments and the translation."""
     n, _, k, _ = q.shape
     Q = skel.subtree @ q.reshape(n, NUM_JOINTS, -1)  # (N, 24, K*3): each subtree's parts
-    v = Q.reshape(q.shape) - ps.C_sub.T[None, :, :, None] * joints[:, :, None]  # (N, 24, K, 3)
+    v = Q.reshape(q.shape) - ps.carried[1] * joints[:, :, None]  # (N, 24, K, 3)
     v = np.swapaxes(v, 1, 2)  # (N, K, 24, 3)
     jac = np.zeros((n, k, 3, NUM_UNKNOWNS))
     x, y, z = v[..., 0], v[..., 1], v[..., 2]  # -[v]_x: rows (0, z, -y), (-z, 0, x), (y, -x, 0)
