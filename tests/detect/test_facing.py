@@ -102,3 +102,19 @@ def test_a_lasting_flip_is_followed_and_a_new_person_starts_over(landmarks: np.n
     guard(truth[0])
     assert guard(other) is other  # another person: no history to hold against them
     assert FacingGuard(FacingConfig(enabled=False))(seen[40]) is seen[40]
+
+
+def test_a_track_that_starts_flipped_is_not_held_against_the_truth_for_long(
+    landmarks: np.ndarray,
+) -> None:
+    """MediaPipe reads the first 6 frames the wrong way round, then right: the guard first
+    takes the right readings for flips, but follows them once they outlast the wrong start
+    (0.17 s here), not only after `max_flip_s` (it kept 16 right frames wrong on a rendered
+    clip)."""
+    truth = [_obs(landmarks, i, -22.0) for i in range(5, 40)]
+    seen = [_mirrored(o) if o.index < 11 else o for o in truth]
+    guard = FacingGuard(FacingConfig(max_flip_s=0.5))
+    out = [guard(o) for o in seen]
+    wrong = [o.index for o, t in zip(out, truth, strict=True) if not _same(o, t)]
+    assert wrong == list(range(5, 15))  # 6 as MediaPipe read them, 4 held (0.5 s: 15 held)
+    assert all(o is s for o, s in zip(out[10:], seen[10:], strict=True))
