@@ -48,8 +48,8 @@ REQUIRED_FIELDS = ("v_template", "f", "J_regressor", "weights", "posedirs", "sha
 @dataclass(frozen=True)
 class SmplArrays:
     """The arrays of an SMPL-layout model, validated and converted to dense arrays: float64,
-    except the blend shapes, which keep a float32 file's precision (an SMPL model's posedirs is
-    34 MB in float32: doubling it cost ~0.1 s of start-up, and the body model is float32)."""
+    except the blend shapes, which keep a float32 file's precision (the embedded body's posedirs
+    is 34 MB in float32: doubling it cost ~0.1 s of start-up, and the body model is float32)."""
 
     v_template: np.ndarray  # (V, 3) float64, rest-pose vertices, metres, Y up
     f: np.ndarray  # (F, 3) int64 triangles
@@ -277,7 +277,7 @@ def _real(arr: np.ndarray) -> np.ndarray:
 
 
 def validate_smpl_dict(raw: dict[str, Any], path: Path) -> SmplArrays:
-    """Check shapes/values of an SMPL-layout dict and return dense float64/int64 arrays."""
+    """Check shapes/values of an SMPL-layout dict and return dense arrays (`SmplArrays`)."""
     v = _field(raw, "v_template", path)
     _check(
         v.ndim == 2 and v.shape[1] == 3 and v.shape[0] > 0,

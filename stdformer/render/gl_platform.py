@@ -1,4 +1,5 @@
-"""The one place with third-party compatibility workarounds: numpy 2 for pyrender, GL platform.
+"""The one place with third-party compatibility workarounds: numpy 2 for pyrender, GL platform,
+pyrender's eager import of its on-screen viewer.
 
 pyrender 0.1.45 still uses `np.infty` (removed in numpy 2), and PyOpenGL picks its GL platform
 once, from `PYOPENGL_PLATFORM`, when OpenGL is first imported. Both must be settled before
