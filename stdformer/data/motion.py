@@ -403,10 +403,11 @@ def random_motion(c, t, rng) -> Root:
 
 
 def random_seated(c, t, rng) -> Root:
+    seated_deg = c.deg.copy()  # `seated` has bent the hips and knees
     root = random_motion(c, t, rng)
-    for s in ("left", "right"):  # legs stay roughly seated
-        c.deg[:, SMPL_JOINT_NAMES.index(f"{s}_hip")] *= 0.3
-        c.deg[:, SMPL_JOINT_NAMES.index(f"{s}_knee")] *= 0.3
+    for s in ("left", "right"):  # the legs stay near the seated pose: 0.3 of the random move
+        for j in (SMPL_JOINT_NAMES.index(f"{s}_hip"), SMPL_JOINT_NAMES.index(f"{s}_knee")):
+            c.deg[:, j] = seated_deg[:, j] + 0.3 * (c.deg[:, j] - seated_deg[:, j])
     return root
 
 

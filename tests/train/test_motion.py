@@ -5,7 +5,15 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from stdformer.data.motion import ACTIVITIES, FPS, LIMITS, generate_motion, joint_limits
+from stdformer.data.motion import (
+    ACTIVITIES,
+    FPS,
+    LIMITS,
+    SEATED,
+    SMPL_JOINT_NAMES,
+    generate_motion,
+    joint_limits,
+)
 from stdformer.data.scene import FRAMINGS, in_view_fraction, pose_body, sample_camera
 
 
@@ -20,6 +28,18 @@ def test_motion_respects_joint_limits_and_is_smooth(activity: str) -> None:
     acc = np.abs(np.diff(eu, 2, axis=0)) * FPS**2
     assert vel.max() < 2500, f"{activity}: {vel.max():.0f} deg/s"
     assert np.percentile(acc, 99) < 60000, f"{activity}: {np.percentile(acc, 99):.0f} deg/s^2"
+
+
+@pytest.mark.parametrize("activity", SEATED)
+def test_seated_activities_keep_the_hips_and_knees_bent(activity: str) -> None:
+    """Every seated activity sits (thighs within ~40 deg of horizontal, shins bent): random
+    seated motion used to scale the whole seated angle by 0.3, leaving nearly straight legs."""
+    for seed in range(4):
+        eu = generate_motion(activity, 90, np.random.default_rng(seed)).euler_deg
+        for side in ("left", "right"):
+            hip = eu[:, SMPL_JOINT_NAMES.index(f"{side}_hip"), 0]
+            knee = eu[:, SMPL_JOINT_NAMES.index(f"{side}_knee"), 0]
+            assert hip.max() < -50 and knee.min() > 50, (activity, seed, hip.max(), knee.min())
 
 
 def test_right_side_limits_mirror_the_left() -> None:
