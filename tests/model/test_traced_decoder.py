@@ -47,6 +47,35 @@ def test_traced_graph_gives_the_eager_values(model, window) -> None:
     torch.testing.assert_close(got[1][0], torch.zeros(3), atol=1e-5, rtol=0)
 
 
+def test_a_sparse_joint_regressor_gives_the_dense_product(model, window) -> None:
+    n = _n_full(model, window)
+    regressor = torch.zeros(5, n)
+    regressor[:, torch.arange(0, n, 7)] = torch.rand(5, len(range(0, n, 7)))  # few columns
+    with torch.inference_mode():
+        verts = model.decode_window(window, model.T - 1).verts_full[0]  # (Vf, 3)
+        _, joints, centred = WindowDecoder(model, model.T - 1, regressor, trace="blocking")(window)
+    dense = regressor @ verts
+    torch.testing.assert_close(joints, dense - dense[:1], atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(centred, verts - dense[:1], atol=1e-5, rtol=1e-5)
+
+
+def test_a_graph_traced_on_the_first_call_takes_the_constant_queries_as_constants(
+    model, window
+) -> None:
+    """Stage 1's first decoder self-attention sees only learned tokens (a cached constant):
+    a graph traced before any eager call used to record it and run it on every frame."""
+    first = WindowDecoder(model, model.T - 1, trace="blocking")
+    _run(first, window)  # traced on this first call
+    warm = WindowDecoder(model, model.T - 1, trace="blocking")
+    _run(warm, window)  # traced with the model's cache already filled
+
+    def attentions(decoder: WindowDecoder) -> int:
+        assert decoder._graph is not None
+        return str(decoder._graph[1].graph).count("scaled_dot_product_attention")
+
+    assert attentions(first) == attentions(warm) > 0
+
+
 def test_weights_changed_in_place_are_traced_again(model, window) -> None:
     decoder = WindowDecoder(model, model.T - 1, trace="blocking")
     before = _run(decoder, window)
