@@ -1,9 +1,11 @@
-"""The settings toolbar: model, body model, device, look-ahead, mesh and smoothing (QSettings).
+"""The settings toolbar: model, body model, device, look-ahead, mesh, hidden legs and smoothing
+(QSettings).
 
 Choices are saved when they change and restored at the next start. An option given on the
-command line (`--weights`, `--body-model`, `--device`, `--lookahead`) wins over the saved
-choice for that run. Model, body, device and look-ahead need the models reloaded (the window
-restarts the session: `reload_needed`); smoothing applies live (`smoothing_changed`).
+command line (`--weights`, `--body-model`, `--device`, `--lookahead`, `--body`,
+`--hidden-legs`) wins over the saved choice for that run. Model, body, device, look-ahead,
+mesh and hidden legs need the models reloaded (the window restarts the session:
+`reload_needed`); smoothing applies live (`smoothing_changed`).
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ BODY_OUTPUT_LABELS = {  # PipelineConfig.body_output -> what the Mesh menu says
     "fit": "Fitted to the network",
     "raw": "Network output",
 }
+HIDDEN_LEGS_LABELS = {"seated": "Seated", "standing": "Standing"}  # PipelineConfig.hidden_legs
 
 
 def settings_bool(settings: QSettings, key: str, default: bool) -> bool:
@@ -117,6 +120,13 @@ class ControlsBar(QToolBar):
             "(default). Fitted to the network: the network's mesh as a posed body. Network "
             "output: the network's own vertices."
         )
+        self.legs = QComboBox()
+        for name, label in HIDDEN_LEGS_LABELS.items():
+            self.legs.addItem(label, name)
+        self.legs.setToolTip(
+            "Legs out of view with the hips at the bottom edge (head and shoulders at a desk): "
+            "one image cannot tell sitting from standing there, so say which"
+        )
         self.smoothing = QSlider(Qt.Orientation.Horizontal)
         self.smoothing.setRange(0, 100)
         self.smoothing.setFixedWidth(90)
@@ -135,6 +145,10 @@ class ControlsBar(QToolBar):
         if output == "refined":
             output = str(settings.value("model/output", "refined") or "refined")
         self.output.setCurrentIndex(max(0, self.output.findData(output)))
+        legs = pipe.hidden_legs  # --hidden-legs standing wins over the saved choice
+        if legs == "seated":
+            legs = str(settings.value("model/hidden_legs", "seated") or "seated")
+        self.legs.setCurrentIndex(max(0, self.legs.findData(legs)))
 
         for label, widget in (
             ("Model", self.model),
@@ -142,6 +156,7 @@ class ControlsBar(QToolBar):
             ("Device", self.device),
             ("Look-ahead", self.lookahead),
             ("Mesh", self.output),
+            ("Hidden legs", self.legs),
             ("Smoothing", self.smoothing),
         ):
             self.addWidget(QLabel(f" {label}: "))
@@ -151,6 +166,7 @@ class ControlsBar(QToolBar):
         self.device.activated.connect(lambda _i: self._changed())
         self.lookahead.valueChanged.connect(lambda _v: self._changed())
         self.output.activated.connect(lambda _i: self._changed())
+        self.legs.activated.connect(lambda _i: self._changed())
         self.smoothing.valueChanged.connect(self._smoothing)
 
     # --- values ----------------------------------------------------------------------------
@@ -169,6 +185,9 @@ class ControlsBar(QToolBar):
     def body_output(self) -> str:
         return str(self.output.currentData())
 
+    def hidden_legs(self) -> str:
+        return str(self.legs.currentData())
+
     def smoothing_strength(self) -> float:
         return self.smoothing.value() / 100.0
 
@@ -179,6 +198,7 @@ class ControlsBar(QToolBar):
         s.setValue("model/device", str(self.device.currentData()))
         s.setValue("model/lookahead", self.lookahead.value())
         s.setValue("model/output", self.body_output())
+        s.setValue("model/hidden_legs", self.hidden_legs())
         s.setValue("model/smoothing", self.smoothing.value())
         s.sync()
 

@@ -184,6 +184,7 @@ class MainWindow(QMainWindow):
             device=self.controls.device_name(),
             lookahead=self.controls.lookahead.value(),
             body_output=self.controls.body_output(),
+            hidden_legs=self.controls.hidden_legs(),
         )
         return SessionConfig(
             source=self.current_source(),

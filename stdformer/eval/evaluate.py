@@ -122,10 +122,12 @@ def as_the_app_sees(obs: list[Observation | None]) -> list[Observation | None]:
 def run_network(
     model: STDFormer, body: BodyModel, obs: list, lookahead: int, static: bool,
     body_output: str = "raw", smoothing: tuple[float, float] | None = None,
+    hidden_legs: str = "seated",
 ):  # fmt: skip
     """Stream a clip's observations through the Predictor as the app does; `body_output`
-    "refined" / "fit" adds the app's body refinement (`stdformer.inference.refine`);
-    `smoothing` (strength, lag s) the session's `MeshSmoother` (clips are 30 fps)."""
+    "refined" / "fit" adds the app's body refinement (`stdformer.inference.refine`, its
+    `hidden_legs` pose); `smoothing` (strength, lag s) the session's `MeshSmoother` (clips are
+    30 fps)."""
     from stdformer.inference.refine import BodyRefiner, RefineConfig
     from stdformer.inference.smoothing import MeshSmoother
 
@@ -133,7 +135,8 @@ def run_network(
     joints, verts = np.full((n, 14, 3), np.nan), np.full((n, v, 3), np.nan, np.float32)
     placed = np.full_like(verts, np.nan)
     K: list[np.ndarray] = []
-    refiner = None if body_output == "raw" else BodyRefiner(body, RefineConfig(body_output))
+    refine = RefineConfig(body_output, hidden_legs=hidden_legs)
+    refiner = None if body_output == "raw" else BodyRefiner(body, refine)
     pred = Predictor(
         model,
         PredictorConfig(lookahead=lookahead, device="cpu"),

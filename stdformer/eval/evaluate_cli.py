@@ -46,8 +46,9 @@ APP_METHODS = ("refined", "app", "app-process")
 
 
 def evaluate_heldout(
-    weights: str | None, folder: Path, methods, fit_iters: int, show: bool, limit: int | None = None
-):
+    weights: str | None, folder: Path, methods, fit_iters: int, show: bool,
+    limit: int | None = None, hidden_legs: str = "seated",
+):  # fmt: skip
     from stdformer.body.body_model import load_body_model
     from stdformer.body.mesh_levels import mesh_levels_for_body
     from stdformer.data.corpus import load_corpus
@@ -75,13 +76,14 @@ def evaluate_heldout(
         inside = inside_image(project(gt_j + pelvis_cam, clip.K), tuple(clip.size_wh))
         group = next(g for g, fr in ev.GROUPS.items() if clip.framing in fr)
         for m in methods:
-            out = _run(m, model, body, clip, seen if m in APP_METHODS else obs, fit_iters)
+            seen_by = seen if m in APP_METHODS else obs
+            out = _run(m, model, body, clip, seen_by, fit_iters, hidden_legs)
             for g in (group, "all"):
                 ev.score_clip(scores[m][g], out, gt_v, gt_j, inside, upper=g == "upper")
     return {m: {g: s.summary() for g, s in per.items()} for m, per in scores.items()}, len(clips)
 
 
-def _run(method, model, body, clip, obs, fit_iters):
+def _run(method, model, body, clip, obs, fit_iters, hidden_legs="seated"):
     from stdformer.eval import evaluate as ev
 
     if method in ("stdformer", "stdformer+2", "static-T1", *APP_METHODS):
@@ -94,7 +96,8 @@ def _run(method, model, body, clip, obs, fit_iters):
             "app": (core.DEFAULT_SMOOTHING, 0.0),
             "app-process": (core.PROCESS_SMOOTHING, core.PROCESS_SMOOTHING_LAG_S),
         }.get(method)
-        return ev.run_network(model, body, obs, look, method == "static-T1", output, smoothing)
+        static = method == "static-T1"
+        return ev.run_network(model, body, obs, look, static, output, smoothing, hidden_legs)
     det = clip.detected
     joints = np.full((len(det), 14, 3), np.nan)
     if method == "mediapipe-world":
@@ -233,8 +236,9 @@ def main(argv: list[str]) -> int:
             print(", ".join(f"{k} {v:.2f}" for k, v in results.items()))
         else:
             results, n = evaluate_heldout(
-                args.weights, args.heldout, args.methods, args.fit_iters, not args.quiet, args.limit
-            )
+                args.weights, args.heldout, args.methods, args.fit_iters, not args.quiet,
+                args.limit, args.hidden_legs,
+            )  # fmt: skip
             print(f"held-out clips: {n} ({args.heldout})")
             print(format_table(results))
     except (FileNotFoundError, ValueError, OSError, RuntimeError) as exc:

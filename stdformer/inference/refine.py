@@ -22,10 +22,12 @@ toward the previous frame was tried and dropped: with fast motion it held wrong 
 Smoothness comes from the network prior and the session's One-Euro smoothing.
 Shape (betas) is fitted to the network's meshes over the first `settle_frames` of a track and
 then held, within `BETA_NORM_LIMIT` of the mean body (a badly read person asks for 5-9 sd).
-Hidden legs of a seated person (knees and ankles out of view, hips at or below the bottom edge:
-a desk) have no evidence, and the network, which then guesses, shows them standing:
-the legs are then blended into a seated pose (hips and knees bent ~90 deg, `_seat`), a per-track
-weight moving over `seat_ramp_s` of media time so it never pops; legs in view are untouched.
+Hidden legs (knees and ankles out of view, hips at or below the bottom edge: a desk) have no
+evidence, and the network's guess for them is unreliable (held-out head-and-shoulders renders:
+standing, hips bent < 30 deg, in 3 of 13 seated clips; bent more in 3 of 6 standing ones).
+The legs are then blended into the pose `hidden_legs` names, seated (hips and knees bent ~90
+deg, the default: a webcam at a desk) or standing (straight), a per-track weight moving over
+`seat_ramp_s` of media time so it never pops (`_seat`); legs in view are untouched.
 The result is a posed body: a clean surface (no torn hands), its joints, and its
 parameters (`MeshResult.body`) for animation exports and streams.
 
@@ -52,6 +54,8 @@ from stdformer.types import MeshResult, Observation
 
 BodyOutput = Literal["refined", "fit", "raw"]
 BODY_OUTPUTS: tuple[str, ...] = ("refined", "fit", "raw")
+HiddenLegs = Literal["seated", "standing"]
+HIDDEN_LEGS: tuple[str, ...] = ("seated", "standing")
 # The prior's rows (`BodyRefiner._prior_rows`): 24 joints, 33 landmarks, then bone vertices.
 _PELVIS_ROWS = np.array([0])
 _LANDMARK_ROWS = np.arange(24, 24 + 33)
@@ -59,11 +63,15 @@ _KNEES_ANKLES = (25, 26, 27, 28)  # MediaPipe landmarks that show whether the le
 _TORSO_JOINTS = (3, 6, 9, 12, 15)  # spine1, spine2, spine3, neck, head (held toward rest)
 _COLLAR_JOINTS = (13, 14)
 _ARM_JOINTS = (18, 19, 20, 21)  # elbows, wrists (their twist held)
-# Seated legs in SMPL's rest frame (Y up, facing +Z), local axis-angle per joint: the thighs
-# forward of the pelvis (hips -90 deg about +X), the shins down (knees +90 deg about +X).
+# Hidden legs' poses in SMPL's rest frame (Y up, facing +Z), local axis-angle per joint.
+# Seated: the thighs forward of the pelvis (hips -90 deg about +X), the shins down (knees +90
+# deg about +X). Standing: the rest pose (legs straight down).
 _SEAT_JOINTS = (1, 2, 4, 5)  # left hip, right hip, left knee, right knee
-_SEAT_ROTVECS = np.array([[-np.pi / 2, 0, 0], [-np.pi / 2, 0, 0], [np.pi / 2, 0, 0],
-                          [np.pi / 2, 0, 0]])  # fmt: skip
+_HIDDEN_LEG_ROTVECS = {
+    "seated": np.array([[-np.pi / 2, 0, 0], [-np.pi / 2, 0, 0], [np.pi / 2, 0, 0],
+                        [np.pi / 2, 0, 0]]),
+    "standing": np.zeros((4, 3)),
+}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -108,7 +116,9 @@ class RefineConfig:
     arm_twist_prior: float = 20.0
     # Hidden legs at a desk: when none of the knee/ankle landmarks is usable (confident and in
     # the image) and the hips' mean is in the bottom `seat_hip_band` of the image or below it,
-    # the legs blend into the seated pose over `seat_ramp_s` seconds (and back out the same).
+    # the legs blend into the `hidden_legs` pose over `seat_ramp_s` seconds (and back out the
+    # same). One image cannot tell a seated person from a standing one there: the user can.
+    hidden_legs: HiddenLegs = "seated"
     seat_hip_band: float = 0.10  # of the image height
     seat_ramp_s: float = 0.3
 
@@ -120,6 +130,8 @@ class BodyRefiner:
         self.config = config or RefineConfig()
         if self.config.output not in BODY_OUTPUTS:
             raise ValueError(f"body output must be one of {BODY_OUTPUTS}")
+        if self.config.hidden_legs not in HIDDEN_LEGS:
+            raise ValueError(f"hidden legs must be one of {HIDDEN_LEGS}")
         self.fitter = BodyFitter(body, vertex_budget=self.config.prior_vertices)
         lm = landmark_regressor(body).numpy().astype(np.float64)  # (33, V)
         onehot = np.zeros((len(self.fitter.mesh_points.vertex_ids), body.num_vertices))
@@ -283,9 +295,10 @@ class BodyRefiner:
         return terms
 
     def _seat(self, fit: BodyFit, mesh: MeshResult) -> BodyFit:
-        """The legs blended toward the seated pose by this track's seat weight, which moves
-        toward 1 while the legs are hidden below a desk (module docstring), toward 0 otherwise,
-        at 1 / `seat_ramp_s` per second of media time; a new track starts where it is."""
+        """The legs blended toward the `hidden_legs` pose by this track's seat weight, which
+        moves toward 1 while the legs are hidden below a desk (module docstring), toward 0
+        otherwise, at 1 / `seat_ramp_s` per second of media time; a new track starts where it
+        is."""
         target = float(_legs_under_desk(mesh.observation, self.config))
         if self._seat_t_ns is None:
             self._seat_weight = target
@@ -299,7 +312,7 @@ class BodyRefiner:
             return fit
         rot = fit.rot_local.copy()  # (1, 24, 3, 3)
         joints = list(_SEAT_JOINTS)
-        seat = matrices(_SEAT_ROTVECS)  # (4, 3, 3)
+        seat = matrices(_HIDDEN_LEG_ROTVECS[self.config.hidden_legs])  # (4, 3, 3)
         delta = rotvecs(np.swapaxes(rot[:, joints], -1, -2) @ seat)  # (1, 4, 3) solved -> seat
         rot[:, joints] = rot[:, joints] @ matrices(w * delta)  # slerp by w
         return dataclasses.replace(fit, rot_local=rot)

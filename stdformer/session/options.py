@@ -12,7 +12,7 @@ import argparse
 from collections.abc import Callable
 
 from stdformer.detect.localize import LocalizerConfig
-from stdformer.inference.refine import BODY_OUTPUTS
+from stdformer.inference.refine import BODY_OUTPUTS, HIDDEN_LEGS
 from stdformer.inference.smoothing import MAX_LAG_FRAMES
 from stdformer.session.pipeline import PipelineConfig
 
@@ -75,6 +75,13 @@ def add_pipeline_args(parser: argparse.ArgumentParser) -> argparse.ArgumentParse
         help="refined: the body model fitted to the network and MediaPipe's landmarks "
         "(default); fit: fitted to the network only; raw: the network's own vertices",
     )
+    g.add_argument(
+        "--hidden-legs",
+        choices=HIDDEN_LEGS,
+        default="seated",
+        help="legs out of view with the hips at the bottom edge (head and shoulders at a "
+        "desk): show them seated (default) or standing",
+    )
     return parser
 
 
@@ -125,4 +132,5 @@ def pipeline_config_from_args(args: argparse.Namespace) -> PipelineConfig:
         device=args.device,
         lookahead=args.lookahead,
         body_output=args.body,
+        hidden_legs=args.hidden_legs,
     )

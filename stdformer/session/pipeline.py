@@ -24,7 +24,7 @@ from stdformer.body.body_model import load_body_model
 from stdformer.body.levels import MeshLevels
 from stdformer.detect.detector import PoseDetector
 from stdformer.detect.localize import LocalizerConfig, PersonLocalizer
-from stdformer.inference.refine import BodyOutput
+from stdformer.inference.refine import BodyOutput, HiddenLegs
 from stdformer.paths import ASSETS, MissingFileError, resolve_file, resolve_optional_file
 from stdformer.render.display_mesh import DisplayLevel, DisplayLod
 from stdformer.types import Frame, MeshResult, Observation
@@ -49,6 +49,7 @@ class PipelineConfig:
     cpu_threads: int | None = 1  # torch threads on the CPU: leave cores to MediaPipe + renderer
     display_level: DisplayLevel = "mid"  # mesh level the live views draw (recordings: full)
     body_output: BodyOutput = "refined"  # refined body (default), fitted body, or raw network
+    hidden_legs: HiddenLegs = "seated"  # legs out of view below a desk: seated or standing
 
 
 @dataclass(frozen=True)
@@ -162,7 +163,8 @@ class LivePipeline:
 
         refiner = None
         if self.config.body_output != "raw":
-            refiner = BodyRefiner(stage.body, RefineConfig(output=self.config.body_output))
+            refine = RefineConfig(self.config.body_output, hidden_legs=self.config.hidden_legs)
+            refiner = BodyRefiner(stage.body, refine)
         self.predictor = Predictor(
             stage.model,
             PredictorConfig(

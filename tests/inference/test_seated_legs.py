@@ -143,6 +143,24 @@ def test_hidden_legs_below_a_desk_sit(body):
     assert (legs["hip_deg"] < 25).all() and (legs["knee_deg"] < 25).all(), legs
 
 
+def test_hidden_legs_stand_when_the_user_says_so(body):
+    """`hidden_legs="standing"`: the same desk view straightens the legs, whatever the network
+    guessed for them (here: seated); the default seats them."""
+    standing = BodyRefiner(body, RefineConfig(hidden_legs="standing"))
+    seated = BodyRefiner(body)
+    truth, _ = _bodies(standing, 2, seated=True, pelvis_cam=[0.0, 0.40, 1.3])
+    net = BodyFit(truth.rot_local, truth.transl + np.array([0.03, 0.0, 0.05]), truth.betas)
+    for i in range(16):  # 0.5 s with the legs hidden and the hips at the bottom edge
+        out_standing = standing(_frame(standing, truth, net, i))
+        out_seated = seated(_frame(seated, truth, net, i))
+    legs = _legs(standing, out_standing)
+    assert (legs["hip_deg"] < 15).all() and (legs["knee_deg"] < 15).all(), legs
+    assert (legs["ankle_below"] > 0.3).all(), legs
+    np.testing.assert_allclose(_legs(seated, out_seated)["knee_deg"], 90, atol=10)
+    with pytest.raises(ValueError, match="hidden legs"):
+        BodyRefiner(body, RefineConfig(hidden_legs="kneeling"))  # type: ignore[arg-type]
+
+
 @pytest.mark.parametrize("case", ["legs_in_view", "hips_mid_image"])
 def test_legs_with_evidence_or_hips_high_are_left_to_the_fit(body, case):
     """Legs in view (standing, full body) or hidden legs with the hips well inside the image:

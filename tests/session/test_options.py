@@ -34,11 +34,13 @@ def test_out_of_range_pipeline_option_is_a_usage_error(command, argv, complaint,
 
 
 def test_pipeline_options_mean_the_same_in_the_app_and_process() -> None:
-    argv = ["--lookahead", "2", "--max-people", "1", "--device", "cpu", "--weights", "w.pt"]
+    argv = ["--lookahead", "2", "--max-people", "1", "--device", "cpu", "--weights", "w.pt",
+            "--hidden-legs", "standing"]  # fmt: skip
     app = app_main.config_from_args(app_main.build_parser().parse_args(argv)).pipeline
     args = process_cli.build_parser().parse_args(["clip.mp4", "--out", "out", *argv])
     assert process_cli.pipeline_config_from_args(args) == app
     assert (app.lookahead, app.localizer.max_people, app.device) == (2, 1, "cpu")
+    assert app.hidden_legs == "standing"
 
 
 @pytest.mark.parametrize(
