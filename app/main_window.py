@@ -326,7 +326,9 @@ class MainWindow(QMainWindow):
     def _view_message(self, result: SessionResult) -> str:
         if result.display_mesh is not None:
             fading = " (subject lost)" if result.subject == "lost" else ""
-            return f"{self.mesh_text}{fading}\n{HINT}"
+            legs = result.display_mesh.hidden_legs
+            hidden = f"\nlegs out of view: shown {legs} (Hidden legs menu)" if legs else ""
+            return f"{self.mesh_text}{fading}{hidden}\n{HINT}"
         if result.observation is None:
             return NO_PERSON_CAMERA if self._camera_running() else NO_PERSON_VIDEO
         if result.faces is not None:

@@ -94,3 +94,6 @@ class MeshResult:
     observation: Observation | None = None
     timings_ms: dict[str, float] = field(default_factory=dict)
     body: BodyParams | None = None  # the posed body that `vertices_cam` shows, when fitted
+    # the pose legs out of view were given ("seated" / "standing", `RefineConfig.hidden_legs`),
+    # None while the legs are in view or left to the fit
+    hidden_legs: str | None = None

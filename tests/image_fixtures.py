@@ -68,3 +68,21 @@ def decode_index() -> Callable[[np.ndarray], int]:
         return round((float(image_bgr.mean()) - 8) / 12)
 
     return _decode
+
+
+@pytest.fixture(scope="session")
+def desk_clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A head-and-shoulders view: the first 40 frames of the sample clip cut at the person's
+    hips (hips at y ~245 of 262, legs out of view), scaled x2 (600x524, 30 fps mp4v)."""
+    from stdformer.paths import resolve_file
+
+    cap = cv2.VideoCapture(str(resolve_file("sample_clip")))
+    path = tmp_path_factory.mktemp("desk") / "desk.mp4"
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), 30.0, (600, 524))
+    for _ in range(40):
+        ok, frame = cap.read()
+        assert ok
+        writer.write(cv2.resize(frame[:262, 170:470], (600, 524)))
+    writer.release()
+    cap.release()
+    return path

@@ -209,9 +209,11 @@ class BodyRefiner:
         cfg = self.config
         fit = self.fitter.solve(fit, terms, cfg.iters, damping=1.0, posed=posed, prior=self._prior)
         self._last = fit  # the warm start: the legs as solved, not seated (a clean blend)
-        if refine:
-            fit = self._seat(fit, mesh)
-        return self._posed(mesh, fit, "fit", t0)
+        if not refine:
+            return self._posed(mesh, fit, "fit", t0)
+        fit = self._seat(fit, mesh)
+        legs = self.config.hidden_legs if self._seat_weight >= 0.5 else None
+        return dataclasses.replace(self._posed(mesh, fit, "fit", t0), hidden_legs=legs)
 
     def _posed(self, mesh: MeshResult, fit: BodyFit, stage: str, t0: float) -> MeshResult:
         """`mesh` replaced by the posed body of `fit` (vertices, joints, parameters)."""

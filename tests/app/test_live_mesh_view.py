@@ -132,6 +132,18 @@ def test_lost_subject_clears_the_views_and_comes_back(
     window.close()
 
 
+@pytest.mark.slow
+def test_the_3d_view_says_when_hidden_legs_are_posed(qtbot, placed_weights, desk_clip) -> None:
+    """Legs out of view at a desk are shown seated (or standing): the 3D view says so and
+    names the menu that changes it, instead of a silent guess."""
+    window = mesh_window(qtbot, placed_weights, str(desk_clip))
+    window.start()
+    said = "legs out of view: shown seated"
+    qtbot.waitUntil(lambda: said in window.view3d._message, timeout=60_000)
+    assert "Hidden legs menu" in window.view3d._message
+    window.close()
+
+
 def test_controls_are_kept_between_runs(qtbot, tmp_path: Path, placed_weights: Path) -> None:
     settings = QSettings(str(tmp_path / "app.ini"), QSettings.Format.IniFormat)
     window = MainWindow(AppConfig(), [], initial_source="sample", settings=settings)

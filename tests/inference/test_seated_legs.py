@@ -104,6 +104,7 @@ def test_hidden_legs_below_a_desk_sit(body):
     assert (uv_hips > 0.9 * 480).all() and (uv_hips < 480).all()  # the bottom edge
     legs = _legs(refiner, first)
     assert (legs["hip_deg"] < 25).all() and (legs["knee_deg"] < 25).all(), legs
+    assert first.hidden_legs is None  # nothing posed: the views say nothing
     knees, outs = [first.joints_cam[KNEES]], []
     for i in range(1, 16):  # 0.5 s with the legs hidden and the hips at the bottom edge
         outs.append(refiner(_frame(refiner, truth, net, i)))
@@ -112,6 +113,7 @@ def test_hidden_legs_below_a_desk_sit(body):
     np.testing.assert_allclose(legs["hip_deg"], 90, atol=10)
     np.testing.assert_allclose(legs["knee_deg"], 90, atol=10)
     assert (legs["knee_forward"] > 0.3).all() and (legs["ankle_below"] > 0.3).all(), legs
+    assert outs[-1].hidden_legs == "seated"  # what the 3D view tells the user
     # no pop: the knees travel ~0.5-0.7 m over ~0.3 s, never a fifth of it in one frame
     steps = np.linalg.norm(np.diff(np.array(knees), axis=0), axis=-1).max(-1)  # (15,)
     assert steps.sum() > 0.4 and steps.max() < 0.2 * steps.sum(), steps
@@ -155,6 +157,7 @@ def test_hidden_legs_stand_when_the_user_says_so(body):
         out_seated = seated(_frame(seated, truth, net, i))
     legs = _legs(standing, out_standing)
     assert (legs["hip_deg"] < 15).all() and (legs["knee_deg"] < 15).all(), legs
+    assert out_standing.hidden_legs == "standing" and out_seated.hidden_legs == "seated"
     assert (legs["ankle_below"] > 0.3).all(), legs
     np.testing.assert_allclose(_legs(seated, out_seated)["knee_deg"], 90, atol=10)
     with pytest.raises(ValueError, match="hidden legs"):
