@@ -69,7 +69,9 @@ def recording_info(
     image_size_wh: tuple[int, int] | None = None,
     **extra: object,
 ) -> RecordingInfo:
-    """Header facts for a run of `pipeline` on `source`: body model and weights identity.
+    """Header facts for a run of `pipeline` on `source`: body model and weights identity, and in
+    `extra` the body the run recorded (`body`: refined / fit / raw; `hidden_legs`: the pose given
+    to legs out of view) before any `extra` of the caller's.
 
     `fps` <= 0 (a camera) means: the capture rate measured when the first result arrives.
     """
@@ -90,7 +92,7 @@ def recording_info(
         weights_sha256="" if weights is None else file_sha256(weights),
         lookahead=pipeline.lookahead,
         software_version=f"stdformer-live {__version__}",
-        extra=dict(extra),
+        extra={"body": pipeline.body_output, "hidden_legs": pipeline.hidden_legs, **extra},
     )
 
 

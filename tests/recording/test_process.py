@@ -188,6 +188,9 @@ def test_hidden_legs_at_a_desk_are_seated_or_standing_as_asked(
         out = tmp_path / f"out{len(list(tmp_path.iterdir()))}"
         argv = [str(desk_clip), "--out", str(out), "--no-source-video", "--export", "npz", "-q"]
         assert process_main([*argv, *extra]) == 0
+        info = open_recording(next(out.glob("*.strec"))).header.info  # the recording says which
+        assert info.extra["hidden_legs"] == (extra[-1] if extra else "seated")
+        assert info.extra["body"] == "refined"
         pose = np.load(next(out.glob("*.npz")))["body_pose"][-10:].reshape(10, 23, 3)
         return np.degrees(np.linalg.norm(pose[:, [0, 1, 3, 4]], axis=-1)).mean(0)  # joints 1,2,4,5
 
