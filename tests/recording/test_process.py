@@ -177,7 +177,7 @@ def test_process_follows_the_person_the_user_names(
 
 @pytest.mark.slow
 def test_hidden_legs_at_a_desk_are_seated_or_standing_as_asked(
-    desk_clip: Path, tmp_path: Path
+    desk_clip: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """A head-and-shoulders view (the sample clip cut at the person's hips, legs out of view),
     the shipped weights: `process` records the legs seated by default and standing with
@@ -195,4 +195,7 @@ def test_hidden_legs_at_a_desk_are_seated_or_standing_as_asked(
         return np.degrees(np.linalg.norm(pose[:, [0, 1, 3, 4]], axis=-1)).mean(0)  # joints 1,2,4,5
 
     np.testing.assert_allclose(leg_angles(), 90, atol=10)  # seated (the default)
+    said = capsys.readouterr().out  # the guess is named, with the way to change it
+    assert "meshes: shown seated (--hidden-legs standing to show them standing)" in said
     assert (leg_angles("--hidden-legs", "standing") < 15).all()
+    assert "shown standing (--hidden-legs seated" in capsys.readouterr().out
