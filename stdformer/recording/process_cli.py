@@ -36,6 +36,7 @@ from stdformer.session.core import (
     PROCESS_SMOOTHING_LAG_S,
     PickSubject,
     SessionConfig,
+    SessionResult,
 )
 from stdformer.session.options import (
     add_pipeline_args,
@@ -126,9 +127,12 @@ def run_process(args: argparse.Namespace) -> int:
     recorder.attach(session)
     bar = tqdm(total=count, unit="frame", desc="process", disable=args.quiet)
     session.subscribe(lambda r: bar.update(r.counters.frames_seen - bar.n), name="progress")
-    posed_legs: list[int] = []  # meshes whose legs were out of view and given the chosen pose
-    session.subscribe(lambda r: posed_legs.extend(1 for m in r.meshes if m.hidden_legs),
-                      name="hidden legs", every_frame=True)  # fmt: skip
+    posed_legs = [0]  # meshes whose legs were out of view and given the chosen pose
+
+    def count_posed_legs(result: SessionResult) -> None:
+        posed_legs[0] += sum(1 for m in result.meshes if m.hidden_legs)
+
+    session.subscribe(count_posed_legs, name="hidden legs", every_frame=True)
     session.start()
     try:
         while not session.join(timeout=0.2):
@@ -165,10 +169,10 @@ def run_process(args: argparse.Namespace) -> int:
     rec = open_recording(status.path)
     meshes = int(rec.has_mesh.sum())
     print(f"body mesh in {meshes} of {len(rec)} frames ({100 * meshes / max(len(rec), 1):.0f} %)")
-    if posed_legs:  # a guess the user can correct: say so
+    if posed_legs[0]:  # a guess the user can correct: say so
         legs = pipeline.hidden_legs
         other = "standing" if legs == "seated" else "seated"
-        print(f"legs out of view in {len(posed_legs)} of {meshes} meshes: shown {legs} "
+        print(f"legs out of view in {posed_legs[0]} of {meshes} meshes: shown {legs} "
               f"(--hidden-legs {other} to show them {other})")  # fmt: skip
     for fmt in args.export:
         out = check_output(fmt, default_output(rec, fmt))
