@@ -42,6 +42,15 @@ def settings_bool(settings: QSettings, key: str, default: bool) -> bool:
     return value if isinstance(value, bool) else str(value).lower() in ("true", "1")
 
 
+def _choices(labels: dict[str, str], tooltip: str) -> QComboBox:
+    """A combo of `labels` (value -> text shown; the value is each item's data)."""
+    box = QComboBox()
+    for name, label in labels.items():
+        box.addItem(label, name)
+    box.setToolTip(tooltip)
+    return box
+
+
 def _saved_file(settings: QSettings, key: str) -> str:
     """A saved file choice, or "" (embedded) when that file is gone since."""
     path = str(settings.value(key, "") or "")
@@ -112,20 +121,16 @@ class ControlsBar(QToolBar):
         self.lookahead.setToolTip(
             "the smoother looks this many frames ahead: steadier mesh, that many frames later"
         )
-        self.output = QComboBox()
-        for name, label in BODY_OUTPUT_LABELS.items():
-            self.output.addItem(label, name)
-        self.output.setToolTip(
+        self.output = _choices(
+            BODY_OUTPUT_LABELS,
             "Fitted to the image: the body posed on the network's mesh and MediaPipe's landmarks "
             "(default). Fitted to the network: the network's mesh as a posed body. Network "
-            "output: the network's own vertices."
+            "output: the network's own vertices.",
         )
-        self.legs = QComboBox()
-        for name, label in HIDDEN_LEGS_LABELS.items():
-            self.legs.addItem(label, name)
-        self.legs.setToolTip(
+        self.legs = _choices(
+            HIDDEN_LEGS_LABELS,
             "Legs out of view with the hips at the bottom edge (head and shoulders at a desk): "
-            "one image cannot tell sitting from standing there, so say which"
+            "one image cannot tell sitting from standing there, so say which",
         )
         self.smoothing = QSlider(Qt.Orientation.Horizontal)
         self.smoothing.setRange(0, 100)
