@@ -106,7 +106,10 @@ class FacingGuard:
         if not np.isfinite(raw):
             return unflip(obs) if self._flipped else obs
         recent = self._recent
-        if not recent or obs.subject_id != self._subject or t_s - recent[-1][0] > cfg.max_gap_s:
+        gap_s = t_s - recent[-1][0] if recent else 0.0
+        # a new subject, a long gap, or time running backwards (a source that rewinds its
+        # timestamps, e.g. a clip read again from its start): start from MediaPipe's reading
+        if not recent or obs.subject_id != self._subject or not 0.0 <= gap_s <= cfg.max_gap_s:
             self.reset()
             self._start_s = t_s
         else:

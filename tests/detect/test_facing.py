@@ -118,3 +118,17 @@ def test_a_track_that_starts_flipped_is_not_held_against_the_truth_for_long(
     wrong = [o.index for o, t in zip(out, truth, strict=True) if not _same(o, t)]
     assert wrong == list(range(5, 15))  # 6 as MediaPipe read them, 4 held (0.5 s: 15 held)
     assert all(o is s for o, s in zip(out[10:], seen[10:], strict=True))
+
+
+def test_a_source_that_rewinds_its_timestamps_starts_over(landmarks: np.ndarray) -> None:
+    """A clip read again from its start (media times back to 0): its second pass, where the
+    person faces away and MediaPipe reads that right, is MediaPipe's reading from the first
+    frame on, as after a gap; the first pass's facing does not turn it round."""
+    first = [_obs(landmarks, i, 0.0) for i in range(60)]  # 2 s facing the camera
+    again = [_obs(landmarks, i, 180.0) for i in range(60)]  # t from 0 again, facing away
+    guard = FacingGuard()
+    for o in first:
+        guard(o)
+    out = [guard(o) for o in again]
+    assert not any(o.facing_flipped for o in out)
+    assert all(_same(o, t) for o, t in zip(out, again, strict=True))
