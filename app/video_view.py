@@ -14,6 +14,7 @@ itself for its next paint, so a change shows at once.
 from __future__ import annotations
 
 import itertools
+import math
 from dataclasses import dataclass
 
 import cv2
@@ -112,15 +113,42 @@ def compose_video(
     out = _scaled(frame_bgr, size_wh)
     if layer_rgba is None or alpha <= 0.0:
         return out
-    layer = _scaled(layer_rgba, size_wh)
-    x, y, bw, bh = cv2.boundingRect(layer[..., 3])  # only where the mesh is
-    if bw == 0:
+    found = _scaled_part(layer_rgba, size_wh)  # only where the mesh is
+    if found is None:
         return out
-    part, roi = layer[y : y + bh, x : x + bw], out[y : y + bh, x : x + bw]
+    (x, y), part = found
+    roi = out[y : y + part.shape[0], x : x + part.shape[1]]
     weight = cv2.multiply(part[..., 3], min(alpha, 1.0) / 255.0, dtype=cv2.CV_32F)  # (bh, bw)
     mesh = cv2.cvtColor(part, cv2.COLOR_RGBA2BGR)
     roi[:] = cv2.blendLinear(mesh, roi, weight, 1.0 - weight)
     return out
+
+
+def _scaled_part(
+    layer_rgba: np.ndarray, size_wh: tuple[int, int]
+) -> tuple[tuple[int, int], np.ndarray] | None:
+    """((x, y), part): the part of `layer_rgba` scaled to `size_wh` (as `cv2.resize`,
+    bilinear) that its non-zero alpha covers, and where that part lies; None when nothing
+    is. Only that part is scaled: the mesh covers a fraction of the frame (scaling the whole
+    layer cost ~0.5 ms per frame at 640x480)."""
+    x, y, bw, bh = cv2.boundingRect(layer_rgba[..., 3])
+    if bw == 0:
+        return None
+    h, w = layer_rgba.shape[:2]
+    if (w, h) == tuple(size_wh):
+        return (x, y), layer_rgba[y : y + bh, x : x + bw]
+    rx, ry = w / size_wh[0], h / size_wh[1]  # source pixels per output pixel
+    # output pixels whose bilinear taps (at source (out + 0.5) * r - 0.5) reach into the box
+    # (source pixels x .. x + bw - 1), a pixel to spare on each side
+    x0 = max(math.floor((x - 0.5) / rx - 0.5), 0)
+    y0 = max(math.floor((y - 0.5) / ry - 0.5), 0)
+    x1 = min(math.ceil((x + bw + 0.5) / rx - 0.5) + 1, size_wh[0])
+    y1 = min(math.ceil((y + bh + 0.5) / ry - 0.5) + 1, size_wh[1])
+    to_source = np.array([[rx, 0.0, (x0 + 0.5) * rx - 0.5], [0.0, ry, (y0 + 0.5) * ry - 0.5]])
+    flags = cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
+    part = cv2.warpAffine(layer_rgba, to_source, (x1 - x0, y1 - y0), flags=flags,
+                          borderMode=cv2.BORDER_REPLICATE)  # fmt: skip
+    return (x0, y0), part
 
 
 def draw_observation(

@@ -5,6 +5,9 @@ but composes again when its size, opacity or a toggle changed."""
 
 from __future__ import annotations
 
+import itertools
+
+import cv2
 import numpy as np
 from PyQt6.QtCore import QRectF
 from PyQt6.QtGui import QImage, QPainter
@@ -81,6 +84,24 @@ def test_mesh_layer_blends_as_qpainter_draws_it() -> None:
         assert diff.mean() < 1.5 and np.percentile(diff, 99) < 25, (size, diff.mean())
         centre = (size[1] * 250 // 480, size[0] * 300 // 640)  # inside the opaque blob
         assert diff[centre] < 6
+
+
+SIZES = ((747, 560), (400, 300), (1280, 960), (333, 250))  # growing and shrinking
+
+
+def test_only_the_mesh_part_is_scaled_yet_it_blends_as_the_whole_layer_would() -> None:
+    """The layer is scaled only where the mesh is (a fraction of the frame): the same picture
+    as scaling the whole layer, up or down, with the mesh at the frame's edges too."""
+    frame, blob = scene()
+    corner = blob.copy()
+    corner[-40:, -30:] = (200, 30, 90, 255)  # a mesh running off the bottom right
+    for layer, size in itertools.product((blob, corner), SIZES):
+        whole = cv2.resize(layer, size, interpolation=cv2.INTER_LINEAR)
+        out = cv2.resize(frame, size, interpolation=cv2.INTER_LINEAR)
+        weight = whole[..., 3:].astype(np.float32) * (0.7 / 255.0)
+        expected = whole[..., 2::-1] * weight + out * (1.0 - weight)
+        ours = compose_video(frame, layer, 0.7, size).astype(float)
+        assert np.abs(ours - expected).max() <= 1.5, size
 
 
 def test_nothing_to_blend_is_the_scaled_frame() -> None:
