@@ -5,9 +5,13 @@ The tracking rules themselves are tested on synthetic candidates in test_trackin
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 
 from stdformer.detect.localize import LocalizerConfig, PersonLocalizer
+from stdformer.detect.mp_poses import LandmarkerSettings
+from stdformer.detect.redetect import MASK_RGB, RedetectConfig, Redetector
+from stdformer.paths import resolve_file
 from stdformer.types import Frame
 
 
@@ -52,3 +56,20 @@ def test_fast_single_tracking_when_alone_and_back_when_someone_arrives(compose) 
     assert modes[:3] == ["multi"] * 3 and modes[3:10] == ["single"] * 7
     assert modes[-1] == "multi" and "multi" in modes[10:15]  # noticed within one period
     assert max(noses) < 512  # the original subject throughout
+
+
+def test_the_newcomer_look_sees_past_the_people_already_followed(compose) -> None:
+    """The periodic look for newcomers greys out the people followed: with the subject covered
+    only the newcomer is found; with both covered, nobody (MediaPipe's detector alone)."""
+    rgb = cv2.cvtColor(compose([(0, 0, 512), (600, 112, 400)], (1024, 512)), cv2.COLOR_BGR2RGB)
+    subject = np.array([40.0, 60.0, 470.0, 512.0])  # inside the first photo
+    newcomer = np.array([640.0, 160.0, 980.0, 512.0])
+    settings = LandmarkerSettings(resolve_file("pose_model", None))
+    redetector = Redetector(settings, RedetectConfig())
+    try:
+        found = redetector.elsewhere(rgb, [subject], box_threshold=0.5)
+        assert len(found) == 1 and found[0].landmarks_px[0, 0] > 600  # the newcomer's nose
+        assert redetector.elsewhere(rgb, [subject, newcomer], box_threshold=0.5) == []
+        assert rgb[200, 200].tolist() != list(MASK_RGB)  # the caller's frame is left as it was
+    finally:
+        redetector.close()
