@@ -151,8 +151,9 @@ class Redetector:
         self, image_rgb: np.ndarray, boxes_xyxy: list[np.ndarray], box_threshold: float
     ) -> list[DetectedPose]:
         """Poses in the full frame outside these people's boxes: the frame with each box
-        (grown by `mask_margin` of its size on every side) greyed out. Someone next to the
-        people already followed is found; with nobody else there MediaPipe runs its person
+        (grown by `mask_margin` of its size on every side) greyed out. Someone beside the
+        people already followed is found, someone mostly behind them not (until they step
+        out, at a later look); with nobody else there MediaPipe runs its person
         detector alone (~11 ms on one core, against ~27-40 ms for a multi-pose pass that
         finds the followed person again)."""
         masked = image_rgb.copy()
