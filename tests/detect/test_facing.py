@@ -104,6 +104,21 @@ def test_a_lasting_flip_is_followed_and_a_new_person_starts_over(landmarks: np.n
     assert FacingGuard(FacingConfig(enabled=False))(seen[40]) is seen[40]
 
 
+def test_a_lasting_flip_is_followed_though_single_readings_agree_with_the_old_facing(
+    landmarks: np.ndarray,
+) -> None:
+    """MediaPipe changes its reading for good at 1 s, but every 10th frame still reads the
+    old way (on a real clip: one frame in 20): the guard follows the new reading once it has
+    held 0.5 s more than the old one, instead of restarting its clock at each old reading
+    and holding the old facing to the end (46 frames of a 100-frame real clip)."""
+    truth = [_obs(landmarks, i, 5.0) for i in range(150)]
+    seen = truth[:30] + [o if o.index % 10 == 0 else _mirrored(o) for o in truth[30:]]
+    guard = FacingGuard(FacingConfig(max_flip_s=0.5))
+    yaws = np.array([torso_yaw_deg(guard(o).world_landmarks) for o in seen])
+    assert np.all(np.abs(yaws[:45]) < 10)  # first held as it was
+    assert np.all(np.abs(yaws[70:]) > 170)  # then MediaPipe's new reading, its odd old ones too
+
+
 def test_a_track_that_starts_flipped_is_not_held_against_the_truth_for_long(
     landmarks: np.ndarray,
 ) -> None:
