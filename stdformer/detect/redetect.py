@@ -13,7 +13,9 @@ the landmarker on a crop makes that person fill its input. Two kinds of second l
 Both use one IMAGE-mode landmarker (no tracking state shared between unrelated windows); each
 look costs about one full-frame detection (~25-30 ms on a 2-core CPU). They run only when
 the full-frame pass found no subject or the subject is small, so a clip where a normal-sized
-subject stays found pays nothing.
+subject stays found pays nothing. The same landmarker serves the localizer's periodic look
+for newcomers while it tracks one person (`elsewhere`: the frame with the followed people
+greyed out, MediaPipe's person detector alone when nobody else is there).
 """
 
 from __future__ import annotations
