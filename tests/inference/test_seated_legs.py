@@ -210,3 +210,26 @@ def test_a_hidden_pelvis_stays_the_networks_guess(body):
     err_net = np.linalg.norm(frames[0].joints_cam[arms] - j_true[arms], axis=-1).mean()
     err_out = np.linalg.norm(out.joints_cam[arms] - j_true[arms], axis=-1).mean()
     assert err_out < 0.6 * err_net, (err_out, err_net)
+
+
+def test_shape_read_without_the_hips_is_drawn_toward_the_mean_body(body):
+    """A body seen from the chest up tells little of its shape (the network's leg lengths are
+    a guess there): betas read while the hips are out of view count half; with the hips in
+    view the network's shape is taken as it is."""
+    shape = np.zeros(10)
+    shape[:2] = [2.0, -1.0]
+    settled = {}
+    for hips_seen in (True, False):
+        refiner = BodyRefiner(body)
+        truth, net = _bodies(refiner, 4, seated=False, pelvis_cam=[0.0, 0.0, 3.0])
+        truth, net = (BodyFit(b.rot_local, b.transl, shape) for b in (truth, net))
+        for i in range(refiner.config.settle_frames + 5):
+            f = _frame(refiner, truth, net, i, hip_dy_px=0.0 if hips_seen else 400.0)
+            refiner(f)
+        assert (f.observation.landmarks_px[[23, 24], 1] > 480).all() != hips_seen
+        settled[hips_seen] = refiner.betas
+    seen, unseen = settled[True], settled[False]
+    assert np.linalg.norm(seen) > 1.5  # the network's shape, far from the mean body
+    ratio = np.linalg.norm(unseen) / np.linalg.norm(seen)
+    cosine = seen @ unseen / np.linalg.norm(seen) / np.linalg.norm(unseen)
+    assert 0.4 < ratio < 0.6 and cosine > 0.95, (ratio, cosine)  # half way to the mean
