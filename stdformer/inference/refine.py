@@ -21,7 +21,9 @@ Weights were chosen on the real multi-view set (`main.py evaluate --real`); a te
 toward the previous frame was tried and dropped: with fast motion it held wrong poses.
 Smoothness comes from the network prior and the session's One-Euro smoothing.
 Shape (betas) is fitted to the network's meshes over the first `settle_frames` of a track and
-then held, within `BETA_NORM_LIMIT` of the mean body (a badly read person asks for 5-9 sd).
+then held, within `BETA_NORM_LIMIT` of the mean body (a badly read person asks for 5-9 sd);
+frames with the hips out of view count `unseen_hips_betas` (half): shape from a head and
+shoulders is mostly the network's guess.
 Hidden legs (knees and ankles out of view, hips at or below the bottom edge: a desk) have no
 evidence, and the network's guess for them is unreliable (held-out head-and-shoulders renders:
 standing, hips bent < 30 deg, in 3 of 13 seated clips; bent more in 3 of 6 standing ones).
