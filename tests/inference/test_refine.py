@@ -194,3 +194,39 @@ def test_a_landmark_fades_in_with_its_confidence(body):
     unseen, seen = wrist_px(0.1, ramp), wrist_px(0.95, ramp)
     assert np.allclose(unseen, hard_below, atol=0.1)  # no pull below the ramp
     assert np.linalg.norm(seen - unseen) > 8.0
+
+
+def test_a_landmark_that_jumps_for_a_frame_does_not_pull_the_body(body):
+    """MediaPipe's glitch (the left wrist 40 % of the body's height off its path for a frame)
+    pulls the refined wrist toward it only without the gate; a wrist moving steadily is
+    followed as without the gate; a lasting jump is followed from its third frame."""
+    lreg = landmark_regressor(body).numpy()
+
+    def wrist_track(path_px: list[tuple[float, float]], gate: float) -> list[np.ndarray]:
+        """The refined wrist's pixel per frame, 30 fps, the wrist landmark moved by path_px."""
+        refiner = BodyRefiner(body, RefineConfig(iters=4, jump_gate=gate))
+        *_, net = _scene(refiner, 0)
+        out = []
+        for i, shift in enumerate(path_px):
+            lm = net.observation.landmarks_px.copy()
+            lm[15, :2] += shift
+            t = round(i * 1e9 / 30)
+            obs = dataclasses.replace(net.observation, landmarks_px=lm, t_ns=t, index=i)
+            mesh = refiner(dataclasses.replace(net, observation=obs, t_ns=t, index=i))
+            out.append(_project(lreg @ mesh.vertices_cam)[15])
+        return out
+
+    box_h = float(np.ptp(_scene(BodyRefiner(body), 0)[1][:, 1]))
+    jump = 0.4 * box_h
+    steady = [(8.0 * i, 0.0) for i in range(7)]  # 8 px per frame (~3 % of the box)
+    glitch = [*steady[:3], (24.0 + jump, 0.0), *steady[4:]]
+    calm = wrist_track(steady, 0.10)
+    np.testing.assert_allclose(calm, wrist_track(steady, 0.0), atol=0.5)  # steady: untouched
+
+    def pull(track: list[np.ndarray]) -> np.ndarray:  # px toward the jump (+x), per frame
+        return np.array([w[0] - c[0] for w, c in zip(track, calm, strict=True)])
+
+    on, off = pull(wrist_track(glitch, 0.10)), pull(wrist_track(glitch, 0.0))
+    assert on[3] < 1.0 and off[3] > 8.0  # the glitch pulls the wrist only without the gate
+    lasting = pull(wrist_track(steady[:3] + [(24.0 + jump, 0.0)] * 4, 0.10))
+    assert lasting[3] < 1.0 and lasting[4] < 1.0 and lasting[5] > 8.0  # from its third frame
