@@ -89,7 +89,7 @@ def _run(method, model, body, clip, obs, fit_iters, hidden_legs="seated"):
     if method in ("stdformer", "stdformer+2", "static-T1", *APP_METHODS):
         from stdformer.session import core
 
-        look = 2 if method == "stdformer+2" else 0
+        look = {"stdformer+2": 2, "app-process": core.PROCESS_NETWORK_LOOKAHEAD}.get(method, 0)
         output = "raw" if method.startswith(("stdformer", "static")) else "refined"
         # "app": the live session's smoothing; "app-process": `process`'s (with its lag)
         smoothing = {

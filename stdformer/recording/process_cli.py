@@ -32,6 +32,7 @@ from stdformer.recording.reader import open_recording
 from stdformer.recording.recorder import Recorder, recording_info
 from stdformer.recording.writer import describe_os_error, recording_dir_names
 from stdformer.session.core import (
+    PROCESS_NETWORK_LOOKAHEAD,
     PROCESS_SMOOTHING,
     PROCESS_SMOOTHING_LAG_S,
     PickSubject,
@@ -70,7 +71,8 @@ def build_parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.add_argument("-v", "--verbose", action="store_true", help="debug logging, native log lines")
-    return add_smoothing_args(add_pipeline_args(p), PROCESS_SMOOTHING, PROCESS_SMOOTHING_LAG_S)
+    add_pipeline_args(p, PROCESS_NETWORK_LOOKAHEAD)
+    return add_smoothing_args(p, PROCESS_SMOOTHING, PROCESS_SMOOTHING_LAG_S)
 
 
 def _probe(video: str) -> tuple[float, int | None, str]:

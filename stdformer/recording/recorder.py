@@ -92,7 +92,12 @@ def recording_info(
         weights_sha256="" if weights is None else file_sha256(weights),
         lookahead=pipeline.lookahead,
         software_version=f"stdformer-live {__version__}",
-        extra={"body": pipeline.body_output, "hidden_legs": pipeline.hidden_legs, **extra},
+        extra={
+            "body": pipeline.body_output,
+            "hidden_legs": pipeline.hidden_legs,
+            "network_lookahead": pipeline.network_lookahead,
+            **extra,
+        },
     )
 
 

@@ -16,6 +16,8 @@ from stdformer.inference.refine import BODY_OUTPUTS, HIDDEN_LEGS
 from stdformer.inference.smoothing import MAX_LAG_FRAMES
 from stdformer.session.pipeline import PipelineConfig
 
+MAX_NETWORK_LOOKAHEAD = 7  # the shipped network's window is 8 frames (`ModelConfig.T`)
+
 
 def int_at_least(minimum: int, maximum: int | None = None) -> Callable[[str], int]:
     """argparse type: an integer >= minimum (and <= maximum; a usage error names the option)."""
@@ -40,9 +42,12 @@ def positive_float(text: str) -> float:
     return value
 
 
-def add_pipeline_args(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+def add_pipeline_args(
+    parser: argparse.ArgumentParser, network_lookahead: int = 0
+) -> argparse.ArgumentParser:
     """Add the options every command that runs the pipeline takes (files, device, look-ahead,
-    people); `pipeline_config_from_args` turns them into a `PipelineConfig`."""
+    people); `pipeline_config_from_args` turns them into a `PipelineConfig`.
+    `network_lookahead`: this command's default of --network-lookahead."""
     g = parser.add_argument_group("pipeline")
     g.add_argument(
         "--pose-model", metavar="PATH", help="MediaPipe pose landmarker .task (lite/full/heavy)"
@@ -61,6 +66,14 @@ def add_pipeline_args(parser: argparse.ArgumentParser) -> argparse.ArgumentParse
         default=0,
         metavar="K",
         help="the smoother looks K frames ahead: a steadier mesh, K frames later (default 0)",
+    )
+    g.add_argument(
+        "--network-lookahead",
+        type=int_at_least(0, MAX_NETWORK_LOOKAHEAD),
+        default=network_lookahead,
+        metavar="K",
+        help="the network reads K frames past the one it meshes: a more accurate body, K "
+        f"frames later (default {network_lookahead})",
     )
     g.add_argument(
         "--max-people",
@@ -131,6 +144,7 @@ def pipeline_config_from_args(args: argparse.Namespace) -> PipelineConfig:
         mesh_levels=args.mesh_levels,
         device=args.device,
         lookahead=args.lookahead,
+        network_lookahead=args.network_lookahead,
         body_output=args.body,
         hidden_legs=args.hidden_legs,
     )

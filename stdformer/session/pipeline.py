@@ -46,6 +46,9 @@ class PipelineConfig:
     # frames of latency spent on a smoother mesh: the session's smoother looks this many frames
     # ahead (zero phase over them; `MeshSmoother.lag_frames`); the network itself stays causal
     lookahead: int = 0
+    # frames of future context the network reads (its meshes come this many frames later):
+    # `process`, which has no latency budget, reads PROCESS_NETWORK_LOOKAHEAD (session.core)
+    network_lookahead: int = 0
     cpu_threads: int | None = 1  # torch threads on the CPU: leave cores to MediaPipe + renderer
     display_level: DisplayLevel = "mid"  # mesh level the live views draw (recordings: full)
     body_output: BodyOutput = "refined"  # refined body (default), fitted body, or raw network
@@ -56,7 +59,8 @@ class PipelineConfig:
 class PipelineResult:
     frame: Frame
     observation: Observation | None
-    mesh: MeshResult | None  # this frame's; None without weights or a person
+    meshes: tuple[MeshResult, ...]  # done this step (this frame's, or earlier ones' with
+    # the network's look-ahead); none without weights or a person
     timings_ms: dict[str, float]
 
 
@@ -168,6 +172,7 @@ class LivePipeline:
         self.predictor = Predictor(
             stage.model,
             PredictorConfig(
+                lookahead=self.config.network_lookahead,
                 device=self.config.device,
                 cpu_threads=self.config.cpu_threads,
                 trace="background",  # the first mesh is not held up by tracing
@@ -184,8 +189,8 @@ class LivePipeline:
     def process(self, frame: Frame) -> PipelineResult:
         """Localize and mesh one frame (`localize` then `mesh`)."""
         obs, timings = self.localize(frame)
-        mesh, mesh_ms = self.mesh(frame, obs)
-        return PipelineResult(frame, obs, mesh, {**timings, **mesh_ms})
+        meshes, mesh_ms = self.mesh(frame, obs)
+        return PipelineResult(frame, obs, tuple(meshes), {**timings, **mesh_ms})
 
     def localize(self, frame: Frame) -> tuple[Observation | None, dict[str, float]]:
         """The main subject in `frame` (None: nobody), with its timing. Touches only the
@@ -196,20 +201,29 @@ class LivePipeline:
 
     def mesh(
         self, frame: Frame, obs: Observation | None
-    ) -> tuple[MeshResult | None, dict[str, float]]:
-        """`frame`'s mesh (None without weights or a person) and its timing."""
+    ) -> tuple[list[MeshResult], dict[str, float]]:
+        """The meshes done with `frame` (oldest first) and their timing: `frame`'s own, or,
+        with the network's look-ahead, an earlier frame's, plus a lost track's last ones.
+        None without weights or a person."""
         if self.predictor is None:
-            return None, {}
+            return [], {}
+        done = []
         if obs is None or obs.subject_id != self._subject_id:
             # Subject lost or another person followed: a fresh track (network window, body fit)
             # so one person's frames never mix into another's.
+            done = self.predictor.flush()
             self.predictor.reset()
         self._subject_id = None if obs is None else obs.subject_id
         if obs is None:
-            return None, {}
+            return done, {}
         t0 = time.perf_counter()
         mesh = self.predictor.push(obs, frame.image_bgr)
-        return mesh, {"mesh": (time.perf_counter() - t0) * 1e3}
+        done += [] if mesh is None else [mesh]
+        return done, {"mesh": (time.perf_counter() - t0) * 1e3}
+
+    def flush(self) -> list[MeshResult]:
+        """End of the input: the meshes the network's look-ahead still owes, oldest first."""
+        return [] if self.predictor is None else self.predictor.flush()
 
     def reset(self) -> None:
         self.localizer.reset()

@@ -57,9 +57,9 @@ class FakePipeline:
 
     def mesh(
         self, frame: Frame, obs: Observation | None
-    ) -> tuple[MeshResult | None, dict[str, float]]:
+    ) -> tuple[list[MeshResult], dict[str, float]]:
         if obs is None:
-            return None, {}
+            return [], {}
         verts = np.zeros((4, 3), np.float32)
         verts[:, 0] = 0.01 * (frame.index % 2)
         verts[:, 2] = 3.0
@@ -72,7 +72,34 @@ class FakePipeline:
             index=frame.index,
             observation=obs,
         )
-        return mesh, {"mesh": 2.0}
+        return [mesh], {"mesh": 2.0}
+
+    def flush(self) -> list[MeshResult]:
+        return []
 
     def close(self) -> None:
         self.closed = True
+
+
+class FakeLookaheadPipeline(FakePipeline):
+    """FakePipeline whose "network" reads `config.network_lookahead` frames ahead: a mesh comes
+    that many person frames later; a lost person's and the input's last ones on a flush."""
+
+    def __init__(self, config: PipelineConfig | None = None) -> None:
+        super().__init__(config)
+        self._owed: list[MeshResult] = []
+
+    def mesh(
+        self, frame: Frame, obs: Observation | None
+    ) -> tuple[list[MeshResult], dict[str, float]]:
+        made, timings = super().mesh(frame, obs)
+        if obs is None:
+            return self.flush(), timings
+        self._owed += made
+        k = self.config.network_lookahead
+        done, self._owed = self._owed[: max(len(self._owed) - k, 0)], self._owed[-k:] if k else []
+        return done, timings
+
+    def flush(self) -> list[MeshResult]:
+        done, self._owed = self._owed, []
+        return done

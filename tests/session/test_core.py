@@ -15,7 +15,7 @@ from stdformer.session.core import PickSubject, SessionConfig, SessionCore, SetS
 from stdformer.session.pipeline import PipelineConfig
 from stdformer.session.session import Session
 from stdformer.types import Frame
-from tests.session.fakes import FakePipeline
+from tests.session.fakes import FakeLookaheadPipeline, FakePipeline
 
 FRAME_NS = 33_333_333  # 30 fps media time
 
@@ -81,6 +81,20 @@ def test_lookahead_meshes_come_k_frames_late_in_order_and_a_loss_flushes_them() 
     assert [[m.index for m in r.meshes] for r in got] == [[], [], [0], [1], [2, 3]]
     assert got[-1].observation is None
     assert core.finish(got[-1]) is None  # nothing owed after the flush
+
+
+def test_the_networks_look_ahead_meshes_every_frame_once_and_shows_it_on_its_own_frame() -> None:
+    """`process` lets the network read 2 frames ahead, then smooths with a lag: every person
+    frame still gets exactly one mesh, in order, the views draw each on the frame it was made
+    from, and the end of the input gives what the network and the smoother still owe."""
+    config = PipelineConfig(network_lookahead=2)
+    core = SessionCore(FakeLookaheadPipeline(config), SessionConfig(smoothing_lag_s=0.1))
+    got = [core.step(frame(i, person=not 6 <= i < 9)) for i in range(14)]
+    got.append(core.finish(got[-1]))
+    meshed = [m.index for r in got for m in r.meshes]
+    assert meshed == [i for i in range(14) if not 6 <= i < 9]
+    assert all(r.display_mesh.index == r.display_frame.index for r in got if r.meshes)
+    assert got[-1].display_mesh.index == 13
 
 
 def test_with_lookahead_views_draw_the_frame_the_mesh_was_made_from() -> None:

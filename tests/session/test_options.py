@@ -23,6 +23,7 @@ COMMANDS = {
         (["--lookahead", "-1"], "--lookahead: must be >= 0"),
         (["--lookahead", "9"], "--lookahead: must be <= 8"),  # the smoother holds at most 8
         (["--max-people", "0"], "--max-people: must be >= 1"),
+        (["--network-lookahead", "8"], "--network-lookahead: must be <= 7"),  # window 8 frames
     ],
 )
 def test_out_of_range_pipeline_option_is_a_usage_error(command, argv, complaint, capsys) -> None:
@@ -35,12 +36,12 @@ def test_out_of_range_pipeline_option_is_a_usage_error(command, argv, complaint,
 
 def test_pipeline_options_mean_the_same_in_the_app_and_process() -> None:
     argv = ["--lookahead", "2", "--max-people", "1", "--device", "cpu", "--weights", "w.pt",
-            "--hidden-legs", "standing"]  # fmt: skip
+            "--hidden-legs", "standing", "--network-lookahead", "1"]  # fmt: skip
     app = app_main.config_from_args(app_main.build_parser().parse_args(argv)).pipeline
     args = process_cli.build_parser().parse_args(["clip.mp4", "--out", "out", *argv])
     assert process_cli.pipeline_config_from_args(args) == app
     assert (app.lookahead, app.localizer.max_people, app.device) == (2, 1, "cpu")
-    assert app.hidden_legs == "standing"
+    assert (app.hidden_legs, app.network_lookahead) == ("standing", 1)
 
 
 @pytest.mark.parametrize(
@@ -69,3 +70,15 @@ def test_process_smooths_with_a_lag_and_evaluate_as_live() -> None:
         "smoothing_lag_s": PROCESS_SMOOTHING_LAG_S,
     }
     assert PROCESS_SMOOTHING_LAG_S > 0
+
+
+def test_process_lets_the_network_read_ahead_and_live_does_not() -> None:
+    """No latency budget either for the network's look-ahead: `process` reads 2 frames of the
+    future by default, the app (live) none, unless the user says otherwise."""
+    from stdformer.session.core import PROCESS_NETWORK_LOOKAHEAD
+
+    args = process_cli.build_parser().parse_args(["clip.mp4", "--out", "out"])
+    assert process_cli.pipeline_config_from_args(args).network_lookahead == 2
+    assert PROCESS_NETWORK_LOOKAHEAD == 2
+    app = app_main.config_from_args(app_main.build_parser().parse_args([])).pipeline
+    assert app.network_lookahead == 0

@@ -26,7 +26,7 @@ def test_without_weights_runs_localization_only(monkeypatch: pytest.MonkeyPatch)
     with LivePipeline(PipelineConfig()) as pipe:
         assert pipe.predictor is None and "no trained weights" in pipe.mesh_status
         result = pipe.process(_frames(1)[0])
-    assert result.observation is not None and result.mesh is None
+    assert result.observation is not None and result.meshes == ()
     assert result.timings_ms["localize"] > 0
 
 
@@ -39,8 +39,8 @@ def test_mesh_in_camera_frame_with_weights(landmark_weights: Path) -> None:
     with LivePipeline(PipelineConfig(weights=str(landmark_weights), device="cpu")) as pipe:
         assert pipe.predictor is not None and pipe.faces is not None
         results = [pipe.process(f) for f in _frames(4)]
-    meshes = [r.mesh for r in results]
-    assert all(m is not None for m in meshes)
+    assert all(len(r.meshes) == 1 for r in results)
+    meshes = [r.meshes[0] for r in results]
     n_vertices = int(pipe.faces.max()) + 1
     for m, r in zip(meshes, results, strict=True):
         assert m.vertices_cam.shape == (n_vertices, 3) and np.isfinite(m.vertices_cam).all()
@@ -157,5 +157,27 @@ def test_another_person_starts_a_fresh_track(landmark_weights: Path) -> None:
         fresh = [pipe.process(f) for f in frames[3:]]
     assert fill == 3  # the window holds the new person's frames only
     for a, b in zip(switched[3:], fresh, strict=True):  # nothing of the first person mixed in
-        np.testing.assert_allclose(a.mesh.vertices_cam, b.mesh.vertices_cam, atol=1e-5)
-    assert [r.mesh.index for r in switched] == [f.index for f in frames]
+        np.testing.assert_allclose(a.meshes[0].vertices_cam, b.meshes[0].vertices_cam, atol=1e-5)
+    assert [m.index for r in switched for m in r.meshes] == [f.index for f in frames]
+
+
+def test_with_the_networks_look_ahead_every_frame_is_meshed_once_in_order(
+    landmark_weights: Path,
+) -> None:
+    """`process` reads 2 frames of the future: each mesh comes 2 frames later, a person who
+    is replaced by another still gets the meshes of their last frames, and the end of the
+    input gives the rest."""
+    frames = _frames(7)
+    cfg = PipelineConfig(weights=str(landmark_weights), device="cpu", network_lookahead=2)
+    with LivePipeline(cfg, detector=_Renamed(switch=4)) as pipe:
+        steps = [pipe.process(f) for f in frames]
+        owed = pipe.flush()
+        again = pipe.flush()
+    got = [[m.index for m in r.meshes] for r in steps]
+    first, second = [f.index for f in frames[:4]], [f.index for f in frames[4:]]
+    # frames 0-3 the first person (meshed on steps 2, 3, and the rest when the switch comes)
+    assert got == [[], [], first[:1], first[1:2], first[2:], [], second[:1]]
+    assert [m.index for m in owed] == second[1:]
+    for m in [*(m for r in steps for m in r.meshes), *owed]:
+        assert m.observation is not None and m.observation.index == m.index
+    assert again == []  # nothing owed twice

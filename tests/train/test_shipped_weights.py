@@ -38,16 +38,18 @@ def scores():
     gt_v, gt_j, _ = ev.truth(body, clip)
     out = {}
     everywhere = np.ones((len(gt_j), 14), bool)
-    from stdformer.session.core import PROCESS_SMOOTHING, PROCESS_SMOOTHING_LAG_S
+    from stdformer.session import core
 
-    process = (PROCESS_SMOOTHING, PROCESS_SMOOTHING_LAG_S)  # what `main.py process` applies
-    for name, static, body_output, smoothing in (
-        ("stdformer", False, "raw", None), ("static", True, "raw", None),
-        ("refined", False, "refined", None), ("process", False, "refined", process),
+    # what `main.py process` applies: its smoothing, the network reading ahead
+    process = (core.PROCESS_SMOOTHING, core.PROCESS_SMOOTHING_LAG_S)
+    ahead = core.PROCESS_NETWORK_LOOKAHEAD
+    for name, static, body_output, smoothing, look in (
+        ("stdformer", False, "raw", None, 0), ("static", True, "raw", None, 0),
+        ("refined", False, "refined", None, 0), ("process", False, "refined", process, ahead),
     ):  # fmt: skip
         s = ev.Scores()
         obs = ev.observations(clip)
-        res = ev.run_network(model, body, obs, 0, static, body_output, smoothing)
+        res = ev.run_network(model, body, obs, look, static, body_output, smoothing)
         ev.score_clip(s, res, gt_v, gt_j, everywhere, upper=False)
         out[name] = s.summary()
     s = ev.Scores()
