@@ -186,7 +186,8 @@ class SessionCore:
         self.mesh_status = pipeline.mesh_status  # how the mesh is produced, or why not
         self._seen = self._with_person = self._with_mesh = 0
         self._step_ns: deque[int] = deque(maxlen=RATE_WINDOW)
-        # (frame, observation) of the last look-ahead + 1 steps, for `SessionResult.lagged`
+        # (frame, observation) of the last steps the look-aheads (smoother's and network's)
+        # span, plus this one, for `SessionResult.lagged`
         # (frames of a 4K source are 25 MB each: none kept beyond what the look-ahead needs)
         self._recent: deque[tuple[Frame, Observation | None]] = deque(
             maxlen=self._lag_frames + self._network_lag + 1

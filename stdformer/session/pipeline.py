@@ -44,7 +44,8 @@ class PipelineConfig:
     mesh_levels: str | None = None  # None: computed from the body (official weights need METRO's)
     device: str = "auto"
     # frames of latency spent on a smoother mesh: the session's smoother looks this many frames
-    # ahead (zero phase over them; `MeshSmoother.lag_frames`); the network itself stays causal
+    # ahead (zero phase over them; `MeshSmoother.lag_frames`); the network's own look-ahead is
+    # `network_lookahead`
     lookahead: int = 0
     # frames of future context the network reads (its meshes come this many frames later):
     # `process`, which has no latency budget, reads PROCESS_NETWORK_LOOKAHEAD (session.core)
@@ -204,7 +205,7 @@ class LivePipeline:
     ) -> tuple[list[MeshResult], dict[str, float]]:
         """The meshes done with `frame` (oldest first) and their timing: `frame`'s own, or,
         with the network's look-ahead, an earlier frame's, plus a lost track's last ones.
-        None without weights or a person."""
+        None without weights, nor while a track's first frames wait for their future."""
         if self.predictor is None:
             return [], {}
         done = []
