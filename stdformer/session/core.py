@@ -53,11 +53,12 @@ from stdformer.types import Frame, MeshResult, Observation
 DEFAULT_SMOOTHING = 0.1
 PROCESS_SMOOTHING = 0.3
 PROCESS_SMOOTHING_LAG_S = 0.25
-# `process` also lets the network read 2 frames past the one it meshes (its window position
-# T-3 of 8 instead of the newest): real set front / back PA-MPJPE 82.6 -> 82.1 / 78.5 -> 78.4,
-# MPJPE 136.9 -> 133.4 / 135.5 -> 135.9; held-out renders full body 49.9 -> 48.7, knees cut
-# 44.9 -> 44.3, upper body 69.8 -> 69.5 (4 frames: 81.9 / 78.6, renders within 0.1 mm of 2).
-PROCESS_NETWORK_LOOKAHEAD = 2
+# `process` also lets the network read 3 frames past the one it meshes (its window position
+# 5 of 8 instead of the newest): real set front / back PA-MPJPE 82.6 -> 81.8 / 78.5 -> 78.4,
+# MPJPE 136.9 -> 131.4 / 135.5 -> 136.1; held-out renders full body 49.9 -> 48.5, knees cut
+# 44.9 -> 44.1, upper body 69.8 -> 69.5 (2 frames: 82.1 / 78.4, renders 48.7 / 44.3; 4 frames:
+# 81.9 / 78.6, renders 48.6 / 44.4).
+PROCESS_NETWORK_LOOKAHEAD = 3
 
 if TYPE_CHECKING:
     from stdformer.session.capture import CaptureStatus

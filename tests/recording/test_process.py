@@ -13,6 +13,7 @@ import pytest
 from stdformer.paths import resolve_file
 from stdformer.recording import open_recording
 from stdformer.recording.process_cli import main as process_main
+from stdformer.session.core import PROCESS_NETWORK_LOOKAHEAD
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -191,7 +192,7 @@ def test_hidden_legs_at_a_desk_are_seated_or_standing_as_asked(
         info = open_recording(next(out.glob("*.strec"))).header.info  # the recording says which
         assert info.extra["hidden_legs"] == (extra[-1] if extra else "seated")
         assert info.extra["body"] == "refined"
-        assert info.extra["network_lookahead"] == 2  # `process` reads 2 frames ahead
+        assert info.extra["network_lookahead"] == PROCESS_NETWORK_LOOKAHEAD  # read ahead
         pose = np.load(next(out.glob("*.npz")))["body_pose"][-10:].reshape(10, 23, 3)
         return np.degrees(np.linalg.norm(pose[:, [0, 1, 3, 4]], axis=-1)).mean(0)  # joints 1,2,4,5
 

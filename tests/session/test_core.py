@@ -84,7 +84,7 @@ def test_lookahead_meshes_come_k_frames_late_in_order_and_a_loss_flushes_them() 
 
 
 def test_the_networks_look_ahead_meshes_every_frame_once_and_shows_it_on_its_own_frame() -> None:
-    """`process` lets the network read 2 frames ahead, then smooths with a lag: every person
+    """`process` lets the network read frames ahead (here 2), then smooths with a lag: every person
     frame still gets exactly one mesh, in order, the views draw each on the frame it was made
     from, and the end of the input gives what the network and the smoother still owe."""
     config = PipelineConfig(network_lookahead=2)

@@ -73,12 +73,12 @@ def test_process_smooths_with_a_lag_and_evaluate_as_live() -> None:
 
 
 def test_process_lets_the_network_read_ahead_and_live_does_not() -> None:
-    """No latency budget either for the network's look-ahead: `process` reads 2 frames of the
+    """No latency budget either for the network's look-ahead: `process` reads 3 frames of the
     future by default, the app (live) none, unless the user says otherwise."""
     from stdformer.session.core import PROCESS_NETWORK_LOOKAHEAD
 
     args = process_cli.build_parser().parse_args(["clip.mp4", "--out", "out"])
-    assert process_cli.pipeline_config_from_args(args).network_lookahead == 2
-    assert PROCESS_NETWORK_LOOKAHEAD == 2
+    assert process_cli.pipeline_config_from_args(args).network_lookahead == 3
+    assert PROCESS_NETWORK_LOOKAHEAD == 3
     app = app_main.config_from_args(app_main.build_parser().parse_args([])).pipeline
     assert app.network_lookahead == 0

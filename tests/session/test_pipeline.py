@@ -164,9 +164,9 @@ def test_another_person_starts_a_fresh_track(landmark_weights: Path) -> None:
 def test_with_the_networks_look_ahead_every_frame_is_meshed_once_in_order(
     landmark_weights: Path,
 ) -> None:
-    """`process` reads 2 frames of the future: each mesh comes 2 frames later, a person who
-    is replaced by another still gets the meshes of their last frames, and the end of the
-    input gives the rest."""
+    """A network reading 2 frames of the future (`process` reads 3): each mesh comes 2 frames
+    later, a person who is replaced by another still gets the meshes of their last frames, and
+    the end of the input gives the rest."""
     frames = _frames(7)
     cfg = PipelineConfig(weights=str(landmark_weights), device="cpu", network_lookahead=2)
     with LivePipeline(cfg, detector=_Renamed(switch=4)) as pipe:
