@@ -28,6 +28,13 @@ The subject is one track id. Rules, in order:
 3. Only after `new_subject_after_s` without the subject (or when there never was one) the tracker
    picks a new subject among the visible people: the highest `acquire_score` (most complete
    body, then largest, then most central).
+4. Except someone alone who was never seen apart from the subject: the only person in view
+   for `newcomer_after_s`, with the subject missing as long, becomes the subject unless the two
+   were once in view side by side (boxes overlapping less than `apart_iou`). Most often they
+   are the subject: MediaPipe lost and found them again too far from the last box or pose for
+   rule 2 (glare, a fast flip, a cut in edited footage), or its duplicate of the person (a
+   misread skeleton over them) became the subject's track; the view then said "no person" for
+   3 s with one person in it.
 """
 
 from __future__ import annotations
@@ -71,6 +78,8 @@ class TrackerConfig:
     confident: float = 0.5  # landmarks at or above this confidence count for pose and size
     velocity_smoothing: float = 0.6  # weight of the old velocity when a new box arrives
     new_subject_after_s: float = 3.0  # a lost subject is replaced only after this long
+    newcomer_after_s: float = 0.5  # ... or by someone alone in view this long (rule 4) ...
+    apart_iou: float = 0.5  # ... never seen beside it with boxes overlapping less than this
     forget_track_after_s: float = 3.0  # other people's tracks are dropped after this long
     pick_expiry_s: float = 1.0  # a click that hit nobody is retried this long
     # Between feasible matches a track unseen for longer counts this much less per second
@@ -94,6 +103,7 @@ class Track:
     velocity_px_s: np.ndarray = field(default_factory=lambda: np.zeros(2, np.float32))  # (2,)
     frames_missing: int = 0  # frames processed since it was seen
     hits: int = 1
+    seen_apart: set[int] = field(default_factory=set)  # tracks once in view beside this one
 
     @property
     def size(self) -> float:
@@ -168,6 +178,7 @@ class SubjectTracker:
         self.frame_candidates: list[Candidate] = []  # of the last update (+ add_candidates)
         self._next_id = 0
         self._now_ns = 0
+        self._alone: tuple[int, int] | None = None  # (track id, since ns): the only one in view
         with self._lock:
             self._pick: tuple[float, float, int | None] | None = None
 
@@ -203,6 +214,7 @@ class SubjectTracker:
             if ci not in claimed:
                 self.tracks.append(self._new_track(c, t_ns))
                 self.matched[self.tracks[-1].track_id] = ci
+        self._note_apart()
         self._forget_old(t_ns)
         self._apply_pick(t_ns)
         self._choose_subject(image_wh)
@@ -229,6 +241,7 @@ class SubjectTracker:
                 self.tracks.append(self._new_track(c, t_ns))
                 extra[self.tracks[-1].track_id] = ci
         self.matched.update({tid: offset + ci for tid, ci in extra.items()})
+        self._note_apart()
         self._choose_subject(image_wh)
         return self.matched.get(self.subject_id) if self.subject_id is not None else None
 
@@ -319,6 +332,15 @@ class SubjectTracker:
             t.appearance = c.appearance if old is None else 0.8 * old + 0.2 * c.appearance
         t.last_seen_ns, t.frames_missing, t.hits = int(t_ns), 0, t.hits + 1
 
+    def _note_apart(self) -> None:
+        """Remember which tracks were in this frame side by side (not one over the other)."""
+        seen = [(tid, self.frame_candidates[ci].bbox_xyxy) for tid, ci in self.matched.items()]
+        for i, (a, box_a) in enumerate(seen):
+            for b, box_b in seen[i + 1 :]:
+                if box_iou(box_a, box_b) < self.config.apart_iou:
+                    self._track(a).seen_apart.add(b)
+                    self._track(b).seen_apart.add(a)
+
     def _forget_old(self, t_ns: int) -> None:
         keep_ns = self.config.forget_track_after_s * 1e9
         subject_ns = self.config.new_subject_after_s * 1e9
@@ -357,12 +379,33 @@ class SubjectTracker:
             log.warning("no person at (%.0f, %.0f): subject unchanged", x, y)
 
     def _choose_subject(self, image_wh: tuple[int, int]) -> None:
+        self._take_newcomer()
         if self.subject_id is not None or not self.matched:
             return
         cands = self.frame_candidates
         tid = max(self.matched, key=lambda k: acquire_score(cands[self.matched[k]], image_wh))
         self.subject_id = tid
         log.debug("new subject: track %d", tid)
+
+    def _take_newcomer(self) -> None:
+        """Rule 4 (module doc): the only person in view for `newcomer_after_s`, never seen apart
+        from the subject, replaces a subject missing as long."""
+        if len(self.matched) != 1:
+            self._alone = None
+            return
+        (tid,) = self.matched
+        if self._alone is None or self._alone[0] != tid:
+            self._alone = (tid, self._now_ns)
+        subject, wait_ns = self.subject, self.config.newcomer_after_s * 1e9
+        if subject is None or subject.frames_missing == 0 or tid == self.subject_id:
+            return
+        if self.subject_missing_s * 1e9 < wait_ns or self._now_ns - self._alone[1] < wait_ns:
+            return
+        if subject.track_id not in self._track(tid).seen_apart:
+            log.info("subject lost for %.1f s, one other person in view: track %d",
+                     self.subject_missing_s, tid)  # fmt: skip
+            self.tracks.remove(subject)
+            self.subject_id = tid
 
 
 def _contains(bbox_xyxy: np.ndarray, x: float, y: float, grow: float) -> bool:

@@ -134,6 +134,30 @@ def test_new_subject_only_after_timeout_by_the_rule() -> None:
     assert all(p == 1 for p in picks[first:])  # the larger, more central one, then kept
 
 
+def test_a_newcomer_alone_in_view_is_followed_after_half_a_second() -> None:
+    """A is lost; someone appears alone where A's track cannot reach (MediaPipe found A again
+    far from the last box, or a new person came): followed once they have been alone in view
+    for 0.5 s, not after 3 s. Someone who was in view beside A is not a newcomer (3 s, as
+    before), nor is anyone while a second person flickers into view."""
+    a, c, d = person(100, 100, 300, 1), person(700, 100, 300, 2), person(400, 150, 200, 3)
+    tracker = SubjectTracker()
+    run(tracker, [[a]] * 10)
+    picks = run(tracker, [[]] * 3 + [[c]] * 40, start=10)
+    first = next(i for i, p in enumerate(picks) if p is not None)
+    assert first == 18  # frame 28: alone in view for 0.5 s (15 frame intervals) since frame 13
+    assert all(p == 0 for p in picks[first:])
+    tracker = SubjectTracker()
+    run(tracker, [[a]] * 10)
+    picks = run(tracker, ([[c]] * 10 + [[c, d]]) * 3 + [[c]] * 20, start=10)
+    first = next(i for i, p in enumerate(picks) if p is not None)
+    assert first == 33 + 15  # alone 0.5 s only after the last flicker (frame 43)
+    tracker = SubjectTracker()
+    a, c = person(350, 100, 300, 1), person(800, 100, 300, 2)  # A nearer the centre
+    assert run(tracker, [[a, c]] * 10) == [0] * 10  # C beside A: a bystander
+    picks = run(tracker, [[c]] * 60, start=10)
+    assert picks == [None] * 60  # not within 2 s (the 3 s rule)
+
+
 def test_click_picks_the_subject_and_it_sticks() -> None:
     a, b = person(100, 100, 300, 1), person(600, 100, 300, 2)
     tracker = SubjectTracker()
