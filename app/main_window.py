@@ -329,6 +329,12 @@ class MainWindow(QMainWindow):
             legs = result.display_mesh.hidden_legs
             hidden = f"\nlegs out of view: shown {legs} (Hidden legs menu)" if legs else ""
             return f"{self.mesh_text}{fading}{hidden}\n{HINT}"
+        if result.observation is None and result.people_in_view:
+            n = result.people_in_view
+            return (
+                f"The followed person is out of view; {n} other{'s' if n > 1 else ''} in "
+                "view: click one in the video to follow"
+            )
         if result.observation is None:
             return NO_PERSON_CAMERA if self._camera_running() else NO_PERSON_VIDEO
         if result.faces is not None:

@@ -26,6 +26,11 @@ class PoseDetector(Protocol):
         empty frames give None, never an exception."""
         ...
 
+    def people_found(self) -> int:
+        """People found in the last frame processed, the subject included (0: nobody): the
+        session tells "the followed person is out of view" from "nobody in view" with it."""
+        ...
+
     def request_subject_at(self, x_px: float, y_px: float) -> None:
         """Follow the person under frame pixel (x, y) from the next frame on (any thread)."""
         ...

@@ -138,6 +138,7 @@ class PersonLocalizer:
         self.redetector.reset()
         self._last_ts_ms = -1
         self._lone_frames = 0  # consecutive frames with at most one person (multi mode)
+        self._look_for_everyone = False  # a click: look for every pose in the next frame
         self._frames_in_mode = 0
         self.people_in_last_frame = 0  # plausible poses found in the last processed frame
         self.rejected_in_last_frame = 0
@@ -166,8 +167,16 @@ class PersonLocalizer:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    def people_found(self) -> int:
+        """Plausible people found in the last frame processed (`PoseDetector`)."""
+        return self.people_in_last_frame
+
     def request_subject_at(self, x_px: float, y_px: float) -> None:
-        """Follow the person under image pixel (x, y) from the next frame on (thread-safe)."""
+        """Follow the person under image pixel (x, y) from the next frame on (thread-safe).
+        While one person is tracked, MediaPipe looks for everyone again from the next frame on
+        (it would otherwise notice someone else only at its next periodic look, up to
+        `recheck_every` frames later, after the click had expired)."""
+        self._look_for_everyone = True
         self.tracker.request_subject_at(x_px, y_px)
 
     # -- per frame ----------------------------------------------------------------------------
@@ -190,6 +199,10 @@ class PersonLocalizer:
         for a plausible pose outside the people found (module doc) to notice newcomers.
         """
         cfg = self.config
+        if self._look_for_everyone and self._multi is not None and self.mode == "single":
+            self.mode, self._lone_frames = "multi", 0
+            log.debug("a person was clicked: switching to multi-pose tracking")
+        self._look_for_everyone = False
         if self.mode == "multi":
             result = self._multi.detect_for_video(image, ts_ms)
             poses = self._poses(result, wh)

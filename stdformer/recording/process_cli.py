@@ -65,9 +65,10 @@ def build_parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     p.add_argument("--no-source-video", action="store_true", help="do not keep the video frames")
     p.add_argument(
-        "--follow", nargs=2, type=float, metavar=("X", "Y"),
-        help="follow the person under video pixel (X, Y) in the first second (default: the "
-        "largest, most central person), as a click on the video does in the app",
+        "--follow", nargs="+", type=float, metavar="X Y [SECONDS]",
+        help="follow the person under video pixel (X, Y), SECONDS into the video (default 0; "
+        "they may appear up to 1 s later), as a click on the video does in the app (default: "
+        "the largest, most central person)",
     )  # fmt: skip
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.add_argument("-v", "--verbose", action="store_true", help="debug logging, native log lines")
@@ -124,6 +125,12 @@ def run_process(args: argparse.Namespace) -> int:
     session = Session(config, on_event=on_event)
     if args.follow is not None:
         session.send(PickSubject(*args.follow))
+    elsewhere = [0]  # frames with someone in view but not the followed person
+
+    def count_elsewhere(result: SessionResult) -> None:
+        elsewhere[0] += result.observation is None and result.people_in_view > 0
+
+    session.subscribe(count_elsewhere, name="others in view", every_frame=True)
     recorder = Recorder(args.out, info, record_source=not args.no_source_video,
                         stem=Path(args.video).stem)  # fmt: skip
     recorder.attach(session)
@@ -171,6 +178,11 @@ def run_process(args: argparse.Namespace) -> int:
     rec = open_recording(status.path)
     meshes = int(rec.has_mesh.sum())
     print(f"body mesh in {meshes} of {len(rec)} frames ({100 * meshes / max(len(rec), 1):.0f} %)")
+    if elsewhere[0]:  # people in view the take does not have: say whom --follow would take
+        print(
+            f"the followed person was out of view in {elsewhere[0]} frames with someone else in "
+            "view: --follow X Y SECONDS follows the person at that video pixel and time"
+        )
     if posed_legs[0]:  # a guess the user can correct: say so
         legs = pipeline.hidden_legs
         other = "standing" if legs == "seated" else "seated"
@@ -184,7 +196,10 @@ def run_process(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
+    args = parser.parse_args(sys.argv[1:] if argv is None else argv)
+    if args.follow is not None and (len(args.follow) not in (2, 3) or min(args.follow) < 0):
+        parser.error("--follow takes a video pixel X Y and optionally SECONDS, none negative")
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",

@@ -119,6 +119,9 @@ class SessionResult:
     # frame's observation (None: `frame`). Views draw `display_frame` and
     # `display_observation`, so the overlay and the landmarks sit on the person in the video.
     lagged: tuple[Frame, Observation | None] | None = None
+    # People found in `frame`, the subject included: with no `observation`, someone else may
+    # still be in view (the followed person left or was lost; a click follows another).
+    people_in_view: int = 0
 
     @property
     def display_frame(self) -> Frame:
@@ -133,10 +136,12 @@ class SessionResult:
 
 @dataclass(frozen=True)
 class PickSubject:
-    """Follow the person under frame pixel (x, y) from the next frame on."""
+    """Follow the person under frame pixel (x, y) from the next frame on (`at_s` > 0: from the
+    first frame at or after that media time, e.g. someone who enters a file later)."""
 
     x_px: float
     y_px: float
+    at_s: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -160,6 +165,7 @@ class Observed:
     observation: Observation | None
     timings_ms: dict[str, float]
     capture: CaptureStatus | None
+    people: int = 0  # people found in the frame, the subject included
 
 
 class SessionCore:
@@ -223,11 +229,11 @@ class SessionCore:
 
     def observe(self, frame: Frame, capture: CaptureStatus | None = None) -> Observed:
         """The first half of `step`: apply picks, localize the subject."""
-        while self._picks:
+        while self._picks and self._picks[0].at_s * 1e9 <= frame.t_ns:
             pick = self._picks.popleft()
             self.pipeline.localizer.request_subject_at(pick.x_px, pick.y_px)
-        obs, timings = self.pipeline.localize(frame)
-        return Observed(frame, obs, timings, capture)
+        found = self.pipeline.localize(frame)
+        return Observed(frame, found.observation, found.timings_ms, capture, found.people)
 
     def complete(self, observed: Observed) -> SessionResult:
         """The second half of `step`: meshes, smoothing, what views show, counters."""
@@ -272,6 +278,7 @@ class SessionCore:
             display_lod=self.pipeline.display_lod,
             device=self.device,
             lagged=self._frame_under(shown.mesh),
+            people_in_view=observed.people,
         )
 
     def _frame_under(self, mesh: MeshResult | None) -> tuple[Frame, Observation | None] | None:

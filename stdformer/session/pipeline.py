@@ -57,12 +57,22 @@ class PipelineConfig:
 
 
 @dataclass(frozen=True)
+class Localized:
+    """Who is in one frame (`LivePipeline.localize`)."""
+
+    observation: Observation | None  # the main subject; None: not in view
+    people: int  # people found, the subject included (someone else may be in view without it)
+    timings_ms: dict[str, float]
+
+
+@dataclass(frozen=True)
 class PipelineResult:
     frame: Frame
     observation: Observation | None
     meshes: tuple[MeshResult, ...]  # done this step (this frame's, or earlier ones' with
     # the network's look-ahead); none without weights or a person
     timings_ms: dict[str, float]
+    people: int = 0  # people found in the frame, the subject included
 
 
 def choose_weights(explicit: str | None) -> Path | None:
@@ -189,16 +199,20 @@ class LivePipeline:
 
     def process(self, frame: Frame) -> PipelineResult:
         """Localize and mesh one frame (`localize` then `mesh`)."""
-        obs, timings = self.localize(frame)
-        meshes, mesh_ms = self.mesh(frame, obs)
-        return PipelineResult(frame, obs, tuple(meshes), {**timings, **mesh_ms})
+        found = self.localize(frame)
+        meshes, mesh_ms = self.mesh(frame, found.observation)
+        return PipelineResult(
+            frame, found.observation, tuple(meshes), {**found.timings_ms, **mesh_ms}, found.people
+        )
 
-    def localize(self, frame: Frame) -> tuple[Observation | None, dict[str, float]]:
-        """The main subject in `frame` (None: nobody), with its timing. Touches only the
-        localizer, so it may run in another thread than `mesh` (one frame ahead)."""
+    def localize(self, frame: Frame) -> Localized:
+        """The main subject in `frame` (None: not in view), how many people are, and the
+        timing. Touches only the localizer, so it may run in another thread than `mesh` (one
+        frame ahead)."""
         t0 = time.perf_counter()
         obs = self.localizer.process(frame)
-        return obs, {"localize": (time.perf_counter() - t0) * 1e3}
+        ms = (time.perf_counter() - t0) * 1e3
+        return Localized(obs, self.localizer.people_found(), {"localize": ms})
 
     def mesh(
         self, frame: Frame, obs: Observation | None

@@ -136,6 +136,15 @@ def test_process_prints_no_native_log_lines_unless_verbose(tmp_path: Path) -> No
     assert verbose.returncode == 2 and "moov atom not found" in verbose.stderr
 
 
+def _mp4(path: Path, images: list[np.ndarray], fps: float = 30.0) -> Path:
+    h, w = images[0].shape[:2]
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps, (w, h))
+    for image in images:
+        writer.write(image)
+    writer.release()
+    return path
+
+
 @pytest.mark.slow
 def test_process_follows_the_person_the_user_names(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
@@ -147,12 +156,7 @@ def test_process_follows_the_person_the_user_names(
     from tools.tracking_scenes import TrackingScenes
 
     frames = list(TrackingScenes.from_clip(sprite_count=40).render("leave_return", frames=40))
-    video = tmp_path / "two.mp4"
-    h, w = frames[0].image_bgr.shape[:2]
-    writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"mp4v"), 30.0, (w, h))
-    for f in frames:
-        writer.write(f.image_bgr)
-    writer.release()
+    video = _mp4(tmp_path / "two.mp4", [f.image_bgr for f in frames])
 
     def followed(*extra: str) -> list[str]:
         out = tmp_path / f"out{len(list(tmp_path.iterdir()))}"
@@ -174,6 +178,44 @@ def test_process_follows_the_person_the_user_names(
     caplog.clear()
     assert followed("--follow", "5", "5").count("A") > 0.8 * len(frames)
     assert any("no person at (5, 5)" in r.getMessage() for r in caplog.records)
+
+
+@pytest.mark.slow
+def test_process_follows_someone_who_enters_later_and_says_who_it_left_out(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """B walks in from the left after A: `--follow X Y SECONDS` with B's place at 1.6 s records
+    A until then (the session's own choice) and B after. Without it, the summary says that
+    someone else was in view while the followed person was not (and how to pick them)."""
+    from stdformer.detect.tracking import box_iou
+    from tools.tracking_scenes import TrackingScenes
+
+    frames = list(TrackingScenes.from_clip(sprite_count=40).render("enter", frames=60))
+    video = _mp4(tmp_path / "enter.mp4", [f.image_bgr for f in frames])
+    b = frames[48].visible_box["B"]
+    out = tmp_path / "out"
+    follow = ["--follow", *(str(v) for v in 0.5 * (b[:2] + b[2:])), "1.6"]
+    argv = [str(video), "--out", str(out), "--no-source-video", "-q", "--body", "raw"]
+    assert process_main([*argv, *follow]) == 0
+    rec = open_recording(next(out.glob("*.strec")))
+    who = {}
+    for i in range(len(rec)):
+        r = rec.frame(i)
+        boxes = {k: v for k, v in frames[r.index].visible_box.items() if v is not None}
+        if r.tracked:
+            who[r.index] = max(boxes, key=lambda k: box_iou(r.bbox_xyxy, boxes[k]))
+    assert {who[i] for i in range(40) if i in who} == {"A"}  # 1.6 s = frame 48
+    assert {who[i] for i in range(52, 60) if i in who} == {"B"} and len(who) > 50
+    capsys.readouterr()
+    images = [f.image_bgr.copy() for f in frames]
+    w = images[0].shape[1]
+    for image, f in zip(images[40:], frames[40:], strict=True):  # A leaves at frame 40:
+        x0, x1 = int(f.visible_box["A"][0]) - 20, int(f.visible_box["A"][2]) + 20
+        image[:, x0:x1] = frames[0].image_bgr[:, w - (x1 - x0) :]  # painted over, B stays
+    only_b = _mp4(tmp_path / "only_b.mp4", images)
+    assert process_main([str(only_b), "--out", str(tmp_path / "o2"), "-q", "--body", "raw"]) == 0
+    said = capsys.readouterr().out
+    assert "the followed person was out of view in" in said and "--follow X Y SECONDS" in said
 
 
 @pytest.mark.slow

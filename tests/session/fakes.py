@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from stdformer.session.pipeline import PipelineConfig
+from stdformer.session.pipeline import Localized, PipelineConfig
 from stdformer.types import Frame, MeshResult, Observation
 
 FACES = np.array([[0, 1, 2], [0, 2, 3]], np.int64)  # (F, 3) a square
@@ -35,9 +35,13 @@ class FakeLocalizer:
     def request_subject_at(self, x_px: float, y_px: float) -> None:
         self.picks.append((len(self.frames), x_px, y_px))
 
+    def people_found(self) -> int:
+        return 0
+
 
 class FakePipeline:
-    """Stands in for LivePipeline: a person in bright frames, a 4-vertex "mesh" per person frame
+    """Stands in for LivePipeline: a person in bright frames (someone else in dim ones, nobody in
+    dark ones), a 4-vertex "mesh" per person frame
     that jitters by 1 cm along x from frame to frame. Fast and deterministic."""
 
     def __init__(self, config: PipelineConfig | None = None) -> None:
@@ -49,11 +53,13 @@ class FakePipeline:
         self.localizer = FakeLocalizer()
         self.closed = False
 
-    def localize(self, frame: Frame) -> tuple[Observation | None, dict[str, float]]:
+    def localize(self, frame: Frame) -> Localized:
         self.localizer.frames.append(frame.index)
         if frame.image_bgr.mean() < 50:  # a dark frame: nobody in view
-            return None, {"localize": 1.0}
-        return _observation(frame), {"localize": 1.0}
+            return Localized(None, 0, {"localize": 1.0})
+        if frame.image_bgr.mean() < 150:  # a dim frame: someone in view, not the subject
+            return Localized(None, 1, {"localize": 1.0})
+        return Localized(_observation(frame), 1, {"localize": 1.0})
 
     def mesh(
         self, frame: Frame, obs: Observation | None

@@ -75,6 +75,19 @@ def test_commands_apply_before_the_next_step() -> None:
     assert np.ptp(smooth[-8:]) < 0.3 * np.ptp(raw)  # on from the next mesh
 
 
+def test_someone_else_in_view_is_told_from_nobody_and_a_timed_pick_waits_for_its_time() -> None:
+    pipeline = FakePipeline()
+    core = SessionCore(pipeline, SessionConfig())
+    core.send(PickSubject(10.0, 20.0, at_s=5 * FRAME_NS / 1e9))  # 5 frames into the file
+    got = []
+    for i, brightness in enumerate([200, 200, 100, 100, 0, 200, 200]):
+        image = np.full((24, 32, 3), brightness, np.uint8)
+        got.append(core.step(Frame(image, t_ns=i * FRAME_NS, index=i, wall_ns=0)))
+    assert [r.people_in_view for r in got] == [1, 1, 1, 1, 0, 1, 1]
+    assert [r.observation is None for r in got] == [False, False, True, True, True, False, False]
+    assert pipeline.localizer.picks == [(5, 10.0, 20.0)]  # applied before frame 5, not before
+
+
 def test_lookahead_meshes_come_k_frames_late_in_order_and_a_loss_flushes_them() -> None:
     core = SessionCore(FakePipeline(PipelineConfig(lookahead=2)), SessionConfig())
     got = [core.step(frame(i, person=i < 4)) for i in range(5)]

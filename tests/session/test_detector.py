@@ -36,9 +36,11 @@ class StandingBodyDetector:
         self.picks: list[tuple[float, float]] = []
         self.resets = 0
         self.closed = False
+        self.found = False
 
     def process(self, frame: Frame) -> Observation | None:
-        if frame.image_bgr.mean() < 50:
+        self.found = frame.image_bgr.mean() >= 50
+        if not self.found:
             return None
         uv = self.lm_cam[:, :2] / self.lm_cam[:, 2:] * F + [W / 2, H / 2]  # (33, 2)
         box = np.array([*uv.min(0), *uv.max(0)], np.float32)
@@ -58,6 +60,9 @@ class StandingBodyDetector:
 
     def request_subject_at(self, x_px: float, y_px: float) -> None:
         self.picks.append((x_px, y_px))
+
+    def people_found(self) -> int:
+        return int(self.found)
 
     def reset(self) -> None:
         self.resets += 1

@@ -140,6 +140,9 @@ class _Renamed:
 
     def request_subject_at(self, x_px: float, y_px: float) -> None: ...
 
+    def people_found(self) -> int:
+        return self.inner.people_found()
+
     def reset(self) -> None:
         self.inner.reset()
 
