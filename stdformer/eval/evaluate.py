@@ -154,11 +154,21 @@ def run_network(
             placed[r.index] = r.vertices_cam
             K[:] = [r.K]
 
-    for o in obs:
+    from stdformer.session.pipeline import PipelineConfig
+
+    gap_ns = PipelineConfig().max_gap_s * 1e9  # a short miss keeps the track, as in the app
+    last_ns = None
+    for i, o in enumerate(obs):
         if o is None:
+            if last_ns is not None and i * 1e9 / 30 - last_ns > gap_ns:
+                keep(pred.flush(), end=True)
+                pred.reset()
+                last_ns = None
+            continue
+        if last_ns is None:
             keep(pred.flush(), end=True)
             pred.reset()
-            continue
+        last_ns = o.t_ns
         if static:
             pred.reset()
         r = pred.push(o)

@@ -26,6 +26,7 @@ subscriber. Timings use the clock given to the core (`clock_ns`, default `perf_c
 from __future__ import annotations
 
 import dataclasses
+import math
 import time
 from collections import deque
 from collections.abc import Callable, Mapping
@@ -192,13 +193,15 @@ class SessionCore:
         self.device = "" if predictor is None else str(predictor.device)
         self.mesh_status = pipeline.mesh_status  # how the mesh is produced, or why not
         self._seen = self._with_person = self._with_mesh = 0
+        self._last_seen_ns: int | None = None  # the subject's last frame (None: no track)
         self._step_ns: deque[int] = deque(maxlen=RATE_WINDOW)
         # (frame, observation) of the last steps the look-aheads (smoother's and network's)
-        # span, plus this one, for `SessionResult.lagged`
-        # (frames of a 4K source are 25 MB each: none kept beyond what the look-ahead needs)
-        self._recent: deque[tuple[Frame, Observation | None]] = deque(
-            maxlen=self._lag_frames + self._network_lag + 1
-        )
+        # span, plus a short miss they may hold meshes across (`max_gap_s`, at up to 60 fps),
+        # plus this one, for `SessionResult.lagged` (frames of a 4K source are 25 MB each:
+        # without a look-ahead only this one is kept)
+        lag = self._lag_frames + self._network_lag
+        gap = math.ceil(pipeline.config.max_gap_s * 60) if lag else 0
+        self._recent: deque[tuple[Frame, Observation | None]] = deque(maxlen=lag + gap + 1)
 
     def send(self, command: Command) -> None:
         """Queue a command (any thread); it applies before the next step."""
@@ -243,8 +246,13 @@ class SessionCore:
         for mesh in done:
             smoothed += self._smoother.push(mesh)
         observation = observed.observation
-        if observation is None:
+        if observation is not None:
+            self._last_seen_ns = frame.t_ns
+        elif self._last_seen_ns is None or (
+            frame.t_ns - self._last_seen_ns > self.pipeline.config.max_gap_s * 1e9
+        ):  # lost (a short miss keeps the track, as the pipeline does)
             smoothed += self._smoother.flush()  # a new track starts from its own first mesh
+            self._last_seen_ns = None
         meshes = tuple(_frozen_mesh(m) for m in smoothed)
         shown = self._fade.update(frame.t_ns, observation is not None, meshes)
         now_ns = self._clock_ns()

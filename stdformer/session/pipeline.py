@@ -54,6 +54,11 @@ class PipelineConfig:
     display_level: DisplayLevel = "mid"  # mesh level the live views draw (recordings: full)
     body_output: BodyOutput = "refined"  # refined body (default), fitted body, or raw network
     hidden_legs: HiddenLegs = "seated"  # legs out of view below a desk: seated or standing
+    # The subject missed for at most this long (MediaPipe lost them for a few frames) keeps its
+    # track: network window, body fit and smoothing go on instead of starting over (real set
+    # live PA-MPJPE front / back 83.5 -> 82.7 / 80.3 -> 79.5 mm; 0.4 s the same, 0.1 s 82.8 /
+    # 79.8). Longer, or another person: a fresh track.
+    max_gap_s: float = 0.2
 
 
 @dataclass(frozen=True)
@@ -142,6 +147,7 @@ class LivePipeline:
         self.config = config or PipelineConfig()
         self.predictor = None
         self._subject_id: int | None = None  # whose track the predictor holds
+        self._last_seen_ns: int | None = None  # when it was last in view (None: no track)
         self.faces: np.ndarray | None = None  # (F, 3) int64 of the body the mesh uses
         self.display_lod: DisplayLod | None = None  # the lighter mesh the views draw
         self.mesh_status = ""
@@ -223,14 +229,19 @@ class LivePipeline:
         if self.predictor is None:
             return [], {}
         done = []
-        if obs is None or obs.subject_id != self._subject_id:
+        if obs is None:  # missed: the track goes on unless that lasts over max_gap_s
+            last = self._last_seen_ns
+            if last is not None and frame.t_ns - last > self.config.max_gap_s * 1e9:
+                done = self.predictor.flush()
+                self.predictor.reset()
+                self._last_seen_ns = None
+            return done, {}
+        if self._last_seen_ns is None or obs.subject_id != self._subject_id:
             # Subject lost or another person followed: a fresh track (network window, body fit)
             # so one person's frames never mix into another's.
             done = self.predictor.flush()
             self.predictor.reset()
-        self._subject_id = None if obs is None else obs.subject_id
-        if obs is None:
-            return done, {}
+        self._subject_id, self._last_seen_ns = obs.subject_id, obs.t_ns
         t0 = time.perf_counter()
         mesh = self.predictor.push(obs, frame.image_bgr)
         done += [] if mesh is None else [mesh]
@@ -242,7 +253,7 @@ class LivePipeline:
 
     def reset(self) -> None:
         self.localizer.reset()
-        self._subject_id = None
+        self._subject_id = self._last_seen_ns = None
         if self.predictor is not None:
             self.predictor.reset()
 

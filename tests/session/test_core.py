@@ -89,11 +89,16 @@ def test_someone_else_in_view_is_told_from_nobody_and_a_timed_pick_waits_for_its
 
 
 def test_lookahead_meshes_come_k_frames_late_in_order_and_a_loss_flushes_them() -> None:
+    """A loss is a miss longer than `max_gap_s` (0.2 s: the 7th frame at 30 fps); a shorter
+    one keeps the track, and the held meshes come on with the next person frames."""
     core = SessionCore(FakePipeline(PipelineConfig(lookahead=2)), SessionConfig())
-    got = [core.step(frame(i, person=i < 4)) for i in range(5)]
-    assert [[m.index for m in r.meshes] for r in got] == [[], [], [0], [1], [2, 3]]
+    got = [core.step(frame(i, person=i < 4)) for i in range(11)]
+    assert [[m.index for m in r.meshes] for r in got] == [[], [], [0], [1]] + [[]] * 6 + [[2, 3]]
     assert got[-1].observation is None
     assert core.finish(got[-1]) is None  # nothing owed after the flush
+    core = SessionCore(FakePipeline(PipelineConfig(lookahead=2)), SessionConfig())
+    got = [core.step(frame(i, person=not 4 <= i < 6)) for i in range(9)]
+    assert [[m.index for m in r.meshes] for r in got] == [[], [], [0], [1], [], [], [2], [3], [6]]
 
 
 def test_the_networks_look_ahead_meshes_every_frame_once_and_shows_it_on_its_own_frame() -> None:
@@ -120,8 +125,9 @@ def test_with_lookahead_views_draw_the_frame_the_mesh_was_made_from() -> None:
     assert all(r.display_observation.index == r.display_frame.index for r in got)
     assert all(r.display_observation.index == r.display_frame.index for r in got)
     assert got[-1].frame.index == 7  # the newest frame is still what the step was given
-    dark = core.step(frame(8, person=False))
-    assert dark.display_frame.index == 7  # the held meshes flushed: the newest one's frame
+    dark = [core.step(frame(i, person=False)) for i in range(8, 15)]  # lost after 0.2 s
+    assert dark[-1].meshes and dark[-1].display_frame.index == 7  # the held meshes flushed:
+    # the newest one's frame
     plain = SessionCore(FakePipeline(), SessionConfig())
     assert all(plain.step(frame(i)).display_frame.index == i for i in range(3))
     off = SessionCore(FakePipeline(PipelineConfig(lookahead=2)), SessionConfig(smoothing=0.0))

@@ -150,6 +150,30 @@ class _Renamed:
         self.inner.close()
 
 
+class _Missing(_Renamed):
+    """MediaPipe on the frames, but nobody found in the frames `missing`."""
+
+    def __init__(self, missing: set[int]) -> None:
+        super().__init__(switch=10**9)
+        self.missing = missing
+
+    def process(self, frame: Frame):
+        return None if frame.index in self.missing else super().process(frame)
+
+
+def test_a_short_miss_keeps_the_track_a_longer_one_starts_afresh(landmark_weights: Path) -> None:
+    """MediaPipe missing the person for 2 frames (0.08 s at 25 fps, under `max_gap_s`): the
+    network's window and body fit go on; for 6 frames (0.24 s): a fresh track."""
+    frames = _frames(12)
+    cfg = PipelineConfig(weights=str(landmark_weights), device="cpu")
+    assert 2 / 25 < cfg.max_gap_s < 6 / 25
+    for missing, fill in (({4, 5}, 8), (set(range(4, 10)), 2)):
+        with LivePipeline(cfg, detector=_Missing(missing)) as pipe:
+            meshed = [m.index for f in frames for m in pipe.process(f).meshes]
+            assert len(pipe.predictor.buffer) == fill  # person frames since the track began
+        assert meshed == [i for i in range(12) if i not in missing]
+
+
 def test_another_person_starts_a_fresh_track(landmark_weights: Path) -> None:
     frames = _frames(6)
     cfg = PipelineConfig(weights=str(landmark_weights), device="cpu")
