@@ -65,10 +65,13 @@ def build_parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     p.add_argument("--no-source-video", action="store_true", help="do not keep the video frames")
     p.add_argument(
-        "--follow", nargs="+", type=float, metavar="X Y [SECONDS]",
-        help="follow the person under video pixel (X, Y), SECONDS into the video (default 0; "
-        "they may appear up to 1 s later), as a click on the video does in the app (default: "
-        "the largest, most central person)",
+        "--follow", nargs=2, type=float, metavar=("X", "Y"),
+        help="follow the person under video pixel (X, Y) in the first second (default: the "
+        "largest, most central person), as a click on the video does in the app",
+    )  # fmt: skip
+    p.add_argument(
+        "--follow-at", type=float, default=0.0, metavar="SECONDS",
+        help="with --follow: click that many seconds into the video (someone who comes in later)",
     )  # fmt: skip
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.add_argument("-v", "--verbose", action="store_true", help="debug logging, native log lines")
@@ -124,7 +127,7 @@ def run_process(args: argparse.Namespace) -> int:
                            **smoothing)  # fmt: skip
     session = Session(config, on_event=on_event)
     if args.follow is not None:
-        session.send(PickSubject(*args.follow))
+        session.send(PickSubject(*args.follow, at_s=args.follow_at))
     elsewhere = [0]  # frames with someone in view but not the followed person
 
     def count_elsewhere(result: SessionResult) -> None:
@@ -181,7 +184,7 @@ def run_process(args: argparse.Namespace) -> int:
     if elsewhere[0]:  # people in view the take does not have: say whom --follow would take
         print(
             f"the followed person was out of view in {elsewhere[0]} frames with someone else in "
-            "view: --follow X Y SECONDS follows the person at that video pixel and time"
+            "view: --follow X Y --follow-at SECONDS follows the person at that pixel and time"
         )
     if posed_legs[0]:  # a guess the user can correct: say so
         legs = pipeline.hidden_legs
@@ -198,8 +201,8 @@ def run_process(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
-    if args.follow is not None and (len(args.follow) not in (2, 3) or min(args.follow) < 0):
-        parser.error("--follow takes a video pixel X Y and optionally SECONDS, none negative")
+    if args.follow_at < 0 or (args.follow_at and args.follow is None):
+        parser.error("--follow-at SECONDS (not negative) goes with --follow X Y")
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",

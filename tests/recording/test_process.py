@@ -184,7 +184,7 @@ def test_process_follows_the_person_the_user_names(
 def test_process_follows_someone_who_enters_later_and_says_who_it_left_out(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """B walks in from the left after A: `--follow X Y SECONDS` with B's place at 1.6 s records
+    """B walks in from the left after A: `--follow X Y --follow-at 1.6` (B's place then) records
     A until then (the session's own choice) and B after. Without it, the summary says that
     someone else was in view while the followed person was not (and how to pick them)."""
     from stdformer.detect.tracking import box_iou
@@ -194,7 +194,7 @@ def test_process_follows_someone_who_enters_later_and_says_who_it_left_out(
     video = _mp4(tmp_path / "enter.mp4", [f.image_bgr for f in frames])
     b = frames[48].visible_box["B"]
     out = tmp_path / "out"
-    follow = ["--follow", *(str(v) for v in 0.5 * (b[:2] + b[2:])), "1.6"]
+    follow = ["--follow", *(str(v) for v in 0.5 * (b[:2] + b[2:])), "--follow-at", "1.6"]
     argv = [str(video), "--out", str(out), "--no-source-video", "-q", "--body", "raw"]
     assert process_main([*argv, *follow]) == 0
     rec = open_recording(next(out.glob("*.strec")))
@@ -215,7 +215,7 @@ def test_process_follows_someone_who_enters_later_and_says_who_it_left_out(
     only_b = _mp4(tmp_path / "only_b.mp4", images)
     assert process_main([str(only_b), "--out", str(tmp_path / "o2"), "-q", "--body", "raw"]) == 0
     said = capsys.readouterr().out
-    assert "the followed person was out of view in" in said and "--follow X Y SECONDS" in said
+    assert "the followed person was out of view in" in said and "--follow-at SECONDS" in said
 
 
 @pytest.mark.slow
