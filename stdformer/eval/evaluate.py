@@ -156,11 +156,11 @@ def run_network(
 
     from stdformer.session.pipeline import PipelineConfig
 
-    gap_ns = PipelineConfig().max_gap_s * 1e9  # a short miss keeps the track, as in the app
+    config = PipelineConfig()  # a short miss keeps the track, as in the app
     last_ns = None
     for i, o in enumerate(obs):
         if o is None:
-            if last_ns is not None and i * 1e9 / 30 - last_ns > gap_ns:
+            if last_ns is not None and config.track_lost(last_ns, i * 1e9 / 30):
                 keep(pred.flush(), end=True)
                 pred.reset()
                 last_ns = None

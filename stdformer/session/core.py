@@ -248,10 +248,10 @@ class SessionCore:
         observation = observed.observation
         if observation is not None:
             self._last_seen_ns = frame.t_ns
-        elif self._last_seen_ns is None or (
-            frame.t_ns - self._last_seen_ns > self.pipeline.config.max_gap_s * 1e9
-        ):  # lost (a short miss keeps the track, as the pipeline does)
-            smoothed += self._smoother.flush()  # a new track starts from its own first mesh
+        elif self.pipeline.config.track_lost(self._last_seen_ns, frame.t_ns):
+            # lost, not a short miss (as the pipeline decides): a new track starts from its own
+            # first mesh
+            smoothed += self._smoother.flush()
             self._last_seen_ns = None
         meshes = tuple(_frozen_mesh(m) for m in smoothed)
         shown = self._fade.update(frame.t_ns, observation is not None, meshes)

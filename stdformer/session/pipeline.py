@@ -60,6 +60,11 @@ class PipelineConfig:
     # 79.8). Longer, or another person: a fresh track.
     max_gap_s: float = 0.2
 
+    def track_lost(self, last_seen_ns: int | None, t_ns: float) -> bool:
+        """No track, or its subject missed for longer than `max_gap_s` at media time `t_ns`
+        (the one rule the pipeline, the session core and the evaluation's replay share)."""
+        return last_seen_ns is None or t_ns - last_seen_ns > self.max_gap_s * 1e9
+
 
 @dataclass(frozen=True)
 class Localized:
@@ -231,7 +236,7 @@ class LivePipeline:
         done = []
         if obs is None:  # missed: the track goes on unless that lasts over max_gap_s
             last = self._last_seen_ns
-            if last is not None and frame.t_ns - last > self.config.max_gap_s * 1e9:
+            if last is not None and self.config.track_lost(last, frame.t_ns):
                 done = self.predictor.flush()
                 self.predictor.reset()
                 self._last_seen_ns = None
