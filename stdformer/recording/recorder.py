@@ -117,7 +117,9 @@ class Recorder:
         self.writer: RecordingWriter | None = None
         self.error: str | None = None
         # frame index -> (t_ns, observation, jpeg): frames waiting for their look-ahead mesh
-        self._pending: OrderedDict[int, tuple[int, Observation, bytes | None]] = OrderedDict()
+        self._pending: OrderedDict[int, tuple[int, Observation | None, bytes | None]] = (
+            OrderedDict()
+        )
         self._n_vertices = self._n_joints = 0
         self._t0: float | None = None
         self._t_end: float | None = None
@@ -182,10 +184,11 @@ class Recorder:
             )
         if any(m.index == frame.index for m in result.meshes):
             return
-        if obs is not None and result.faces is not None:
-            self._pending[frame.index] = (frame.t_ns, obs, jpeg)  # its mesh comes later
+        if (obs is not None and result.faces is not None) or self._pending:
+            # its mesh comes later, or earlier frames still wait for theirs (a short miss keeps
+            # the track: their meshes may come after this frame): written in order with them
+            self._pending[frame.index] = (frame.t_ns, obs, jpeg)
             return
-        self._flush_pending(before=frame.index + 1)
         rec = frame_record(
             frame.index, frame.t_ns, obs, None, self._n_vertices, self._n_joints, jpeg
         )

@@ -81,6 +81,23 @@ def test_lookahead_frames_wait_for_their_mesh(tmp_path: Path) -> None:
     assert status.frames == 9 and status.closed and status.error is None
 
 
+def test_a_short_miss_waits_in_order_for_the_meshes_still_owed(tmp_path: Path) -> None:
+    """Look-ahead 2 and a miss at frames 4-5 that keeps the track: the meshes of 2 and 3 come
+    after the miss; every frame is written once, in order, with its own image."""
+    recorder = Recorder(tmp_path, RecordingInfo(fps=25.0, source="test"), record_source=True)
+    obs = [None if i in (4, 5) else _observation(i) for i in range(10)]
+    owed = {2: (0,), 3: (1,), 6: (2,), 7: (3,), 8: (6,), 9: (7,)}  # step -> meshes of frames
+    for i in range(10):
+        recorder.on_result(_result(i, obs[i], tuple(_mesh(obs[k]) for k in owed.get(i, ()))))
+    recorder.on_result(_result(9, obs[9], (_mesh(obs[8]), _mesh(obs[9]))))  # the end's flush
+    recorder.close()
+    rec = open_recording(recorder.status().path)
+    assert rec.complete and len(rec) == 10
+    np.testing.assert_array_equal(rec.frame_index, np.arange(10))
+    np.testing.assert_array_equal(rec.has_mesh, [1, 1, 1, 1, 0, 0, 1, 1, 1, 1])
+    assert [int(rec.source_image(i)[0, 0, 0]) for i in range(10)] == [7 * i for i in range(10)]
+
+
 def test_disk_error_stops_recording_and_is_reported(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
