@@ -81,7 +81,9 @@ class SessionConfig:
     # localize the next frame in a second thread while this one completes; None: on 2+ CPUs
     # (`stdformer.session.session.overlap_enabled`)
     overlap: bool | None = None
-    hold_s: float = 0.15  # the last mesh stays this long after the subject is lost...
+    # the last mesh stays this long after the subject is lost (as long as a miss may keep the
+    # track, `PipelineConfig.max_gap_s`: no fade that the track's next mesh then undoes)...
+    hold_s: float = 0.2
     fade_s: float = 0.5  # ...then fades out over this long
 
 
