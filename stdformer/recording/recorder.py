@@ -184,11 +184,13 @@ class Recorder:
             )
         if any(m.index == frame.index for m in result.meshes):
             return
-        if (obs is not None and result.faces is not None) or self._pending:
+        waiting = any(o is not None for _, o, _ in self._pending.values())
+        if (obs is not None and result.faces is not None) or waiting:
             # its mesh comes later, or earlier frames still wait for theirs (a short miss keeps
             # the track: their meshes may come after this frame): written in order with them
             self._pending[frame.index] = (frame.t_ns, obs, jpeg)
             return
+        self._flush_pending(before=frame.index + 1)  # frames without the person behind them
         rec = frame_record(
             frame.index, frame.t_ns, obs, None, self._n_vertices, self._n_joints, jpeg
         )

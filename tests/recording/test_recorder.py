@@ -83,19 +83,24 @@ def test_lookahead_frames_wait_for_their_mesh(tmp_path: Path) -> None:
 
 def test_a_short_miss_waits_in_order_for_the_meshes_still_owed(tmp_path: Path) -> None:
     """Look-ahead 2 and a miss at frames 4-5 that keeps the track: the meshes of 2 and 3 come
-    after the miss; every frame is written once, in order, with its own image."""
+    after it. Then the person leaves at 10 and the loss is declared at 16 (the last meshes
+    come): the frames without them wait until then, later ones are written at once. Every frame
+    once, in order, with its own image."""
     recorder = Recorder(tmp_path, RecordingInfo(fps=25.0, source="test"), record_source=True)
-    obs = [None if i in (4, 5) else _observation(i) for i in range(10)]
-    owed = {2: (0,), 3: (1,), 6: (2,), 7: (3,), 8: (6,), 9: (7,)}  # step -> meshes of frames
-    for i in range(10):
+    obs = [_observation(i) if i < 4 or 6 <= i < 10 else None for i in range(20)]
+    owed = {2: (0,), 3: (1,), 6: (2,), 7: (3,), 8: (6,), 9: (7,), 16: (8, 9)}  # step: meshes
+    for i in range(20):
         recorder.on_result(_result(i, obs[i], tuple(_mesh(obs[k]) for k in owed.get(i, ()))))
-    recorder.on_result(_result(9, obs[9], (_mesh(obs[8]), _mesh(obs[9]))))  # the end's flush
+        if 10 <= i < 16:  # 8 and 9 still owed: frames 0-7 written, the rest wait
+            assert recorder.status().frames == 8
+        if i >= 16:  # nothing owed any more: each frame written at once
+            assert recorder.status().frames == i + 1
     recorder.close()
     rec = open_recording(recorder.status().path)
-    assert rec.complete and len(rec) == 10
-    np.testing.assert_array_equal(rec.frame_index, np.arange(10))
-    np.testing.assert_array_equal(rec.has_mesh, [1, 1, 1, 1, 0, 0, 1, 1, 1, 1])
-    assert [int(rec.source_image(i)[0, 0, 0]) for i in range(10)] == [7 * i for i in range(10)]
+    assert rec.complete and len(rec) == 20
+    np.testing.assert_array_equal(rec.frame_index, np.arange(20))
+    np.testing.assert_array_equal(rec.has_mesh, [1] * 4 + [0, 0] + [1] * 4 + [0] * 10)
+    assert [int(rec.source_image(i)[0, 0, 0]) for i in range(20)] == [7 * i for i in range(20)]
 
 
 def test_disk_error_stops_recording_and_is_reported(
