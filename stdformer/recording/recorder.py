@@ -120,6 +120,7 @@ class Recorder:
         self._pending: OrderedDict[int, tuple[int, Observation | None, bytes | None]] = (
             OrderedDict()
         )
+        self._last_index = -1  # the newest frame handed in (the session's end repeats it)
         self._n_vertices = self._n_joints = 0
         self._t0: float | None = None
         self._t_end: float | None = None
@@ -165,6 +166,10 @@ class Recorder:
         frame, obs = result.frame, result.observation
         if self.writer is None:
             self._start(result)
+        # At the end the session hands the last frame again with the meshes still owed: only
+        # those are new (the frame itself was written or is waiting already)
+        again = frame.index <= self._last_index
+        self._last_index = max(self._last_index, frame.index)
         jpeg = encode_jpeg(frame.image_bgr) if self.record_source else None
         for mesh in result.meshes:  # oldest first
             self._flush_pending(before=mesh.index)
@@ -182,7 +187,7 @@ class Recorder:
                     mesh_jpeg,
                 )
             )
-        if any(m.index == frame.index for m in result.meshes):
+        if again or any(m.index == frame.index for m in result.meshes):
             return
         waiting = any(o is not None for _, o, _ in self._pending.values())
         if (obs is not None and result.faces is not None) or waiting:

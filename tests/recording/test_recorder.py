@@ -103,6 +103,21 @@ def test_a_short_miss_waits_in_order_for_the_meshes_still_owed(tmp_path: Path) -
     assert [int(rec.source_image(i)[0, 0, 0]) for i in range(20)] == [7 * i for i in range(20)]
 
 
+def test_the_end_of_the_input_writes_the_meshes_still_owed_once(tmp_path: Path) -> None:
+    """The person leaves at frame 6 and the input ends at 8, before the loss is declared: the
+    session's end hands frame 8 again with the meshes of 4 and 5; every frame once, in order."""
+    recorder = Recorder(tmp_path, RecordingInfo(fps=25.0, source="test"), record_source=True)
+    obs = [_observation(i) if i < 6 else None for i in range(9)]
+    owed = {2: (0,), 3: (1,), 4: (2,), 5: (3,)}
+    for i in range(9):
+        recorder.on_result(_result(i, obs[i], tuple(_mesh(obs[k]) for k in owed.get(i, ()))))
+    recorder.on_result(_result(8, None, (_mesh(obs[4]), _mesh(obs[5]))))  # `Session`'s end
+    recorder.close()
+    rec = open_recording(recorder.status().path)
+    np.testing.assert_array_equal(rec.frame_index, np.arange(9))
+    np.testing.assert_array_equal(rec.has_mesh, [1] * 6 + [0] * 3)
+
+
 def test_disk_error_stops_recording_and_is_reported(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
