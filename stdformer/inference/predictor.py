@@ -39,6 +39,7 @@ import torch
 from stdformer.inference.buffer import FeatureBuffer
 from stdformer.inference.model_input import input_crop, prepare
 from stdformer.inference.refine import BodyRefiner
+from stdformer.inference.roll import RollGuard, quarter_rotation, turn_observation
 from stdformer.inference.traced import TraceMode, WindowDecoder
 from stdformer.model.stdformer import STDFormer
 from stdformer.types import MeshResult, Observation
@@ -156,6 +157,11 @@ class Predictor:
         self._frontend_kind = model.config.frontend  # "landmarks" or "image": its input
         self.buffer = FeatureBuffer(model.T)
         self._pending: deque[Observation] = deque()  # frames awaiting their look-ahead
+        # People lying or upside down are shown to the network upright (`roll`): the landmark
+        # front-end only (the image front-end would need its crops turned too). The window's
+        # observations are kept to encode them again when the quarter turn changes.
+        self._roll = RollGuard() if self._frontend_kind == "landmarks" else None
+        self._window_obs: deque[Observation] = deque(maxlen=model.T)
         regressor = None
         if joint_regressor is not None:
             regressor = torch.as_tensor(joint_regressor, dtype=torch.float32, device=self.device)
@@ -182,6 +188,9 @@ class Predictor:
         """
         self.buffer.reset()
         self._pending.clear()
+        self._window_obs.clear()
+        if self._roll is not None:
+            self._roll.reset()
         if self.refiner is not None:
             self.refiner.reset()
 
@@ -200,15 +209,33 @@ class Predictor:
         `observation.crop_xyxy`), ignored by the landmark front-end.
         """
         t0 = time.perf_counter()
-        x = prepare(self._frontend_kind, observation, image_bgr)  # (*in) CPU float32
-        with torch.inference_mode(), self._autocast():
-            feats = self.model.encode_frame(x.to(self.device, non_blocking=True)[None])
-            self.buffer.push(feats[0])
+        if self._roll is not None and self._roll.update(observation):
+            self._encode_window_again()
+        self._encode(observation, image_bgr)
+        self._window_obs.append(observation)
         self._pending.append(observation)
         encode_ms = (time.perf_counter() - t0) * 1e3
         if len(self._pending) <= self.lookahead:
             return None
         return self._emit(encode_ms)
+
+    @property
+    def quarter(self) -> int:
+        """The quarter turn (clockwise, x 90 deg) the network's view is turned back by."""
+        return 0 if self._roll is None else self._roll.quarter
+
+    def _encode(self, observation: Observation, image_bgr: np.ndarray | None) -> None:
+        seen = turn_observation(observation, -self.quarter)  # the person upright
+        x = prepare(self._frontend_kind, seen, image_bgr)  # (*in) CPU float32
+        with torch.inference_mode(), self._autocast():
+            feats = self.model.encode_frame(x.to(self.device, non_blocking=True)[None])
+            self.buffer.push(feats[0])
+
+    def _encode_window_again(self) -> None:
+        """The buffered frames as the new quarter turn shows them (landmark front-end only)."""
+        self.buffer.reset()
+        for obs in self._window_obs:
+            self._encode(obs, None)
 
     def flush(self) -> list[MeshResult]:
         """End of stream: emit the frames still waiting for look-ahead (last frame repeated)."""
@@ -254,13 +281,19 @@ class Predictor:
         cam_wp: np.ndarray,  # (3,)
         timings_ms: dict[str, float] | None = None,
     ) -> MeshResult:
-        """Place root-relative predictions in the full image's camera (module docstring)."""
+        """Place root-relative predictions in the full image's camera (module docstring); with
+        a quarter turn (`roll`) they are placed in the turned camera, then turned back."""
         f = focal_length_px(observation.image_size_wh, self.config.fov_deg)
-        crop = input_crop(self._frontend_kind, observation)  # the square the camera refers to
+        seen = turn_observation(observation, -self.quarter)
+        crop = input_crop(self._frontend_kind, seen)  # the square the camera refers to
         transl = weak_to_full_translation(cam_wp, crop, observation.image_size_wh, f)
+        verts, joints = verts_rel + transl, joints_rel + transl
+        if self.quarter:
+            back = quarter_rotation(self.quarter).T  # row vectors: p @ R.T turns them back
+            verts, joints = verts @ back, joints @ back
         result = MeshResult(
-            vertices_cam=(verts_rel + transl).astype(np.float32),
-            joints_cam=(joints_rel + transl).astype(np.float32),
+            vertices_cam=verts.astype(np.float32),
+            joints_cam=joints.astype(np.float32),
             K=intrinsics(observation.image_size_wh, f),
             bbox_xyxy=np.asarray(observation.bbox_xyxy, np.float32).copy(),
             t_ns=observation.t_ns,

@@ -74,13 +74,18 @@ def tiny_landmark_config() -> ModelConfig:
 def make_observation(
     index: int, rng: np.random.Generator, image_size_wh: tuple[int, int] = (640, 480)
 ) -> Observation:
-    """A plausible random observation: landmarks inside a square crop box."""
+    """A plausible random observation: landmarks inside a square crop box, an upright person
+    (shoulders above hips above knees above ankles)."""
     w, h = image_size_wh
     cx, cy, half = w * rng.uniform(0.3, 0.7), h * rng.uniform(0.3, 0.7), rng.uniform(60, 150)
     lm = np.empty((33, 3), np.float32)
     lm[:, 0] = cx + half * rng.uniform(-0.8, 0.8, 33)
     lm[:, 1] = cy + half * rng.uniform(-0.9, 0.9, 33)
     lm[:, 2] = half * rng.uniform(-0.3, 0.3, 33)
+    for rows, (lo, hi) in (((11, 12), (-0.9, -0.5)), ((23, 24), (0.0, 0.2)),
+                           ((25, 26), (0.4, 0.6)), ((27, 28), (0.7, 0.9))):  # fmt: skip
+        lm[list(rows), 0] = cx + half * rng.uniform(-0.3, 0.3, 2)
+        lm[list(rows), 1] = cy + half * rng.uniform(lo, hi, 2)
     return Observation(
         landmarks_px=lm,
         visibility=rng.uniform(0, 1, 33).astype(np.float32),

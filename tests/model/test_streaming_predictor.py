@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
@@ -14,6 +16,7 @@ from stdformer.inference.predictor import (
     focal_length_px,
     weak_to_full_translation,
 )
+from stdformer.inference.roll import quarter_rotation, turn_observation
 from stdformer.model.stdformer import build_model, project_weak_perspective
 
 
@@ -56,6 +59,35 @@ def test_streaming_equals_clip_mode(model, observations, lookahead) -> None:
     assert [r.index for r in tail] == [
         o.index for o in observations[len(observations) - lookahead :]
     ]
+
+
+def test_a_person_lying_down_midstream_turns_the_whole_window(model, observations) -> None:
+    """Upright for 6 frames, then lying (head to the right): from the turn on, every frame of
+    the window is shown to the network upright (the earlier ones encoded again), and the
+    output is the clip-mode output of that window turned back."""
+    T = model.T
+    sure = np.zeros(33, np.float32)
+    sure[[11, 12, 23, 24, 25, 26, 27, 28]] = 0.9  # shoulders, hips, legs in view
+    observations = [
+        dataclasses.replace(o, visibility=np.maximum(o.visibility, sure),
+                            presence=np.maximum(o.presence, sure))
+        for o in observations
+    ]  # fmt: skip
+    obs = [o if i < 6 else turn_observation(o, 1) for i, o in enumerate(observations)]
+    pred = Predictor(model, PredictorConfig(device="cpu"))
+    results = [pred.push(o) for o in obs]
+    assert pred.quarter == 1
+    upright = observations_to_tensor([turn_observation(o, -1) for o in obs])
+    for i in range(6, len(obs)):
+        start = max(0, i - T + 1)
+        with torch.inference_mode():
+            out = model(upright[[max(j, start) for j in range(i - T + 1, i + 1)]][None])
+        seen = turn_observation(obs[i], -1)
+        f = focal_length_px(seen.image_size_wh, None)
+        cam = out.cam_wp[0, T - 1].numpy()
+        transl = weak_to_full_translation(cam, input_crop("landmarks", seen), seen.image_size_wh, f)
+        expected = (out.verts_full[0, T - 1].numpy() + transl) @ quarter_rotation(1).T
+        np.testing.assert_allclose(results[i].vertices_cam, expected, atol=1e-4, rtol=1e-4)
 
 
 def test_causal_output_ignores_future_frames(model, observations, observation_factory) -> None:

@@ -1,0 +1,134 @@
+"""People lying or upside down: the network is shown them upright and its body is turned back."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from stdformer.inference.roll import (
+    RollGuard,
+    body_angle_deg,
+    quarter_rotation,
+    turn_observation,
+)
+from stdformer.types import Observation
+
+CLIP = Path(__file__).parents[1] / "data" / "heldout_clip_arm_raise.npz"
+
+
+def _person(torso_deg: float, hips_sure: bool = True, legs_deg: float | None = None) -> Observation:
+    """A stick person whose torso (hips -> shoulders) points `torso_deg` clockwise from up;
+    with `legs_deg`, legs in view pointing that way (ankles -> hips), else legs out of sight."""
+    a = np.radians(torso_deg)
+    up, right = np.array([np.sin(a), -np.cos(a)]), np.array([np.cos(a), np.sin(a)])
+    hips = np.array([320.0, 240.0])
+    uv = np.tile(hips, (33, 1))
+    uv[[11, 12]] = hips + 100 * up + np.outer([1, -1], 20 * right)
+    uv[[23, 24]] = hips + np.outer([1, -1], 15 * right)
+    conf = np.full(33, 0.9, np.float32)
+    conf[25:] = 0.1
+    if legs_deg is not None:
+        b = np.radians(legs_deg)
+        uv[[27, 28]] = hips - 120 * np.array([np.sin(b), -np.cos(b)])
+        conf[[27, 28]] = 0.9
+    if not hips_sure:
+        conf[[23, 24]] = 0.2
+    world = np.zeros((33, 3), np.float32)
+    world[[11, 12]] = [[0.2, -0.5, 0.0], [-0.2, -0.5, 0.0]]
+    return Observation(
+        landmarks_px=np.concatenate([uv, np.zeros((33, 1))], 1).astype(np.float32),
+        visibility=conf, presence=conf.copy(), world_landmarks=world,
+        bbox_xyxy=np.array([200, 100, 440, 380], np.float32),
+        crop_xyxy=np.array([180, 80, 460, 400], np.float32),
+        image_size_wh=(640, 480), t_ns=0, index=0,
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize("deg", [0.0, 30.0, 90.0, -90.0, 180.0])
+def test_torso_angle_reads_the_image_direction_of_the_torso(deg):
+    got = body_angle_deg(_person(deg))
+    assert got is not None and abs((got - deg + 180) % 360 - 180) < 1e-6
+
+
+def test_torso_angle_needs_a_sure_hip():
+    assert body_angle_deg(_person(90.0, hips_sure=False)) is None
+
+
+def test_the_legs_in_view_tell_a_bow_from_lying():
+    assert abs(body_angle_deg(_person(90.0, legs_deg=0.0))) < 60  # bowing on upright legs
+    assert abs(body_angle_deg(_person(90.0, legs_deg=90.0)) - 90.0) < 1e-6  # lying
+    guard = RollGuard()
+    guard.update(_person(90.0, legs_deg=0.0))
+    assert guard.quarter == 0
+    guard.update(_person(90.0, legs_deg=90.0))
+    assert guard.quarter == 1
+
+
+def test_the_guard_turns_for_lying_and_upside_down_people_only():
+    guard = RollGuard()
+    path = [(0, 0), (40, 0), (55, 0), (80, 1), (40, 1), (100, 1), (20, 0), (-75, 3), (175, 2)]
+    for deg, quarter in path:
+        guard.update(_person(deg))
+        assert guard.quarter == quarter, deg  # a lean or a bow never turns the view
+    assert not guard.update(_person(170.0))  # no change: reported as such
+    guard.update(_person(90.0, hips_sure=False))  # no sure torso: kept
+    assert guard.quarter == 2
+    guard.reset()
+    assert guard.quarter == 0
+
+
+def test_turning_an_observation_is_a_camera_roll():
+    obs = _person(90.0)
+    turned = turn_observation(obs, -1)  # counter-clockwise: the person upright
+    assert abs(body_angle_deg(turned)) < 1e-6
+    r = quarter_rotation(-1)
+    # pixels turn about the image centre exactly as camera points turn about the optical axis
+    centre = np.array([320.0, 240.0])
+    expect = (obs.landmarks_px[:, :2] - centre) @ r[:2, :2].T + centre
+    np.testing.assert_allclose(turned.landmarks_px[:, :2], expect, atol=1e-4)
+    np.testing.assert_allclose(turned.world_landmarks, obs.world_landmarks @ r.T, atol=1e-6)
+    back = turn_observation(turned, 1)
+    np.testing.assert_allclose(back.landmarks_px, obs.landmarks_px, atol=1e-4)
+    np.testing.assert_allclose(back.bbox_xyxy, obs.bbox_xyxy, atol=1e-4)
+    assert turn_observation(obs, 4) is obs
+
+
+@pytest.fixture(scope="module")
+def network():
+    from stdformer.body.body_model import load_body_model
+    from stdformer.body.mesh_levels import mesh_levels_for_body
+    from stdformer.model.checkpoint import load_model
+    from stdformer.session.pipeline import choose_weights
+
+    body = load_body_model()
+    return body, load_model(mesh_levels_for_body(body), choose_weights(None))
+
+
+def _run(network, observations):
+    from stdformer.inference.predictor import Predictor, PredictorConfig
+
+    body, model = network
+    jreg = np.asarray(body.J_regressor, np.float32)
+    pred = Predictor(model, PredictorConfig(device="cpu", trace="off"), joint_regressor=jreg)
+    out = [pred.push(o) for o in observations]
+    return np.stack([m.joints_cam for m in out]), np.stack([m.vertices_cam[::50] for m in out])
+
+
+@pytest.mark.parametrize("quarter", [1, 2, 3])
+def test_the_shipped_network_reads_a_turned_camera_as_an_upright_one(network, quarter):
+    """A held-out clip's MediaPipe observations as a camera rolled by quarter turns sees them
+    (a person lying on either side, or upside down): the body comes out as the upright run's,
+    turned with the camera. Before, the network read them as upright people: 100-360 mm off."""
+    from stdformer.data.corpus import load_clip
+    from stdformer.eval.evaluate import observations
+
+    obs = [o for o in observations(load_clip(CLIP)) if o is not None][:40]
+    joints, verts = _run(network, obs)
+    turned = [dataclasses.replace(turn_observation(o, quarter), index=o.index) for o in obs]
+    joints_t, verts_t = _run(network, turned)
+    r = quarter_rotation(quarter)
+    np.testing.assert_allclose(joints_t, joints @ r.T, atol=2e-3)  # metres
+    np.testing.assert_allclose(verts_t, verts @ r.T, atol=2e-3)
