@@ -18,7 +18,8 @@ has no camera roll, and within a quarter it sees what it was trained on.
 
 `RollGuard` picks the quarter from the body's direction in the image (`body_angle_deg`: from
 the lowest sure part of the legs to the shoulders) and keeps it until that points more than
-`SWITCH_DEG` away, so leaning never turns the view and a person getting up turns it back once.
+`SWITCH_DEG` away for `CONFIRM_S`, so leaning never turns the view, a misread frame does not
+either, and a person getting up turns it back once.
 The legs count because the torso alone misleads: a held-out render of a forward bend (torso
 level on upright legs, a pose the network was trained on) turned on the torso's direction came
 out 8 mm PA-MPJPE worse (54.9 -> 63.2 over the clip); on the body's direction it is not turned.
@@ -36,6 +37,10 @@ from stdformer.types import Observation
 
 SWITCH_DEG = 60.0  # the body this far from the current quarter's upright turns the view
 MIN_CONFIDENCE = 0.5  # a landmark at least this sure (visibility and presence) counts
+# A turn asked for this long (media time) is taken; a track's first reading is taken at once.
+# MediaPipe misreads a frame now and then (a held-out seated render: one frame's body read
+# 66 deg off upright): turned for it and back, the body jumped twice.
+CONFIRM_S = 0.2
 
 
 def body_angle_deg(obs: Observation) -> float | None:
@@ -96,14 +101,18 @@ def turn_observation(obs: Observation, quarter: int) -> Observation:
 class RollGuard:
     """The quarter turn that shows one track's person upright (module docstring)."""
 
-    def __init__(self, switch_deg: float = SWITCH_DEG) -> None:
+    def __init__(self, switch_deg: float = SWITCH_DEG, confirm_s: float = CONFIRM_S) -> None:
         if not 45.0 <= switch_deg < 180.0:
             raise ValueError(f"switch_deg must be in [45, 180), got {switch_deg}")
-        self.switch_deg = float(switch_deg)
-        self.quarter = 0  # the view turned by -quarter x 90 deg shows the person upright
+        if confirm_s < 0.0:
+            raise ValueError(f"confirm_s must be >= 0, got {confirm_s}")
+        self.switch_deg, self.confirm_ns = float(switch_deg), int(confirm_s * 1e9)
+        self.reset()
 
     def reset(self) -> None:
-        self.quarter = 0
+        self.quarter = 0  # the view turned by -quarter x 90 deg shows the person upright
+        self._read = False  # whether this track had a reading yet
+        self._pending: tuple[int, int] | None = None  # (quarter asked for, since t_ns)
 
     def update(self, obs: Observation) -> bool:
         """Take this frame's body into account; True when the quarter changed."""
@@ -112,6 +121,13 @@ class RollGuard:
             return False
         off = (angle - 90.0 * self.quarter + 180.0) % 360.0 - 180.0
         if abs(off) <= self.switch_deg:
+            self._read, self._pending = True, None
             return False
-        self.quarter = round(angle / 90.0) % 4
+        wanted = round(angle / 90.0) % 4
+        if self._pending is None or self._pending[0] != wanted:
+            self._pending = (wanted, obs.t_ns)
+        first, self._read = not self._read, True
+        if not first and obs.t_ns - self._pending[1] < self.confirm_ns:
+            return False
+        self.quarter, self._pending = wanted, None
         return True

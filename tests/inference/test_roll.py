@@ -57,27 +57,47 @@ def test_torso_angle_needs_a_sure_hip():
     assert body_angle_deg(_person(90.0, hips_sure=False)) is None
 
 
-def test_the_legs_in_view_tell_a_bow_from_lying():
-    assert abs(body_angle_deg(_person(90.0, legs_deg=0.0))) < 60  # bowing on upright legs
-    assert abs(body_angle_deg(_person(90.0, legs_deg=90.0)) - 90.0) < 1e-6  # lying
-    guard = RollGuard()
-    guard.update(_person(90.0, legs_deg=0.0))
-    assert guard.quarter == 0
-    guard.update(_person(90.0, legs_deg=90.0))
-    assert guard.quarter == 1
+class _Seen:
+    """Feeds a guard a pose held for some time at 30 fps (media time)."""
+
+    def __init__(self, guard: RollGuard) -> None:
+        self.guard, self.t_s = guard, 0.0
+
+    def __call__(self, deg: float, legs: float | None = None, frames: int = 10) -> int:
+        for _ in range(frames):
+            obs = dataclasses.replace(_person(deg, legs_deg=legs), t_ns=round(self.t_s * 1e9))
+            self.guard.update(obs)
+            self.t_s += 1 / 30
+        return self.guard.quarter
 
 
 def test_the_guard_turns_for_lying_and_upside_down_people_only():
-    guard = RollGuard()
+    see = _Seen(RollGuard())
     path = [(0, 0), (40, 0), (55, 0), (80, 1), (40, 1), (100, 1), (20, 0), (-75, 3), (175, 2)]
     for deg, quarter in path:
-        guard.update(_person(deg))
-        assert guard.quarter == quarter, deg  # a lean or a bow never turns the view
-    assert not guard.update(_person(170.0))  # no change: reported as such
-    guard.update(_person(90.0, hips_sure=False))  # no sure torso: kept
-    assert guard.quarter == 2
-    guard.reset()
-    assert guard.quarter == 0
+        assert see(deg) == quarter, deg  # a lean or a bow never turns the view
+    assert not see.guard.update(_person(90.0, hips_sure=False))  # no sure torso: kept
+    assert see.guard.quarter == 2
+    see.guard.reset()
+    assert see.guard.quarter == 0
+
+
+def test_a_misread_frame_does_not_turn_the_view_a_new_track_turns_at_once():
+    see = _Seen(RollGuard())
+    see(0.0)
+    assert see(80.0, frames=1) == 0 and see(0.0, frames=1) == 0  # one frame misread: kept
+    assert see(80.0, frames=6) == 0  # 0.17 s: not yet
+    assert see(80.0, frames=1) == 1  # 0.2 s lying: turned
+    see.guard.reset()
+    assert see(180.0, frames=1) == 2  # a track that starts upside down: from its first frame
+
+
+def test_the_legs_in_view_tell_a_bow_from_lying():
+    assert abs(body_angle_deg(_person(90.0, legs_deg=0.0))) < 60  # bowing on upright legs
+    assert abs(body_angle_deg(_person(90.0, legs_deg=90.0)) - 90.0) < 1e-6  # lying
+    see = _Seen(RollGuard())
+    assert see(90.0, legs=0.0) == 0
+    assert see(90.0, legs=90.0) == 1
 
 
 def test_turning_an_observation_is_a_camera_roll():

@@ -62,9 +62,10 @@ def test_streaming_equals_clip_mode(model, observations, lookahead) -> None:
 
 
 def test_a_person_lying_down_midstream_turns_the_whole_window(model, observations) -> None:
-    """Upright for 6 frames, then lying (head to the right): from the turn on, every frame of
-    the window is shown to the network upright (the earlier ones encoded again), and the
-    output is the clip-mode output of that window turned back."""
+    """Upright for 4 frames, then lying (head to the right): once that held 0.2 s (frame 11,
+    frames 33 ms apart), every frame of the window is shown to the network upright (the
+    earlier ones encoded again), and the output is the clip-mode output of that window turned
+    back."""
     T = model.T
     sure = np.zeros(33, np.float32)
     sure[[11, 12, 23, 24, 25, 26, 27, 28]] = 0.9  # shoulders, hips, legs in view
@@ -73,12 +74,12 @@ def test_a_person_lying_down_midstream_turns_the_whole_window(model, observation
                             presence=np.maximum(o.presence, sure))
         for o in observations
     ]  # fmt: skip
-    obs = [o if i < 6 else turn_observation(o, 1) for i, o in enumerate(observations)]
+    obs = [o if i < 4 else turn_observation(o, 1) for i, o in enumerate(observations)]
     pred = Predictor(model, PredictorConfig(device="cpu"))
     results = [pred.push(o) for o in obs]
     assert pred.quarter == 1
     upright = observations_to_tensor([turn_observation(o, -1) for o in obs])
-    for i in range(6, len(obs)):
+    for i in range(11, len(obs)):
         start = max(0, i - T + 1)
         with torch.inference_mode():
             out = model(upright[[max(j, start) for j in range(i - T + 1, i + 1)]][None])
