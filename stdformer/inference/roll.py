@@ -16,58 +16,31 @@ translation out. Turned clips now: 20 / 3.5 / 21 mm PA-MPJPE (22 / 5 / 25 mm in 
 MediaPipe's own difference and the image's new shape. Only quarter turns: the network's training
 has no camera roll, and within a quarter it sees what it was trained on.
 
-`RollGuard` picks the quarter from the body's direction in the image (`body_angle_deg`: from
-the lowest sure part of the legs to the shoulders) and keeps it until that points more than
-`SWITCH_DEG` away for `CONFIRM_S`, so leaning never turns the view, a misread frame does not
-either, and a person getting up turns it back once.
+`RollGuard` picks the quarter from the body's direction in the image
+(`stdformer.detect.facing.body_angle_deg`: from the lowest sure part of the legs to the
+shoulders) and keeps it until that points more than `SWITCH_DEG` away for `CONFIRM_S`, so
+leaning never turns the view, a misread frame does not either, and a person getting up turns
+it back once.
 The legs count because the torso alone misleads: a held-out render of a forward bend (torso
 level on upright legs, a pose the network was trained on) turned on the torso's direction came
 out 8 mm PA-MPJPE worse (54.9 -> 63.2 over the clip); on the body's direction it is not turned.
+The localizer's facing guard reads the facing about the same direction (`facing.upright_world`).
 """
 
 from __future__ import annotations
 
 import dataclasses
-import math
 
 import numpy as np
 
-from stdformer.detect.pose_topology import POSE_ANKLES, POSE_HIPS, POSE_KNEES, POSE_SHOULDERS
+from stdformer.detect.facing import body_angle_deg, quarter_rotation
 from stdformer.types import Observation
 
 SWITCH_DEG = 60.0  # the body this far from the current quarter's upright turns the view
-MIN_CONFIDENCE = 0.5  # a landmark at least this sure (visibility and presence) counts
 # A turn asked for this long (media time) is taken; a track's first reading is taken at once.
 # MediaPipe misreads a frame now and then (a held-out seated render: one frame's body read
 # 66 deg off upright): turned for it and back, the body jumped twice.
 CONFIRM_S = 0.2
-
-
-def body_angle_deg(obs: Observation) -> float | None:
-    """Direction of the body in the image, degrees clockwise from up (90: the head points
-    right): from the lowest sure part of the legs (ankles, else knees, else hips) to the
-    shoulders; None without a sure shoulder and hip."""
-    conf = np.minimum(obs.visibility, obs.presence)
-
-    def middle(pair: tuple[int, int]) -> np.ndarray | None:
-        sure = [i for i in pair if conf[i] >= MIN_CONFIDENCE]
-        return obs.landmarks_px[sure, :2].astype(np.float64).mean(0) if sure else None
-
-    top, hips = middle(POSE_SHOULDERS), middle(POSE_HIPS)
-    if top is None or hips is None:
-        return None
-    bottom = next((p for p in (middle(POSE_ANKLES), middle(POSE_KNEES)) if p is not None), hips)
-    dx, dy = top - bottom
-    if math.hypot(dx, dy) < 1e-6:
-        return None
-    return math.degrees(math.atan2(dx, -dy))
-
-
-def quarter_rotation(quarter: int) -> np.ndarray:
-    """(3, 3) exact rotation about the camera's z axis (OpenCV axes, as pixels: x right, y down)
-    by `quarter` x 90 deg clockwise on screen."""
-    c, s = ((1, 0), (0, 1), (-1, 0), (0, -1))[quarter % 4]
-    return np.array([[c, -s, 0], [s, c, 0], [0, 0, 1]], np.float64)
 
 
 def turn_observation(obs: Observation, quarter: int) -> Observation:

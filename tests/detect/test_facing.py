@@ -147,3 +147,24 @@ def test_a_source_that_rewinds_its_timestamps_starts_over(landmarks: np.ndarray)
     out = [guard(o) for o in again]
     assert not any(o.facing_flipped for o in out)
     assert all(_same(o, t) for o, t in zip(out, again, strict=True))
+
+
+@pytest.mark.parametrize("quarter", [1, 2, 3])
+def test_a_person_lying_or_upside_down_keeps_their_facing(landmarks, quarter) -> None:
+    """A camera rolled by quarter turns sees what a person lying on their side (or standing on
+    their hands) shows it. Seen from the side their front points up or down the image, where the
+    camera-frame yaw is noise: the guard mirrored such readings. Now the yaw is taken about the
+    body's own direction in the image: nothing is mirrored, and a short flip is still undone."""
+    from stdformer.inference.roll import turn_observation
+
+    side = [turn_observation(_obs(landmarks, i, 90.0 + 8 * np.sin(i / 5)), quarter)
+            for i in range(90)]  # fmt: skip
+    guard = FacingGuard()
+    assert not any(guard(o).facing_flipped for o in side)
+    truth = [
+        turn_observation(_obs(landmarks, i, 10.0 * np.sin(i / 10)), quarter) for i in range(60)
+    ]
+    seen = [_mirrored(o) if 20 <= i < 30 else o for i, o in enumerate(truth)]
+    guard = FacingGuard()
+    out = [guard(o) for o in seen]
+    assert all(_same(o, t) for o, t in zip(out, truth, strict=True))

@@ -8,12 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from stdformer.inference.roll import (
-    RollGuard,
-    body_angle_deg,
-    quarter_rotation,
-    turn_observation,
-)
+from stdformer.detect.facing import body_angle_deg, quarter_rotation
+from stdformer.inference.roll import RollGuard, turn_observation
 from stdformer.types import Observation
 
 CLIP = Path(__file__).parents[1] / "data" / "heldout_clip_arm_raise.npz"
