@@ -40,6 +40,7 @@ import numpy as np
 from stdformer.detect.pose_topology import (
     FLIP_PERMUTATION,
     POSE_ANKLES,
+    POSE_FACE,
     POSE_HIPS,
     POSE_KNEES,
     POSE_SHOULDERS,
@@ -70,24 +71,43 @@ def torso_yaw_deg(world: np.ndarray) -> float:
 
 
 MIN_CONFIDENCE = 0.5  # a landmark at least this sure (visibility and presence) counts
+# The shoulder line gives the body's direction only when it faces the camera (or away): the
+# shoulders this far apart at least, per distance from their middle to the face's. Held-out
+# head-and-shoulders renders: 1.0-1.8 from the front, 0.1-0.2 from the side, where the line's
+# direction pointed anywhere (a desk render turned for 15 frames: upper-body PA-MPJPE +0.7).
+SHOULDERS_FACING = 0.6
 
 
 def body_angle_deg(obs: Observation) -> float | None:
     """Direction of the body in the image, degrees clockwise from up (90: the head points
     right): from the lowest sure part of the legs (ankles, else knees, else hips) to the
-    shoulders; None without a sure shoulder and hip. The legs count: a person bowing with the
-    torso level stands on upright legs, one lying does not."""
+    shoulders. The legs count: a person bowing with the torso level stands on upright legs, one
+    lying does not. Without a sure hip (head and shoulders at a desk) it is the normal of the
+    shoulder line on the face's side (a bowed or tilted head does not move it), for a person
+    facing the camera or away (`SHOULDERS_FACING`). None without the landmarks for either."""
     conf = np.minimum(obs.visibility, obs.presence)
+    xy = obs.landmarks_px[:, :2].astype(np.float64)
 
-    def middle(pair: tuple[int, int]) -> np.ndarray | None:
-        sure = [i for i in pair if conf[i] >= MIN_CONFIDENCE]
-        return obs.landmarks_px[sure, :2].astype(np.float64).mean(0) if sure else None
+    def middle(idx: tuple[int, ...]) -> np.ndarray | None:
+        sure = [i for i in idx if conf[i] >= MIN_CONFIDENCE]
+        return xy[sure].mean(0) if sure else None
 
     top, hips = middle(POSE_SHOULDERS), middle(POSE_HIPS)
-    if top is None or hips is None:
+    if top is None:
         return None
-    bottom = next((p for p in (middle(POSE_ANKLES), middle(POSE_KNEES)) if p is not None), hips)
-    dx, dy = top - bottom
+    if hips is not None:
+        bottom = next((p for p in (middle(POSE_ANKLES), middle(POSE_KNEES)) if p is not None), hips)
+        dx, dy = top - bottom
+    else:
+        face = middle(POSE_FACE)
+        if face is None or min(conf[i] for i in POSE_SHOULDERS) < MIN_CONFIDENCE:
+            return None
+        across = xy[POSE_SHOULDERS[0]] - xy[POSE_SHOULDERS[1]]
+        if np.linalg.norm(across) < SHOULDERS_FACING * np.linalg.norm(face - top):
+            return None  # seen from the side: the shoulder line's direction says nothing
+        dx, dy = -across[1], across[0]  # perpendicular to the shoulder line
+        if dx * (face[0] - top[0]) + dy * (face[1] - top[1]) < 0:
+            dx, dy = -dx, -dy  # toward the face
     if math.hypot(dx, dy) < 1e-6:
         return None
     return math.degrees(math.atan2(dx, -dy))

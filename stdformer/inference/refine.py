@@ -54,6 +54,7 @@ from stdformer.body.fit import BETA_NORM_LIMIT, BodyFit, BodyFitter, JointPrior,
 from stdformer.body.kinematics import PointSet, matrices, rotvecs
 from stdformer.body.regressors import landmark_regressor
 from stdformer.detect.pose_topology import POSE_HIPS
+from stdformer.inference.roll import upright_in_image
 from stdformer.types import MeshResult, Observation
 
 BodyOutput = Literal["refined", "fit", "raw"]
@@ -368,9 +369,11 @@ def _confidence_weight(conf: np.ndarray, cfg: RefineConfig) -> np.ndarray:
 
 
 def _legs_under_desk(obs: Observation | None, cfg: RefineConfig) -> bool:
-    """No usable knee or ankle landmark and the hips in the image's bottom band or below."""
+    """No usable knee or ankle landmark and the hips in the image's bottom band or below (of
+    the image turned upright for the person: a camera on its side, `roll.upright_in_image`)."""
     if obs is None:
         return False
+    obs = upright_in_image(obs)
     w_img, h_img = obs.image_size_wh
     idx = list(_KNEES_ANKLES)
     uv = obs.landmarks_px[idx, :2]  # (4, 2)
@@ -383,9 +386,11 @@ def _legs_under_desk(obs: Observation | None, cfg: RefineConfig) -> bool:
 
 
 def _hips_unseen(obs: Observation | None, cfg: RefineConfig) -> bool:
-    """Either hip landmark below `min_visibility`, or the hips' mean below the image."""
+    """Either hip landmark below `min_visibility`, or the hips' mean below the image (turned
+    upright for the person)."""
     if obs is None:
         return False
+    obs = upright_in_image(obs)
     hips = list(POSE_HIPS)
     conf = np.minimum(obs.visibility[hips], obs.presence[hips])
     low = float(obs.landmarks_px[hips, 1].mean()) >= obs.image_size_wh[1]

@@ -24,7 +24,9 @@ it back once.
 The legs count because the torso alone misleads: a held-out render of a forward bend (torso
 level on upright legs, a pose the network was trained on) turned on the torso's direction came
 out 8 mm PA-MPJPE worse (54.9 -> 63.2 over the clip); on the body's direction it is not turned.
-The localizer's facing guard reads the facing about the same direction (`facing.upright_world`).
+The localizer's facing guard reads the facing about the same direction (`facing.upright_world`),
+and the body fit's desk checks read the image turned upright for the person
+(`upright_in_image`): a webcam on its side at a desk has its hips at a side edge.
 """
 
 from __future__ import annotations
@@ -68,6 +70,32 @@ def turn_observation(obs: Observation, quarter: int) -> Observation:
         bbox_xyxy=box(obs.bbox_xyxy),
         crop_xyxy=box(obs.crop_xyxy),
         segmentation=None,  # image-shaped: not turned
+    )
+
+
+def upright_in_image(obs: Observation) -> Observation:
+    """`obs` in the image turned by the quarter nearest the body's direction, where the person
+    is upright: pixels, boxes and size (width and height swapped by an odd quarter); `obs`
+    itself when it is upright already. For the checks that read where the person is in the
+    image: legs under a desk are hips at the image's bottom edge, which for a camera on its
+    side is a side edge (`stdformer.inference.refine`)."""
+    angle = body_angle_deg(obs)
+    quarter = 0 if angle is None else round(angle / 90.0) % 4
+    if quarter == 0:
+        return obs
+    turned = turn_observation(obs, -quarter)
+    w, h = obs.image_size_wh
+    if quarter % 2 == 0:
+        return turned
+    shift = np.array([h - w, w - h], np.float32) / 2.0  # the turned frame's corner to (0, 0)
+    landmarks = turned.landmarks_px.copy()
+    landmarks[:, :2] += shift
+    return dataclasses.replace(
+        turned,
+        landmarks_px=landmarks,
+        bbox_xyxy=turned.bbox_xyxy + np.tile(shift, 2),
+        crop_xyxy=turned.crop_xyxy + np.tile(shift, 2),
+        image_size_wh=(h, w),
     )
 
 

@@ -9,10 +9,11 @@ import numpy as np
 import pytest
 
 from stdformer.detect.facing import body_angle_deg, quarter_rotation
-from stdformer.inference.roll import RollGuard, turn_observation
+from stdformer.inference.roll import RollGuard, turn_observation, upright_in_image
 from stdformer.types import Observation
 
 CLIP = Path(__file__).parents[1] / "data" / "heldout_clip_arm_raise.npz"
+SEATED = Path(__file__).parents[1] / "data" / "seated_clip_desk_gesture.npz"
 
 
 def _person(torso_deg: float, hips_sure: bool = True, legs_deg: float | None = None) -> Observation:
@@ -24,6 +25,7 @@ def _person(torso_deg: float, hips_sure: bool = True, legs_deg: float | None = N
     uv = np.tile(hips, (33, 1))
     uv[[11, 12]] = hips + 100 * up + np.outer([1, -1], 20 * right)
     uv[[23, 24]] = hips + np.outer([1, -1], 15 * right)
+    uv[[0, 2, 5, 7, 8]] = hips + 150 * up + np.outer([0, 1, -1, 2, -2], 5 * right)  # face
     conf = np.full(33, 0.9, np.float32)
     conf[25:] = 0.1
     if legs_deg is not None:
@@ -49,8 +51,17 @@ def test_torso_angle_reads_the_image_direction_of_the_torso(deg):
     assert got is not None and abs((got - deg + 180) % 360 - 180) < 1e-6
 
 
-def test_torso_angle_needs_a_sure_hip():
-    assert body_angle_deg(_person(90.0, hips_sure=False)) is None
+@pytest.mark.parametrize("deg", [0.0, 25.0, 90.0, -90.0, 180.0])
+def test_without_sure_hips_the_shoulder_line_and_face_give_the_direction(deg):
+    """Head and shoulders (a desk): up is the shoulder line's normal on the face's side."""
+    got = body_angle_deg(_person(deg, hips_sure=False))
+    assert got is not None and abs((got - deg + 180) % 360 - 180) < 1e-4  # float32 pixels
+
+
+def test_no_direction_without_shoulders_and_face():
+    obs = _person(90.0, hips_sure=False)
+    obs.visibility[[0, 2, 5, 7, 8]] = 0.1
+    assert body_angle_deg(obs) is None
 
 
 class _Seen:
@@ -72,7 +83,9 @@ def test_the_guard_turns_for_lying_and_upside_down_people_only():
     path = [(0, 0), (40, 0), (55, 0), (80, 1), (40, 1), (100, 1), (20, 0), (-75, 3), (175, 2)]
     for deg, quarter in path:
         assert see(deg) == quarter, deg  # a lean or a bow never turns the view
-    assert not see.guard.update(_person(90.0, hips_sure=False))  # no sure torso: kept
+    obs = _person(90.0, hips_sure=False)
+    obs.visibility[[0, 2, 5, 7, 8, 11]] = 0.1
+    assert not see.guard.update(obs)  # no sure direction: kept
     assert see.guard.quarter == 2
     see.guard.reset()
     assert see.guard.quarter == 0
@@ -148,3 +161,56 @@ def test_the_shipped_network_reads_a_turned_camera_as_an_upright_one(network, qu
     r = quarter_rotation(quarter)
     np.testing.assert_allclose(joints_t, joints @ r.T, atol=2e-3)  # metres
     np.testing.assert_allclose(verts_t, verts @ r.T, atol=2e-3)
+
+
+def _image_turn(obs: Observation, quarter: int) -> Observation:
+    """`obs` as the camera turned by `quarter` sees it, in that image's pixels and size."""
+    turned = turn_observation(obs, quarter)
+    if quarter % 2 == 0:
+        return turned
+    w, h = obs.image_size_wh
+    shift = np.array([h - w, w - h], np.float32) / 2.0
+    landmarks = turned.landmarks_px.copy()
+    landmarks[:, :2] += shift
+    return dataclasses.replace(
+        turned, landmarks_px=landmarks, image_size_wh=(h, w),
+        bbox_xyxy=turned.bbox_xyxy + np.tile(shift, 2),
+        crop_xyxy=turned.crop_xyxy + np.tile(shift, 2),
+    )  # fmt: skip
+
+
+def test_upright_in_image_undoes_a_camera_on_its_side():
+    obs = _person(0.0)
+    for quarter in (1, 2, 3):
+        back = upright_in_image(_image_turn(obs, quarter))
+        assert back.image_size_wh == obs.image_size_wh
+        np.testing.assert_allclose(back.landmarks_px, obs.landmarks_px, atol=1e-3)
+        np.testing.assert_allclose(back.bbox_xyxy, obs.bbox_xyxy, atol=1e-3)
+    assert upright_in_image(obs) is obs
+
+
+@pytest.fixture(scope="module")
+def seated(network):
+    """The seated desk render's first 24 frames and the refined bodies of the upright run."""
+    from stdformer.data.corpus import load_clip
+    from stdformer.eval.evaluate import observations, run_network
+
+    body, model = network
+    obs = observations(load_clip(SEATED))[:24]
+    return obs, run_network(model, body, obs, 0, False, "refined")
+
+
+@pytest.mark.parametrize("quarter", [1, 2, 3])
+def test_a_desk_seen_by_a_camera_on_its_side_gets_the_upright_body(network, seated, quarter):
+    """The seated desk render (head and shoulders, hips at the bottom edge) seen by a camera
+    turned by quarter turns: the refined body (legs seated under the desk) is the upright run's,
+    turned. Before, 300-600 mm off: the network read a person on their side, and the hips
+    at the side edge did not count as under a desk."""
+    from stdformer.eval.evaluate import run_network
+
+    body, model = network
+    obs, upright = seated
+    turned = run_network(model, body, [_image_turn(o, quarter) for o in obs], 0, False, "refined")
+    expect = upright.joints @ quarter_rotation(quarter).T  # pelvis-centred, camera axes
+    err = np.linalg.norm(turned.joints - expect, axis=-1).mean()
+    assert err < 0.01  # metres
