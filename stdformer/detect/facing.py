@@ -120,6 +120,13 @@ def quarter_rotation(quarter: int) -> np.ndarray:
     return np.array([[c, -s, 0], [s, c, 0], [0, 0, 1]], np.float64)
 
 
+def nearest_quarter(obs: Observation) -> int:
+    """The quarter turn (0-3, clockwise) nearest the body's direction in the image; 0 without
+    one."""
+    angle = body_angle_deg(obs)
+    return 0 if angle is None else round(angle / 90.0) % 4
+
+
 def upright_world(obs: Observation) -> np.ndarray:
     """(33, 3) the world landmarks turned about the camera's z axis by the quarter turn nearest
     the body's direction in the image (`body_angle_deg`): as a camera rolled to show the person
@@ -129,9 +136,8 @@ def upright_world(obs: Observation) -> np.ndarray:
     renders turned by a quarter as a camera roll: the guard mirrored 77 / 62 of 4,113 frames
     against 9 upright, mostly side views). Quarter turns, not the angle itself: turned by a
     lean too, the real set's readings changed (front PA-MPJPE 82.7 -> 82.9 mm, live)."""
-    angle = body_angle_deg(obs)
     world = np.asarray(obs.world_landmarks, np.float64)
-    quarter = 0 if angle is None else round(angle / 90.0) % 4
+    quarter = nearest_quarter(obs)
     return world @ quarter_rotation(-quarter).T if quarter else world
 
 

@@ -30,8 +30,8 @@ N_POSE_LANDMARKS = len(POSE_LANDMARK_NAMES)  # 33
 POSE_SHOULDERS = (11, 12)  # (left_shoulder, right_shoulder)
 POSE_HIPS = (23, 24)  # (left_hip, right_hip): world landmarks are centred on their midpoint
 POSE_KNEES = (25, 26)  # (left_knee, right_knee)
-POSE_FACE = (0, 2, 5, 7, 8)  # nose, eyes, ears
 POSE_ANKLES = (27, 28)  # (left_ankle, right_ankle)
+POSE_FACE = (0, 2, 5, 7, 8)  # nose, eyes, ears
 
 # Bones drawn for a skeleton, as (parent-ish, child-ish) landmark index pairs.
 POSE_CONNECTIONS: tuple[tuple[int, int], ...] = (

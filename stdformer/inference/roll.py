@@ -35,7 +35,7 @@ import dataclasses
 
 import numpy as np
 
-from stdformer.detect.facing import body_angle_deg, quarter_rotation
+from stdformer.detect.facing import body_angle_deg, nearest_quarter, quarter_rotation
 from stdformer.types import Observation
 
 SWITCH_DEG = 60.0  # the body this far from the current quarter's upright turns the view
@@ -79,8 +79,7 @@ def upright_in_image(obs: Observation) -> Observation:
     itself when it is upright already. For the checks that read where the person is in the
     image: legs under a desk are hips at the image's bottom edge, which for a camera on its
     side is a side edge (`stdformer.inference.refine`)."""
-    angle = body_angle_deg(obs)
-    quarter = 0 if angle is None else round(angle / 90.0) % 4
+    quarter = nearest_quarter(obs)
     if quarter == 0:
         return obs
     turned = turn_observation(obs, -quarter)
