@@ -1,7 +1,7 @@
 """Print the live app's speed: the session exactly as the GUI runs it, on generated clips.
 
     nice -n 19 python benchmarks/bench_live.py [--seconds 15] [--cases paced-480 paced-720
-        unpaced-480] [--minutes M] [--weights PATH] [--lp-threads N] [--overlap on off]
+        unpaced-480] [--minutes M] [--weights PATH] [--lp-threads N] [--overlap auto on off]
         [--cpus 0] [--vmc off on] [--json OUT]
 
 Each case runs in a fresh process: the real `MainWindow` (Qt offscreen, widgets painted), its
@@ -22,8 +22,9 @@ log lines. Under load (`uptime` is printed), compare CPU ms per frame, not fps.
 After each case, in the same process, the pose detector alone runs as fast as it can on the
 same clip (`detector_fps`); `ratio_to_detector` = displayed fps / min(detector fps, source
 fps): what the rest of the pipeline leaves of what the slowest stage allows. `--overlap on off`
-compares the session's two-thread step with the one-thread step in one run; `--cpus 0` runs
-the cases on one core (a weaker machine). `--vmc off on` adds the VMC stream (`--vmc` of
+compares the session's two-thread step with the one-thread step in one run (default `auto`: as
+the app decides, which is on from two CPUs); `--cpus 0` runs the cases on one core (a weaker
+machine). `--vmc off on` adds the VMC stream (`--vmc` of
 main.py) to a UDP socket of the bench on 127.0.0.1, drained by the GUI thread's poll timer, and
 reports the datagrams received per second (`vmc_datagrams_per_s`).
 """
@@ -133,13 +134,15 @@ def run_case(args: argparse.Namespace) -> dict[str, object]:
     from app.main_window import MainWindow
     from stdformer.detect.localize import LocalizerConfig
     from stdformer.session.pipeline import PipelineConfig
+    from stdformer.session.session import overlap_enabled
 
     paced = CASES[args.case][2]
 
     class BenchWindow(MainWindow):
         def session_config(self):  # unpaced: the batch reader, as fast as the session takes
             config = super().session_config()
-            return dataclasses.replace(config, batch=not paced, overlap=args.overlap[0] == "on")
+            overlap = {"on": True, "off": False}.get(args.overlap[0])  # auto: the app's choice
+            return dataclasses.replace(config, batch=not paced, overlap=overlap)
 
     app = QApplication(sys.argv[:1])
     settings = QSettings(str(Path(args.workdir) / f"{args.case}.ini"), QSettings.Format.IniFormat)
@@ -160,6 +163,7 @@ def run_case(args: argparse.Namespace) -> dict[str, object]:
     window.show()
     app.processEvents()
     res: dict[str, object] = {"case": args.case, "window_s": round(process_age_s(), 2)}
+    res["overlap_used"] = overlap_enabled(window.session_config())
     window.start()
     duration = args.minutes * 60.0 if args.minutes else args.seconds
     state: dict[str, object] = {"phase": "startup", "counts": dict.fromkeys(STAGES, 0)}
@@ -336,9 +340,9 @@ def main() -> None:
         help="body outputs to compare (each case runs once per value, in one run)",
     )  # fmt: skip
     p.add_argument(
-        "--overlap", nargs="+", default=["on"], choices=("on", "off"),
-        help="localize the next frame while this one completes (SessionConfig.overlap); "
-        "each case runs once per value, in one run",
+        "--overlap", nargs="+", default=["auto"], choices=("auto", "on", "off"),
+        help="localize the next frame while this one completes (SessionConfig.overlap; auto: "
+        "as the app decides, on from 2 CPUs); each case runs once per value, in one run",
     )  # fmt: skip
     p.add_argument(
         "--vmc", nargs="+", default=["off"], choices=("on", "off"),

@@ -22,7 +22,12 @@ that leapt onto the background are dropped, not shown).
 
 The subject is one track id. Rules, in order:
 1. The subject never changes while its track is matched (visible), except by a click
-   (`request_subject_at`).
+   (`request_subject_at`) or while an automatic pick settles: someone found within `settle_s`
+   of the tracker's own pick who was, when found, `settle_margin` times as prominent
+   (`acquire_score`) as the subject was, and now in view beside it (boxes overlapping less than
+   `settle_max_iou`: not a second reading of the subject), takes over. MediaPipe often finds
+   one of several people a few frames before the others: the first frame's only person is not
+   the scene's main one. Someone walking in is found at the edge, cut off, and does not.
 2. A lost subject is re-acquired by the same track: a candidate near the predicted box that no
    other track explains.
 3. Only after `new_subject_after_s` without the subject (or when there never was one) the tracker
@@ -82,6 +87,9 @@ class TrackerConfig:
     apart_iou: float = 0.5  # ... never seen beside it with boxes overlapping less than this
     forget_track_after_s: float = 3.0  # other people's tracks are dropped after this long
     pick_expiry_s: float = 1.0  # a click that hit nobody is retried this long
+    settle_s: float = 1.0  # an automatic pick may move to someone found this soon after ...
+    settle_margin: float = 1.25  # ... this many times as prominent when found (rule 1) ...
+    settle_max_iou: float = 0.1  # ... and beside the subject in this frame, not over it
     # Between feasible matches a track unseen for longer counts this much less per second
     # (up to `stale_penalty_max`): a person who fits both the subject lost a frame ago and a
     # track unseen for 0.2 s (two people overlapping, a stale duplicate of the subject)
@@ -104,6 +112,8 @@ class Track:
     frames_missing: int = 0  # frames processed since it was seen
     hits: int = 1
     seen_apart: set[int] = field(default_factory=set)  # tracks once in view beside this one
+    first_score: float | None = None  # `acquire_score` in the first frame it was matched
+    first_seen_ns: int = 0
 
     @property
     def size(self) -> float:
@@ -179,6 +189,7 @@ class SubjectTracker:
         self._next_id = 0
         self._now_ns = 0
         self._alone: tuple[int, int] | None = None  # (track id, since ns): the only one in view
+        self._auto_since_ns: int | None = None  # when the tracker chose the subject itself
         with self._lock:
             self._pick: tuple[float, float, int | None] | None = None
 
@@ -370,6 +381,7 @@ class SubjectTracker:
         ]
         if hit:
             self.subject_id = min(hit)[1]  # the smallest box: the person in front of the click
+            self._auto_since_ns = None  # the user's choice is final
             log.info("subject picked at (%.0f, %.0f): track %d", x, y, self.subject_id)
         elif t_ns - since <= self.config.pick_expiry_s * 1e9:
             with self._lock:
@@ -380,12 +392,44 @@ class SubjectTracker:
 
     def _choose_subject(self, image_wh: tuple[int, int]) -> None:
         self._take_newcomer()
-        if self.subject_id is not None or not self.matched:
-            return
         cands = self.frame_candidates
-        tid = max(self.matched, key=lambda k: acquire_score(cands[self.matched[k]], image_wh))
-        self.subject_id = tid
-        log.debug("new subject: track %d", tid)
+        for tid, ci in self.matched.items():  # how prominent each person was when first found
+            t = self._track(tid)
+            if t.first_score is None:
+                t.first_score, t.first_seen_ns = acquire_score(cands[ci], image_wh), self._now_ns
+        if not self.matched:
+            return
+        if self.subject_id is None:
+            tid = max(self.matched, key=lambda k: acquire_score(cands[self.matched[k]], image_wh))
+            self.subject_id, self._auto_since_ns = tid, self._now_ns
+            log.debug("new subject: track %d", tid)
+            return
+        self._settle()
+
+    def _settle(self) -> None:
+        """Rule 1's exception (module doc): an automatic pick moves to someone beside the
+        subject, found within `settle_s` of the pick, who was `settle_margin` times as prominent
+        when found (the pick a first frame with everyone found would have made)."""
+        since, subject = self._auto_since_ns, self.subject
+        if since is None or subject is None or subject.first_score is None:
+            return
+        window = self.config.settle_s * 1e9
+        if self._now_ns - since > window:
+            self._auto_since_ns = None
+            return
+        if self.subject_id not in self.matched:
+            return
+        box = self.frame_candidates[self.matched[self.subject_id]].bbox_xyxy
+        late = [self._track(tid) for tid in self.matched if tid != self.subject_id]
+        late = [t for t in late if t.first_seen_ns - since <= window]
+        # someone else beside the subject, not a second reading of it (MediaPipe's duplicates)
+        late = [t for t in late if box_iou(box, t.bbox_xyxy) < self.config.settle_max_iou]
+        best = max(late, key=lambda t: t.first_score, default=None)
+        if best is not None and best.first_score >= self.config.settle_margin * subject.first_score:
+            log.info("subject settles on track %d, found %.2f s after the pick (%.2f vs %.2f)",
+                     best.track_id, (best.first_seen_ns - since) / 1e9, best.first_score,
+                     subject.first_score)  # fmt: skip
+            self.subject_id = best.track_id
 
     def _take_newcomer(self) -> None:
         """Rule 4 (module doc): the only person in view for `newcomer_after_s`, never seen apart
@@ -405,7 +449,7 @@ class SubjectTracker:
             log.info("subject lost for %.1f s, one other person in view: track %d",
                      self.subject_missing_s, tid)  # fmt: skip
             self.tracks.remove(subject)
-            self.subject_id = tid
+            self.subject_id, self._auto_since_ns = tid, self._now_ns
 
 
 def _contains(bbox_xyxy: np.ndarray, x: float, y: float, grow: float) -> bool:

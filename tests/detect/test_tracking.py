@@ -111,6 +111,30 @@ def test_subject_leaves_and_returns_bystander_stays() -> None:
     assert all(x is not None and x > 600 for x in xs[62:])  # A re-acquired, not B
 
 
+def test_automatic_pick_settles_on_the_main_person_found_a_moment_later() -> None:
+    """MediaPipe finds a small person at the side first and the large central one two frames
+    later (cam02 of the real set): the main person becomes the subject and stays it. A click
+    on the first person is final; so is the pick once `settle_s` has passed; a second reading
+    over the subject (MediaPipe's duplicate) never takes over."""
+    side, main = person(20, 150, 250, shirt=1), person(400, 40, 420, shirt=2)
+    assert acquire_score(main, WH) > 1.25 * acquire_score(side, WH)
+    frames = [[side], [side]] + [[side, main]] * 40
+    xs = subject_x(frames, run(SubjectTracker(), frames))
+    assert xs[:2] == [20, 20] and xs[2:] == [400] * 40
+
+    clicked = SubjectTracker()
+    clicked.update([side], WH, 0)
+    clicked.request_subject_at(60, 250)
+    assert subject_x(frames, run(clicked, frames)) == [20] * 42
+
+    late = [[side]] * 35 + [[side, main]] * 10  # found after 1.2 s: the pick stands
+    assert subject_x(late, run(SubjectTracker(), late)) == [20] * 45
+
+    over = person(10, 140, 330, shirt=1)  # over the subject: its own second reading
+    dup = [[side], [side]] + [[side, over]] * 10
+    assert subject_x(dup, run(SubjectTracker(), dup)) == [20] * 12
+
+
 def test_newcomer_in_front_does_not_take_over() -> None:
     """B enters from the left, grows larger than A and stands in front next to A."""
     frames = []
