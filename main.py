@@ -144,8 +144,9 @@ def main(argv: list[str] | None = None) -> int:
         with native_logs_hidden(verbose):
             return int(importlib.import_module(COMMANDS[argv[0]]).main(argv[1:]))
     if not {"-h", "--help"} & set(argv):
-        from stdformer.render.gl_platform import prefetch_gl_platform
+        from stdformer.render.gl_platform import prefetch_gl_platform, rasterize_inline
 
+        rasterize_inline(os.environ)  # the live views' small frames: no rasterizer threads
         prefetch_gl_platform()  # the 3D view's GL probe runs while the models load
     args = build_parser().parse_args(argv)
     logging.basicConfig(

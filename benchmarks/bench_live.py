@@ -123,8 +123,10 @@ def run_case(args: argparse.Namespace) -> dict[str, object]:
     """One case in this process: the GUI offscreen until the measurement window is over."""
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     from app.prerequisites import neutralise_opencv_qt_env
+    from stdformer.render.gl_platform import rasterize_inline
 
     neutralise_opencv_qt_env(os.environ)
+    rasterize_inline(os.environ)  # as main.py does for the GUI (unless --lp-threads)
     import dataclasses
 
     from PyQt6.QtCore import QSettings, QTimer
@@ -350,7 +352,7 @@ def main() -> None:
     )  # fmt: skip
     p.add_argument("--cpus", help="run the cases on these CPUs only (taskset -c LIST)")
     p.add_argument("--max-people", type=int, default=2)
-    p.add_argument("--lp-threads", type=int, help="LP_NUM_THREADS for llvmpipe")
+    p.add_argument("--lp-threads", type=int, help="LP_NUM_THREADS (default 0, the app's)")
     p.add_argument("--json", help="write all results here")
     p.add_argument("--case", help=argparse.SUPPRESS)
     p.add_argument("--clip", help=argparse.SUPPRESS)

@@ -13,13 +13,16 @@ window). Printed per size: median wall ms of the 3D view, the overlay and their 
 status bar's "render + overlay"), and process CPU ms per frame including llvmpipe's threads.
 Then frames with nobody in view: the empty 3D view is drawn once, then reused.
 `--per-pixel` lights per pixel as exports do (the app lights per vertex). The GL platform is
-the one `stdformer.render.gl_platform` picks (set PYOPENGL_PLATFORM to compare EGL and OSMesa).
+the one `stdformer.render.gl_platform` picks (set PYOPENGL_PLATFORM to compare EGL and OSMesa),
+llvmpipe drawing in the calling thread as in the app (`rasterize_inline`; set LP_NUM_THREADS
+to compare its rasterizer threads).
 The CPU is printed first: numbers differ 2x between machines of one kind.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import time
 from types import MappingProxyType
@@ -30,7 +33,7 @@ from bench_fit import machine
 
 from stdformer.body.body_model import load_body_model
 from stdformer.render.display_mesh import DisplayLod
-from stdformer.render.gl_platform import gl_platform
+from stdformer.render.gl_platform import gl_platform, rasterize_inline
 from stdformer.render.renderer import OffscreenRenderer, yup_from_opencv
 from stdformer.render.views import LiveViews, ViewControl
 from stdformer.session.core import SessionCounters, SessionResult
@@ -106,6 +109,7 @@ def main() -> None:
     parser.add_argument("--per-pixel", action="store_true", help="light per pixel (exports)")
     parser.add_argument("--msaa", type=int, default=0, help="MSAA samples (0 = live default)")
     args = parser.parse_args()
+    rasterize_inline(os.environ)  # as the app does (main.py), unless LP_NUM_THREADS is set
 
     lighting = "per pixel" if args.per_pixel else "per vertex (app)"
     print(machine())

@@ -1,9 +1,11 @@
-"""GL platform choice: first working candidate wins; none working gives an actionable error."""
+"""GL platform choice: first working candidate wins; none working gives an actionable error.
+The live views' rasterizer setting (`rasterize_inline`)."""
 
 from __future__ import annotations
 
 import os
 
+import numpy as np
 import pytest
 
 from stdformer.render import gl_platform
@@ -130,3 +132,45 @@ def test_a_cached_choice_that_fails_is_forgotten(monkeypatch: pytest.MonkeyPatch
     assert gl_platform._cached_platform(("egl",)) == "egl"
     gl_platform.forget_gl_platform()  # what the display does when the 3D view cannot start
     assert gl_platform._cached_platform(("egl",)) is None
+
+
+def test_live_views_rasterize_inline_unless_the_user_chose() -> None:
+    env: dict[str, str] = {}
+    assert gl_platform.rasterize_inline(env) and env["LP_NUM_THREADS"] == "0"
+    env = {"LP_NUM_THREADS": " "}
+    assert gl_platform.rasterize_inline(env) and env["LP_NUM_THREADS"] == "0"
+    env = {"LP_NUM_THREADS": "4"}
+    assert not gl_platform.rasterize_inline(env) and env["LP_NUM_THREADS"] == "4"
+
+
+_DRAW = """
+import sys
+import numpy as np
+from stdformer.body.body_model import load_body_model
+from stdformer.render.renderer import OffscreenRenderer
+body = load_body_model()
+v = np.asarray(body.v_template, np.float32) * [1, -1, -1] + [0, 0.2, 2.5]  # OpenCV camera axes
+K = np.array([[300.0, 0, 160], [0, 300.0, 120], [0, 0, 1]])
+r = OffscreenRenderer(320, 240)
+np.save(sys.argv[1], r.render_overlay_rgba(v, np.asarray(body.faces), K, (320, 240)))
+r.close()
+"""
+
+
+def test_rasterizer_threads_draw_the_same_overlay(tmp_path) -> None:
+    """The app draws with LP_NUM_THREADS=0 (`rasterize_inline`): the same pixels as
+    llvmpipe's threaded rasterizer (each setting in its own process, as Mesa reads it once)."""
+    import subprocess
+    import sys
+
+    from stdformer.paths import REPO_ROOT
+
+    def draw(value: str) -> np.ndarray:
+        out = tmp_path / f"overlay_{value}.npy"
+        env = dict(os.environ, LP_NUM_THREADS=value, PYTHONPATH=str(REPO_ROOT))
+        subprocess.run([sys.executable, "-c", _DRAW, str(out)], env=env, check=True, timeout=120)
+        return np.load(out)
+
+    inline, threaded = draw("0"), draw("2")
+    assert (inline[..., 3] > 0).mean() > 0.05  # the body covers part of the frame
+    np.testing.assert_array_equal(inline, threaded)
