@@ -224,8 +224,9 @@ def rasterize_inline(environ: MutableMapping[str, str]) -> bool:
     frames are small (a 1,723-vertex body, at most 640 px overlay), so handing each one to
     llvmpipe's rasterizer threads costs more than it saves. `bench_render.py`, 640x480, on a
     2-core AMD EPYC: 3D view + overlay 9.1 -> 6.2 ms wall, 10.6 -> 7.4 ms CPU (2 cores); on one
-    core 8.6 -> 5.8 ms, 9.2 -> 6.4 ms CPU. Large offline renders keep the threads (`export`
-    mp4 of a 1088x1920 take: 12.3 s with them, 16.8 s without). True when it was set here."""
+    core 8.6 -> 5.8 ms, 9.2 -> 6.4 ms CPU. The command-line `export` and `process` do not call it:
+    their large frames gain from the threads (mp4 of a 1088x1920 take: 12.3 s with them, 16.8 s
+    without). True when it was set here."""
     if environ.get("LP_NUM_THREADS", "").strip():
         return False
     environ["LP_NUM_THREADS"] = "0"
