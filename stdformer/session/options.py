@@ -12,6 +12,7 @@ import argparse
 from collections.abc import Callable
 
 from stdformer.detect.localize import LocalizerConfig
+from stdformer.inference.predictor import DEFAULT_FOV_DEG
 from stdformer.inference.refine import BODY_OUTPUTS, HIDDEN_LEGS
 from stdformer.inference.smoothing import MAX_LAG_FRAMES
 from stdformer.session.pipeline import PipelineConfig
@@ -39,6 +40,14 @@ def positive_float(text: str) -> float:
     value = float(text)
     if not value > 0:
         raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
+    return value
+
+
+def field_of_view(text: str) -> float:
+    """argparse type: a field of view in (0, 180) degrees."""
+    value = float(text)
+    if not 0.0 < value < 180.0:
+        raise argparse.ArgumentTypeError(f"must be in (0, 180) degrees, got {text}")
     return value
 
 
@@ -87,6 +96,14 @@ def add_pipeline_args(
         default="refined",
         help="refined: the body model fitted to the network and MediaPipe's landmarks "
         "(default); fit: fitted to the network only; raw: the network's own vertices",
+    )
+    g.add_argument(
+        "--fov",
+        type=field_of_view,
+        default=DEFAULT_FOV_DEG,
+        metavar="DEG",
+        help="the camera's field of view across the image's long side: how far away the body "
+        f"is placed (default {DEFAULT_FOV_DEG:g}: a typical webcam or phone)",
     )
     g.add_argument(
         "--hidden-legs",
@@ -147,4 +164,5 @@ def pipeline_config_from_args(args: argparse.Namespace) -> PipelineConfig:
         network_lookahead=args.network_lookahead,
         body_output=args.body,
         hidden_legs=args.hidden_legs,
+        fov_deg=args.fov,
     )

@@ -24,6 +24,7 @@ from stdformer.body.body_model import load_body_model
 from stdformer.body.levels import MeshLevels
 from stdformer.detect.detector import PoseDetector
 from stdformer.detect.localize import LocalizerConfig, PersonLocalizer
+from stdformer.inference.predictor import DEFAULT_FOV_DEG
 from stdformer.inference.refine import BodyOutput, HiddenLegs
 from stdformer.paths import ASSETS, MissingFileError, resolve_file, resolve_optional_file
 from stdformer.render.display_mesh import DisplayLevel, DisplayLod
@@ -54,6 +55,7 @@ class PipelineConfig:
     display_level: DisplayLevel = "mid"  # mesh level the live views draw (recordings: full)
     body_output: BodyOutput = "refined"  # refined body (default), fitted body, or raw network
     hidden_legs: HiddenLegs = "seated"  # legs out of view below a desk: seated or standing
+    fov_deg: float = DEFAULT_FOV_DEG  # the camera's, across the image's long side (placement)
     # The subject missed for at most this long (MediaPipe lost them for a few frames) keeps its
     # track: network window, body fit and smoothing go on instead of starting over (real set
     # live PA-MPJPE front / back 83.5 -> 82.7 / 80.3 -> 79.5 mm; 0.4 s the same, 0.1 s 82.8 /
@@ -196,6 +198,7 @@ class LivePipeline:
             PredictorConfig(
                 lookahead=self.config.network_lookahead,
                 device=self.config.device,
+                fov_deg=self.config.fov_deg,
                 cpu_threads=self.config.cpu_threads,
                 trace="background",  # the first mesh is not held up by tracing
             ),

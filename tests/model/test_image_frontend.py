@@ -239,7 +239,7 @@ def test_image_streaming_equals_clip_mode(sphere_levels, observations) -> None:
             out = model(window[None])
         frame, slot = i - 1, 1  # look-ahead 1: the middle of the 3-frame window
         o = obs[frame]
-        f = focal_length_px(o.image_size_wh, None)
+        f = focal_length_px(o.image_size_wh)
         transl = weak_to_full_translation(
             out.cam_wp[0, slot].numpy(), o.crop_xyxy, o.image_size_wh, f
         )

@@ -40,7 +40,7 @@ def test_flush_outputs_equal_padded_clip_mode(
         with torch.inference_mode():
             out = model(x[idx][None])
         o = obs[i]
-        f = focal_length_px(o.image_size_wh, None)
+        f = focal_length_px(o.image_size_wh)
         transl = weak_to_full_translation(
             out.cam_wp[0, slot].numpy(), input_crop("landmarks", o), o.image_size_wh, f
         )

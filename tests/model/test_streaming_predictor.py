@@ -48,7 +48,7 @@ def test_streaming_equals_clip_mode(model, observations, lookahead) -> None:
         slot = T - 1 - lookahead
         cam = out.cam_wp[0, slot].numpy()
         obs = observations[frame]
-        f = focal_length_px(obs.image_size_wh, None)
+        f = focal_length_px(obs.image_size_wh)
         transl = weak_to_full_translation(cam, input_crop("landmarks", obs), obs.image_size_wh, f)
         expected = out.verts_full[0, slot].numpy() + transl
         np.testing.assert_allclose(res.vertices_cam, expected, atol=1e-5, rtol=1e-5)
@@ -84,7 +84,7 @@ def test_a_person_lying_down_midstream_turns_the_whole_window(model, observation
         with torch.inference_mode():
             out = model(upright[[max(j, start) for j in range(i - T + 1, i + 1)]][None])
         seen = turn_observation(obs[i], -1)
-        f = focal_length_px(seen.image_size_wh, None)
+        f = focal_length_px(seen.image_size_wh)
         cam = out.cam_wp[0, T - 1].numpy()
         transl = weak_to_full_translation(cam, input_crop("landmarks", seen), seen.image_size_wh, f)
         expected = (out.verts_full[0, T - 1].numpy() + transl) @ quarter_rotation(1).T
@@ -145,8 +145,8 @@ def test_camera_projection_lands_on_weak_perspective_2d(observation_factory) -> 
     rng = np.random.default_rng(4)
     points = rng.normal(0, 0.3, (50, 3))
     cam = np.array([0.9, 0.05, -0.1])
-    f = focal_length_px(obs.image_size_wh, None)
-    assert f == 1280.0
+    f = focal_length_px(obs.image_size_wh)
+    assert f == pytest.approx(640.0 / np.tan(np.radians(30.0)))  # 60 deg across the long side
     transl = weak_to_full_translation(cam, obs.crop_xyxy, obs.image_size_wh, f)
     K = np.array([[f, 0, 640.0], [0, f, 360.0], [0, 0, 1]])
 
@@ -214,10 +214,30 @@ def test_image_frontend_streaming_equals_clip_mode(sphere_levels, observations) 
     with torch.inference_mode():
         out = model(crops[[1, 2]][None])  # window of frame 2
     obs = observations[2]
-    f = focal_length_px(obs.image_size_wh, None)
+    f = focal_length_px(obs.image_size_wh)
     transl = weak_to_full_translation(out.cam_wp[0, 1].numpy(), obs.crop_xyxy, obs.image_size_wh, f)
     np.testing.assert_allclose(
         results[2].vertices_cam, out.verts_full[0, 1].numpy() + transl, atol=1e-5, rtol=1e-5
     )
     with pytest.raises(ValueError, match="image"):
         pred.push(observations[3])  # the image front-end cannot run without the frame
+
+
+def test_a_wider_field_of_view_brings_the_body_nearer_on_the_same_pixels(model, observations):
+    """The field of view only places the body: with f 1.5x shorter the same body sits at about
+    1/1.5 of the depth and projects onto the same pixels (the default is a 60 deg webcam)."""
+    size = observations[0].image_size_wh
+    assert focal_length_px(size) == pytest.approx(0.5 * max(size) / np.tan(np.radians(30)))
+    narrow = Predictor(model, PredictorConfig(device="cpu", fov_deg=60.0)).push(observations[0])
+    f_wide = focal_length_px(size) / 1.5
+    wide_deg = 2 * np.degrees(np.arctan(0.5 * max(size) / f_wide))
+    wide = Predictor(model, PredictorConfig(device="cpu", fov_deg=wide_deg)).push(observations[0])
+    moved = wide.vertices_cam - narrow.vertices_cam  # the same body, translated
+    assert np.ptp(moved, axis=0).max() < 1e-4
+    assert moved[0, 2] / narrow.joints_cam[0, 2] == pytest.approx(1 / 1.5 - 1, abs=0.02)
+
+    def pixels(res):
+        uvw = res.vertices_cam @ res.K.T
+        return uvw[:, :2] / uvw[:, 2:]
+
+    assert np.abs(pixels(wide) - pixels(narrow)).max() < 0.05 * max(size)

@@ -24,6 +24,7 @@ COMMANDS = {
         (["--lookahead", "9"], "--lookahead: must be <= 8"),  # the smoother holds at most 8
         (["--max-people", "0"], "--max-people: must be >= 1"),
         (["--network-lookahead", "8"], "--network-lookahead: must be <= 7"),  # window 8 frames
+        (["--fov", "180"], "--fov: must be in (0, 180) degrees"),
     ],
 )
 def test_out_of_range_pipeline_option_is_a_usage_error(command, argv, complaint, capsys) -> None:
@@ -36,12 +37,12 @@ def test_out_of_range_pipeline_option_is_a_usage_error(command, argv, complaint,
 
 def test_pipeline_options_mean_the_same_in_the_app_and_process() -> None:
     argv = ["--lookahead", "2", "--max-people", "1", "--device", "cpu", "--weights", "w.pt",
-            "--hidden-legs", "standing", "--network-lookahead", "1"]  # fmt: skip
+            "--hidden-legs", "standing", "--network-lookahead", "1", "--fov", "70"]  # fmt: skip
     app = app_main.config_from_args(app_main.build_parser().parse_args(argv)).pipeline
     args = process_cli.build_parser().parse_args(["clip.mp4", "--out", "out", *argv])
     assert process_cli.pipeline_config_from_args(args) == app
     assert (app.lookahead, app.localizer.max_people, app.device) == (2, 1, "cpu")
-    assert (app.hidden_legs, app.network_lookahead) == ("standing", 1)
+    assert (app.hidden_legs, app.network_lookahead, app.fov_deg) == ("standing", 1, 70.0)
 
 
 @pytest.mark.parametrize(
