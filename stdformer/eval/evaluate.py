@@ -13,7 +13,9 @@ Methods (rows):
 - `fit-per-frame`: the default body fitted to each frame's world landmarks (joint positions,
   Adam, pose prior), no temporal term.
 Metrics (mm): MPJPE (14 joints, hip-centred), PA-MPJPE, MPVPE (pelvis-centred), acceleration
-error (joints, per run of consecutive outputs), coverage (frames with an output); for the
+error (joints, per run of consecutive outputs), root (the pelvis's distance to the truth's in
+the camera: where the body is placed; methods that place one), coverage (frames with an
+output); for the
 upper-body framing also PA-MPJPE over the joints inside the image and the share of frames whose
 hidden legs are plausible (knees bent < 150 deg, ankles not crossed, leg length within 20 %).
 """
@@ -64,6 +66,7 @@ class Scores:
     covered: int = 0
     pa_visible: list = field(default_factory=list)
     legs_ok: list = field(default_factory=list)
+    root: list = field(default_factory=list)
 
     def summary(self) -> dict[str, float]:
         def mm(x: list) -> float:
@@ -77,6 +80,7 @@ class Scores:
             "pa_mpjpe": mm(self.pa),
             "mpvpe": mm(self.mpvpe),
             "accel": accel,
+            "root": mm(self.root),
             "coverage": 100 * self.covered / max(self.frames, 1),
         }
         if self.pa_visible:
@@ -270,7 +274,10 @@ def _legs_ok(j: np.ndarray, g: np.ndarray) -> bool:
     return float((j[5] - j[0]) @ across) > 0  # left ankle stays on the left of the right one
 
 
-def score_clip(scores: Scores, out: Outputs, gt_v, gt_j, inside: np.ndarray, upper: bool):
+def score_clip(
+    scores: Scores, out: Outputs, gt_v, gt_j, inside: np.ndarray, upper: bool, pelvis_cam=None
+):
+    """Add one clip's errors; `pelvis_cam` (N, 1, 3): the true pelvis in the camera (`truth`)."""
     valid = ~np.isnan(out.joints).any(axis=(1, 2))
     scores.frames += len(valid)
     scores.covered += int(valid.sum())
@@ -282,6 +289,9 @@ def score_clip(scores: Scores, out: Outputs, gt_v, gt_j, inside: np.ndarray, upp
     scores.pa.extend(np.linalg.norm(aligned - gj, axis=-1).mean(-1))
     if out.verts is not None:
         scores.mpvpe.extend(np.linalg.norm(out.verts[valid] - gt_v[valid], axis=-1).mean(-1))
+    if out.verts_cam is not None and pelvis_cam is not None:
+        pelvis = out.verts_cam[valid, 0] - out.verts[valid, 0]  # verts are pelvis-centred
+        scores.root.extend(np.linalg.norm(pelvis - pelvis_cam[valid, 0], axis=-1))
     for a, b in _runs(valid):
         if b - a >= 3:
             p, g = _centred(out.joints[a:b]), _centred(gt_j[a:b])

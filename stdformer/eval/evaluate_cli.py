@@ -79,7 +79,7 @@ def evaluate_heldout(
             seen_by = seen if m in APP_METHODS else obs
             out = _run(m, model, body, clip, seen_by, fit_iters, hidden_legs)
             for g in (group, "all"):
-                ev.score_clip(scores[m][g], out, gt_v, gt_j, inside, upper=g == "upper")
+                ev.score_clip(scores[m][g], out, gt_v, gt_j, inside, g == "upper", pelvis_cam)
     return {m: {g: s.summary() for g, s in per.items()} for m, per in scores.items()}, len(clips)
 
 
@@ -190,7 +190,7 @@ def evaluate_real(args: argparse.Namespace) -> dict:
 
 
 def format_table(results: dict) -> str:
-    cols = ("mpjpe", "pa_mpjpe", "mpvpe", "accel", "coverage")
+    cols = ("mpjpe", "pa_mpjpe", "mpvpe", "accel", "root", "coverage")
     lines = []
     for group in ("all", "full", "knees", "upper"):
         extra = ("pa_visible", "legs_ok") if group == "upper" else ()
@@ -203,7 +203,10 @@ def format_table(results: dict) -> str:
                 + "".join(f"{row.get(c, math.nan):10.1f}" for c in (*cols, *extra))
             )
         lines.append("")
-    lines.append("mm (coverage, legs_ok: %); accel in mm/frame^2; nan = not applicable")
+    lines.append(
+        "mm (coverage, legs_ok: %); accel in mm/frame^2; root: the pelvis's distance to the "
+        "truth's in the camera; nan = not applicable"
+    )
     return "\n".join(lines)
 
 

@@ -14,6 +14,8 @@ and right, and nearer to it than to anyone else's); other frames are not scored.
 Against the reference built WITHOUT view V, moved into V's camera frame:
 - MPJPE and PA-MPJPE (mm, root = hip midpoint) over the 12 limb joints and all 33 landmarks;
 - accel error (mm/frame^2, limb joints, root-relative, frames inside runs of 3);
+- root error (mm, the app only): where the body is, the hips' midpoint against the
+  reference's in V's camera (depth follows the assumed field of view and the body's size);
 - 2D alignment: per frame the mean pixel distance of the method's 2D landmarks (the app: its
   regressed points projected through the result's K) to (i) MediaPipe's confident 2D landmarks
   (min(visibility, presence) > 0.5; either labelling, as MediaPipe's flips swap it) and (ii)
@@ -43,6 +45,7 @@ log = logging.getLogger(__name__)
 
 LIMBS = (11, 12, 13, 14, 15, 16, 23, 24, 25, 26, 27, 28)
 METHODS = ("mediapipe", "mediapipe+ema", "app")
+METRICS = ("pa", "mpjpe", "pa_all", "mpjpe_all", "accel", "root", "align_mp", "align_ref")
 CONFIDENT = 0.5
 EMA = 0.5
 FLIP = list(FLIP_PERMUTATION)
@@ -220,6 +223,12 @@ def score_view_person(real: RealSet, v: int, p: int, track: AppTrack) -> dict[st
             scale = 100.0 if k.startswith("align") else 1000.0
             out[f"{name}/{k}"] = scale * np.array(vals)
         out[f"{name}/accel"] = 1000.0 * acc
+        # where the body is: the hips' midpoint in the camera (MediaPipe's world landmarks are
+        # hip-centred, they place nobody)
+        root = np.full(len(idx), np.nan)
+        if name == "app":
+            root = np.linalg.norm(world[:, HIPS].mean(1) - ref_cam[:, HIPS].mean(1), axis=-1)
+        out[f"{name}/root"] = 1000.0 * root
     return out
 
 
@@ -236,7 +245,16 @@ def summarize(per_frame: list[dict[str, np.ndarray]], select: str = "all") -> di
     out["frames"] = int(sum(k.sum() for k in keep))
     for name in METHODS:
         row = {}
-        for metric in ("pa", "mpjpe", "pa_all", "mpjpe_all", "accel", "align_mp", "align_ref"):
+        for metric in (
+            "pa",
+            "mpjpe",
+            "pa_all",
+            "mpjpe_all",
+            "accel",
+            "root",
+            "align_mp",
+            "align_ref",
+        ):
             vals = np.concatenate(
                 [s[f"{name}/{metric}"][k] for s, k in zip(per_frame, keep, strict=True)]
             )
@@ -291,7 +309,7 @@ def score_real(
 def format_real_table(results: dict) -> str:
     """One table: per view and person, then front / back / all totals; rows per method."""
     head = (f"{'group':15s} {'frames':>6s} {'method':14s} {'PA-limb':>8s} {'MPJPE-limb':>10s} "
-            f"{'PA-all':>7s} {'MPJPE-all':>9s} {'accel':>6s} {'2D-mp med/p90':>14s} "
+            f"{'PA-all':>7s} {'MPJPE-all':>9s} {'accel':>6s} {'root':>5s} {'2D-mp med/p90':>14s} "
             f"{'2D-ref med/p90':>15s}")  # fmt: skip
     lines = [head, "-" * len(head)]
     groups = [(k, r) for k, r in results["rows"].items()]
@@ -308,10 +326,12 @@ def format_real_table(results: dict) -> str:
             lines.append(
                 f"{label if k == 0 else '':15s} {row['frames'] if k == 0 else '':>6} {method:14s} "
                 f"{r['pa']:8.1f} {r['mpjpe']:10.1f} {r['pa_all']:7.1f} {r['mpjpe_all']:9.1f} "
-                f"{r['accel']:6.1f} {mp:>14s} {ref:>15s}"
+                f"{r['accel']:6.1f} {r['root']:5.0f} {mp:>14s} {ref:>15s}"
             )
     lines.append(
-        "mm; accel mm/frame^2 (limbs); 2D alignment % of body height (median/p90 over frames): "
+        "mm; accel mm/frame^2 (limbs); root: the hips' midpoint's distance to the reference's in "
+        "the camera (the field of view and the body's size set it); "
+        "2D alignment % of body height (median/p90 over frames): "
         "mp = vs MediaPipe's confident 2D, ref = vs the held-out reference reprojected; "
         "limb = 12 limb joints, all = 33 landmarks; %F = share of front-facing frames"
     )

@@ -27,6 +27,19 @@ def test_exact_prediction_scores_zero() -> None:
     for k in ("mpjpe", "pa_mpjpe", "mpvpe", "accel"):
         assert out[k] == pytest.approx(0.0, abs=1e-6)
     assert out["coverage"] == 100.0
+    assert np.isnan(out["root"])  # nothing placed in the camera
+
+
+def test_root_is_where_the_body_is_placed() -> None:
+    """The pelvis 0.3 m deeper than the truth in every frame: root 300 mm, the pose scores 0."""
+    v, j = _truth()
+    pelvis_cam = np.tile([0.1, 0.2, 3.0], (20, 1, 1))  # (N, 1, 3)
+    placed = v + pelvis_cam + [0.0, 0.0, 0.3]  # pelvis-centred vertices, placed too far
+    s = Scores()
+    out = Outputs(j.copy(), v.copy(), verts_cam=placed)
+    score_clip(s, out, v, j, np.ones((20, 14), bool), False, pelvis_cam)
+    res = s.summary()
+    assert res["root"] == pytest.approx(300.0) and res["mpjpe"] == pytest.approx(0.0, abs=1e-6)
 
 
 def test_rotation_scale_and_jitter_perturbations() -> None:

@@ -64,6 +64,14 @@ def test_perfect_prediction_scores_zero_and_a_known_offset_scores_its_share():
     assert (s["app/align_mp"] > 0.1).all()  # % of body height, the wrist alone moved
     assert np.nanmax(np.abs(s["app/accel"])) < 1e-6  # a constant offset does not accelerate
     np.testing.assert_allclose(s["mediapipe/mpjpe"], 0.0, atol=1e-6)  # other rows unchanged
+    np.testing.assert_allclose(s["app/root"], 0.0, atol=1e-6)  # the hips did not move
+    # The whole body 10 % further away (a wrong field of view): pose scores unchanged, the root
+    # off by 10 % of its distance; MediaPipe's hip-centred rows place nobody.
+    far = AppTrack(**{**track.__dict__, "landmarks_cam": 1.1 * track.landmarks_cam})
+    s = score_view_person(real, 1, 0, far)
+    hips = track.landmarks_cam[:, [23, 24]].mean(1)
+    np.testing.assert_allclose(s["app/root"], 100.0 * np.linalg.norm(hips, axis=1), rtol=1e-6)
+    assert np.nanmax(s["app/pa"]) < 1e-6 and np.isnan(s["mediapipe/root"]).all()
 
 
 def test_frames_following_the_other_person_are_not_scored():
