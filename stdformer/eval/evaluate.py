@@ -33,7 +33,7 @@ from stdformer.body.regressors import eval_joint_regressor
 from stdformer.data.corpus import CorpusClip
 from stdformer.data.scene import pose_body
 from stdformer.eval.metrics import similarity_align
-from stdformer.inference.predictor import Predictor, PredictorConfig
+from stdformer.inference.predictor import DEFAULT_FOV_DEG, Predictor, PredictorConfig
 from stdformer.model.landmark_frontend import landmark_crop
 from stdformer.model.stdformer import STDFormer
 from stdformer.types import Observation
@@ -126,12 +126,12 @@ def as_the_app_sees(obs: list[Observation | None]) -> list[Observation | None]:
 def run_network(
     model: STDFormer, body: BodyModel, obs: list, lookahead: int, static: bool,
     body_output: str = "raw", smoothing: tuple[float, float] | None = None,
-    hidden_legs: str = "seated",
+    hidden_legs: str = "seated", fov_deg: float = DEFAULT_FOV_DEG,
 ):  # fmt: skip
     """Stream a clip's observations through the Predictor as the app does; `body_output`
     "refined" / "fit" adds the app's body refinement (`stdformer.inference.refine`, its
     `hidden_legs` pose); `smoothing` (strength, lag s) the session's `MeshSmoother` (clips are
-    30 fps)."""
+    30 fps); `fov_deg`: the field of view the body is placed with (`--fov`)."""
     from stdformer.inference.refine import BodyRefiner, RefineConfig
     from stdformer.inference.smoothing import MeshSmoother
 
@@ -143,7 +143,7 @@ def run_network(
     refiner = None if body_output == "raw" else BodyRefiner(body, refine)
     pred = Predictor(
         model,
-        PredictorConfig(lookahead=lookahead, device="cpu"),
+        PredictorConfig(lookahead=lookahead, device="cpu", fov_deg=fov_deg),
         joint_regressor=np.asarray(body.J_regressor, np.float32),
         refiner=refiner,
     )

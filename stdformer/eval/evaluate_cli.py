@@ -29,6 +29,7 @@ import numpy as np
 from tqdm import tqdm
 
 from stdformer.body.mesh_levels import default_cache_dir
+from stdformer.inference.predictor import DEFAULT_FOV_DEG
 from stdformer.session.options import (
     add_pipeline_args,
     add_smoothing_args,
@@ -47,7 +48,7 @@ APP_METHODS = ("refined", "app", "app-process")
 
 def evaluate_heldout(
     weights: str | None, folder: Path, methods, fit_iters: int, show: bool,
-    limit: int | None = None, hidden_legs: str = "seated",
+    limit: int | None = None, hidden_legs: str = "seated", fov_deg: float = DEFAULT_FOV_DEG,
 ):  # fmt: skip
     from stdformer.body.body_model import load_body_model
     from stdformer.body.mesh_levels import mesh_levels_for_body
@@ -77,13 +78,13 @@ def evaluate_heldout(
         group = next(g for g, fr in ev.GROUPS.items() if clip.framing in fr)
         for m in methods:
             seen_by = seen if m in APP_METHODS else obs
-            out = _run(m, model, body, clip, seen_by, fit_iters, hidden_legs)
+            out = _run(m, model, body, clip, seen_by, fit_iters, hidden_legs, fov_deg)
             for g in (group, "all"):
                 ev.score_clip(scores[m][g], out, gt_v, gt_j, inside, g == "upper", pelvis_cam)
     return {m: {g: s.summary() for g, s in per.items()} for m, per in scores.items()}, len(clips)
 
 
-def _run(method, model, body, clip, obs, fit_iters, hidden_legs="seated"):
+def _run(method, model, body, clip, obs, fit_iters, hidden_legs="seated", fov_deg=DEFAULT_FOV_DEG):
     from stdformer.eval import evaluate as ev
 
     if method in ("stdformer", "stdformer+2", "static-T1", *APP_METHODS):
@@ -97,7 +98,9 @@ def _run(method, model, body, clip, obs, fit_iters, hidden_legs="seated"):
             "app-process": (core.PROCESS_SMOOTHING, core.PROCESS_SMOOTHING_LAG_S),
         }.get(method)
         static = method == "static-T1"
-        return ev.run_network(model, body, obs, look, static, output, smoothing, hidden_legs)
+        return ev.run_network(
+            model, body, obs, look, static, output, smoothing, hidden_legs, fov_deg
+        )
     det = clip.detected
     joints = np.full((len(det), 14, 3), np.nan)
     if method == "mediapipe-world":
@@ -240,7 +243,7 @@ def main(argv: list[str]) -> int:
         else:
             results, n = evaluate_heldout(
                 args.weights, args.heldout, args.methods, args.fit_iters, not args.quiet,
-                args.limit, args.hidden_legs,
+                args.limit, args.hidden_legs, args.fov,
             )  # fmt: skip
             print(f"held-out clips: {n} ({args.heldout})")
             print(format_table(results))

@@ -86,3 +86,28 @@ def test_process_smoothing_steadies_the_body_and_keeps_it_accurate(scores) -> No
 
 def test_temporal_model_is_smoother_than_single_frames(scores) -> None:
     assert scores["stdformer"]["accel"] < scores["static"]["accel"], scores
+
+
+def test_the_field_of_view_places_the_body_in_the_evaluation() -> None:
+    """`evaluate --fov` reaches the predictor (it was ignored on the held-out renders): the
+    placement's K follows it, and the root error (`Scores.root`) with it."""
+    from stdformer.body.body_model import load_body_model
+    from stdformer.body.mesh_levels import mesh_levels_for_body
+    from stdformer.eval import evaluate as ev
+    from stdformer.inference.predictor import focal_length_px
+    from stdformer.model.checkpoint import load_model
+    from stdformer.session.pipeline import choose_weights
+
+    body = load_body_model()
+    model = load_model(mesh_levels_for_body(body), choose_weights(None))
+    clip = load_clip(CLIP)
+    gt_v, gt_j, pelvis_cam = ev.truth(body, clip)
+    true_fov = 2 * np.degrees(np.arctan(0.5 * max(clip.size_wh) / clip.K[0, 0]))
+    roots = {}
+    for fov in (true_fov, 40.0):
+        out = ev.run_network(model, body, ev.observations(clip), 0, False, fov_deg=fov)
+        assert out.K[0, 0] == pytest.approx(focal_length_px(tuple(clip.size_wh), fov))
+        s = ev.Scores()
+        ev.score_clip(s, out, gt_v, gt_j, np.ones((len(gt_j), 14), bool), False, pelvis_cam)
+        roots[fov] = s.summary()["root"]
+    assert roots[true_fov] < 0.5 * roots[40.0]  # the camera's own field of view places it best
