@@ -52,10 +52,10 @@ _MIN_SCALE = 1e-2  # weak-perspective scales below this (untrained nets) would p
 # The camera's field of view across the image's long side when nobody says (`--fov`): where
 # the body is placed in depth (root-relative poses barely depend on it). The real multi-view
 # set's cameras have 59.5 deg, webcams and phones mostly 55-75, the held-out renders 55-78.
-# Root (pelvis) position against the truth, this default vs the 53.1 deg of f = max(W, H)
-# before it: real set, per view and person, mean 65-599 mm vs 289-1145 (depth 0.93-1.12x the
-# truth vs 1.07-1.30x: what remains is body size); held-out renders, live, full body / knees
-# cut / upper body 657 / 385 / 312 mm vs 951 / 593 / 484. PA-MPJPE within 0.4 mm on both sets.
+# Root (pelvis) position against the truth (`evaluate`'s root), this default vs the 53.1 deg of
+# f = max(W, H) before it, live: real set front / back 267 / 192 mm vs 520 / 487 (depth
+# 0.93-1.12x the truth vs 1.07-1.30x: what remains is body size); held-out renders full body /
+# knees cut / upper body 738 / 394 / 425 mm vs 1231 / 538 / 617. PA-MPJPE within 0.4 mm.
 DEFAULT_FOV_DEG = 60.0
 
 
