@@ -1,11 +1,10 @@
-"""The settings toolbar: model, body model, device, look-ahead, mesh, hidden legs and smoothing
-(QSettings).
+"""The settings toolbar: model, body model, device, look-ahead, mesh, hidden legs, field of view
+and smoothing (QSettings).
 
 Choices are saved when they change and restored at the next start. An option given on the
 command line (`--weights`, `--body-model`, `--device`, `--lookahead`, `--body`,
-`--hidden-legs`) wins over the saved choice for that run. Model, body, device, look-ahead,
-mesh and hidden legs need the models reloaded (the window restarts the session:
-`reload_needed`); smoothing applies live (`smoothing_changed`).
+`--hidden-legs`, `--fov`) wins over the saved choice for that run. All but smoothing restart
+the session (`reload_needed`); smoothing applies live (`smoothing_changed`).
 """
 
 from __future__ import annotations
@@ -15,6 +14,7 @@ from pathlib import Path
 from PyQt6.QtCore import QSettings, Qt, pyqtSignal
 from PyQt6.QtWidgets import (
     QComboBox,
+    QDoubleSpinBox,
     QFileDialog,
     QLabel,
     QSlider,
@@ -24,6 +24,7 @@ from PyQt6.QtWidgets import (
 )
 
 from app.config import AppConfig
+from stdformer.inference.predictor import DEFAULT_FOV_DEG
 from stdformer.inference.smoothing import MAX_LAG_FRAMES
 from stdformer.session.core import DEFAULT_SMOOTHING
 
@@ -132,6 +133,16 @@ class ControlsBar(QToolBar):
             "Legs out of view with the hips at the bottom edge (head and shoulders at a desk): "
             "one image cannot tell sitting from standing there, so say which",
         )
+        self.fov = QDoubleSpinBox()
+        self.fov.setRange(20.0, 150.0)
+        self.fov.setDecimals(1)
+        self.fov.setSuffix("°")
+        self.fov.setKeyboardTracking(False)  # typing "75" is one change, not "7" then "75"
+        self.fov.setToolTip(
+            "the camera's field of view across the image's long side: how far away the body is "
+            f"placed (default {DEFAULT_FOV_DEG:g}°, a typical webcam; a data sheet's diagonal "
+            "field of view x 0.85-0.9)"
+        )
         self.smoothing = QSlider(Qt.Orientation.Horizontal)
         self.smoothing.setRange(0, 100)
         self.smoothing.setFixedWidth(90)
@@ -154,6 +165,10 @@ class ControlsBar(QToolBar):
         if legs == "seated":
             legs = str(settings.value("model/hidden_legs", "seated") or "seated")
         self.legs.setCurrentIndex(max(0, self.legs.findData(legs)))
+        fov = pipe.fov_deg  # --fov other than the default wins over the saved choice
+        if fov == DEFAULT_FOV_DEG:
+            fov = float(settings.value("model/fov", DEFAULT_FOV_DEG) or DEFAULT_FOV_DEG)
+        self.fov.setValue(fov)
 
         for label, widget in (
             ("Model", self.model),
@@ -162,6 +177,7 @@ class ControlsBar(QToolBar):
             ("Look-ahead", self.lookahead),
             ("Mesh", self.output),
             ("Hidden legs", self.legs),
+            ("FOV", self.fov),
             ("Smoothing", self.smoothing),
         ):
             self.addWidget(QLabel(f" {label}: "))
@@ -172,6 +188,7 @@ class ControlsBar(QToolBar):
         self.lookahead.valueChanged.connect(lambda _v: self._changed())
         self.output.activated.connect(lambda _i: self._changed())
         self.legs.activated.connect(lambda _i: self._changed())
+        self.fov.valueChanged.connect(lambda _v: self._changed())
         self.smoothing.valueChanged.connect(self._smoothing)
 
     # --- values ----------------------------------------------------------------------------
@@ -193,6 +210,9 @@ class ControlsBar(QToolBar):
     def hidden_legs(self) -> str:
         return str(self.legs.currentData())
 
+    def fov_deg(self) -> float:
+        return float(self.fov.value())
+
     def smoothing_strength(self) -> float:
         return self.smoothing.value() / 100.0
 
@@ -204,6 +224,7 @@ class ControlsBar(QToolBar):
         s.setValue("model/lookahead", self.lookahead.value())
         s.setValue("model/output", self.body_output())
         s.setValue("model/hidden_legs", self.hidden_legs())
+        s.setValue("model/fov", self.fov_deg())
         s.setValue("model/smoothing", self.smoothing.value())
         s.sync()
 

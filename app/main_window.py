@@ -185,6 +185,7 @@ class MainWindow(QMainWindow):
             lookahead=self.controls.lookahead.value(),
             body_output=self.controls.body_output(),
             hidden_legs=self.controls.hidden_legs(),
+            fov_deg=self.controls.fov_deg(),
         )
         return SessionConfig(
             source=self.current_source(),

@@ -157,6 +157,8 @@ def test_controls_are_kept_between_runs(qtbot, tmp_path: Path, placed_weights: P
     assert window.session_config().pipeline.hidden_legs == "seated"  # the default
     window.controls.legs.setCurrentIndex(window.controls.legs.findData("standing"))
     window.controls.legs.activated.emit(window.controls.legs.currentIndex())
+    assert window.session_config().pipeline.fov_deg == 60.0  # the default
+    window.controls.fov.setValue(72.5)
     window.controls.smoothing.setValue(40)
     window.controls.device.setCurrentIndex(window.controls.device.findData("cpu"))
     window.controls.device.activated.emit(window.controls.device.currentIndex())
@@ -170,7 +172,7 @@ def test_controls_are_kept_between_runs(qtbot, tmp_path: Path, placed_weights: P
     assert config.pipeline.weights == str(placed_weights)
     assert config.pipeline.lookahead == 3 and config.pipeline.device == "cpu"
     assert config.pipeline.body_output == "raw"  # the network's own vertices, one menu away
-    assert config.pipeline.hidden_legs == "standing"
+    assert config.pipeline.hidden_legs == "standing" and config.pipeline.fov_deg == 72.5
     assert config.smoothing == pytest.approx(0.4)
     assert again.opacity.value() == 35 and again.video.mesh_opacity == pytest.approx(0.35)
     assert not again.landmark_check.isChecked() and not again.video.show_landmarks
@@ -184,9 +186,10 @@ def test_controls_are_kept_between_runs(qtbot, tmp_path: Path, placed_weights: P
     assert third.session_config().pipeline.lookahead == 5
     assert third.session_config().pipeline.body_output == "fit"
     third.close()
-    cli = AppConfig(pipeline=PipelineConfig(hidden_legs="standing"))
+    cli = AppConfig(pipeline=PipelineConfig(hidden_legs="standing", fov_deg=59.5))
     settings.setValue("model/hidden_legs", "seated")
     fourth = MainWindow(cli, [], initial_source="sample", settings=settings)
     qtbot.addWidget(fourth)
     assert fourth.session_config().pipeline.hidden_legs == "standing"
+    assert fourth.session_config().pipeline.fov_deg == 59.5  # --fov 59.5 over the saved 72.5
     fourth.close()
