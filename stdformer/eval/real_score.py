@@ -245,16 +245,7 @@ def summarize(per_frame: list[dict[str, np.ndarray]], select: str = "all") -> di
     out["frames"] = int(sum(k.sum() for k in keep))
     for name in METHODS:
         row = {}
-        for metric in (
-            "pa",
-            "mpjpe",
-            "pa_all",
-            "mpjpe_all",
-            "accel",
-            "root",
-            "align_mp",
-            "align_ref",
-        ):
+        for metric in METRICS:
             vals = np.concatenate(
                 [s[f"{name}/{metric}"][k] for s, k in zip(per_frame, keep, strict=True)]
             )
