@@ -103,7 +103,7 @@ class MainWindow(QMainWindow):
         self.controls.smoothing_changed.connect(self._set_smoothing)
         self.addToolBar(self.controls)
         self.addToolBarBreak()
-        self.record_bar = RecordBar(self.settings, self)
+        self.record_bar = RecordBar(self.settings, self, self.controls.body_model)
         self.record_bar.message.connect(lambda text: self.statusBar().showMessage(text, 10_000))
         self.addToolBar(self.record_bar)
         self.vmc_bar = VmcBar(self.settings, config.vmc, self)

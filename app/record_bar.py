@@ -5,6 +5,7 @@ session; this bar only starts, stops and reports it."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from pathlib import Path
 
 from PyQt6.QtCore import QSettings, QThread, QTimer, pyqtSignal
@@ -49,9 +50,10 @@ class ExportJob(QThread):
     progressed = pyqtSignal(int)
     finished_with = pyqtSignal(str, bool)  # message, ok
 
-    def __init__(self, recording: Path, fmt: str, out: Path) -> None:
+    def __init__(self, recording: Path, fmt: str, out: Path, body_model: str | None) -> None:
         super().__init__()
         self.recording, self.fmt, self.out = recording, fmt, out
+        self.body_model = body_model
         self.done = 0
         self.dialog: QProgressDialog | None = None
 
@@ -62,7 +64,7 @@ class ExportJob(QThread):
 
         try:
             path = export_recording(
-                open_recording(self.recording), self.fmt, self.out, progress=step
+                open_recording(self.recording, self.body_model), self.fmt, self.out, progress=step
             )
             self.finished_with.emit(f"Exported {path}", True)
         except Exception as exc:  # shown to the user; the app goes on
@@ -75,10 +77,16 @@ class RecordBar(QToolBar):
 
     message = pyqtSignal(str)  # for the status bar
 
-    def __init__(self, settings: QSettings, parent: QWidget | None = None) -> None:
+    def __init__(
+        self,
+        settings: QSettings,
+        parent: QWidget | None = None,
+        body_model: Callable[[], str | None] = lambda: None,
+    ) -> None:
         super().__init__("Record", parent)
         self.setMovable(False)
         self.settings = settings
+        self.body_model = body_model  # the body file chosen in the app: recordings made with it
         self.recorder: Recorder | None = None
         self.last_recording: Path | None = None
         self._session: Session | None = None
@@ -205,7 +213,7 @@ class RecordBar(QToolBar):
     def export(self, recording: Path, fmt: str, out: Path | None = None) -> ExportJob | None:
         """Export in a background thread with a progress dialog; returns the job."""
         try:
-            rec = open_recording(recording)
+            rec = open_recording(recording, self.body_model())
             out = check_output(fmt, out or default_output(rec, fmt))
             total = export_length(rec, fmt, None, None)
         except RecordingError as exc:
@@ -213,7 +221,7 @@ class RecordBar(QToolBar):
             return None
         dialog = QProgressDialog(f"Exporting {fmt}…", "", 0, max(total, 1), self)
         dialog.setCancelButton(None)
-        job = ExportJob(recording, fmt, out)
+        job = ExportJob(recording, fmt, out, self.body_model())
         job.dialog = dialog
         job.progressed.connect(dialog.setValue)
         job.finished_with.connect(self._export_done)  # a bound slot: runs in the GUI thread
@@ -239,7 +247,7 @@ class RecordBar(QToolBar):
         if path is None:
             return None
         try:
-            window = PlaybackWindow(open_recording(path))
+            window = PlaybackWindow(open_recording(path, self.body_model()))
         except RecordingError as exc:
             self._warn(str(exc))
             return None

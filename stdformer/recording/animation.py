@@ -18,7 +18,6 @@ subject was lost holds the previous pose.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -26,9 +25,8 @@ import numpy as np
 import torch
 from scipy.spatial.transform import Rotation
 
-from stdformer.body.body_model import BodyModel, load_body_model
+from stdformer.body.body_model import BodyModel
 from stdformer.recording.export_mesh import frame_slots
-from stdformer.recording.format import RecordingError
 from stdformer.recording.reader import Recording
 
 YUP_FROM_CAM = np.diag([1.0, -1.0, -1.0])  # OpenCV camera -> Y-up export frame (a rotation)
@@ -78,26 +76,6 @@ def frame_period_s(rec: Recording) -> float:
     dt = np.diff(rec.t_ns.astype(np.int64)) / np.diff(rec.frame_index.astype(np.int64)).clip(1)
     dt = dt[dt > 0]
     return float(np.median(dt)) / 1e9 if len(dt) else 1.0 / rec.fps
-
-
-def load_export_body(rec: Recording, path: str | os.PathLike[str] | None = None) -> BodyModel:
-    """The body model the recording was made with: `path`, else $STDFORMER_BODY_MODEL, else the
-    default body; refused when its vertex count or SHA-256 differs from the recording's."""
-    from stdformer.recording.recorder import file_sha256
-
-    body = load_body_model(path)
-    info = rec.header.info
-    same_file = not info.body_model_sha256 or file_sha256(body.source_path).startswith(
-        info.body_model_sha256
-    )
-    if body.num_vertices != rec.n_vertices or not same_file:
-        raise RecordingError(
-            f"{rec.path} was recorded with the body model {info.body_model!r} "
-            f"({rec.n_vertices} vertices, SHA-256 {info.body_model_sha256 or '?'}); "
-            f"{body.source_path} ({body.num_vertices} vertices) is another. Pass that file "
-            "with --body-model PATH (or $STDFORMER_BODY_MODEL)."
-        )
-    return body
 
 
 def take_body_params(

@@ -38,7 +38,6 @@ class ExportOptions:
     normals: bool = True  # glb: normal deltas per frame (twice the size, right shading)
     units: str = "m"  # bvh: "m" or "cm"
     euler: str = "ZXY"  # bvh: Euler channel order, "ZXY" or "XYZ"
-    body_model: str | os.PathLike[str] | None = None  # the recording's body file (else default)
 
 
 Writer = Callable[[Recording, Path, np.ndarray, ExportOptions, "Progress | None"], Path]
@@ -91,20 +90,17 @@ def _npz(rec: Recording, out: Path, pos: np.ndarray, o: ExportOptions, p: Progre
 
 
 def _bvh(rec: Recording, out: Path, pos: np.ndarray, o: ExportOptions, p: Progress | None) -> Path:
-    from stdformer.recording.animation import load_export_body
     from stdformer.recording.export_bvh import export_bvh
 
-    body = load_export_body(rec, o.body_model)
-    return export_bvh(rec, out, pos, body, units=o.units, order=o.euler, progress=p)
+    return export_bvh(rec, out, pos, rec.body(), units=o.units, order=o.euler, progress=p)
 
 
 def _glb_skinned(
     rec: Recording, out: Path, pos: np.ndarray, o: ExportOptions, p: Progress | None
 ) -> Path:
-    from stdformer.recording.animation import load_export_body
     from stdformer.recording.export_glb_skinned import export_glb_skinned
 
-    return export_glb_skinned(rec, out, pos, load_export_body(rec, o.body_model), progress=p)
+    return export_glb_skinned(rec, out, pos, rec.body(), progress=p)
 
 
 def npz_body_params(
@@ -112,12 +108,12 @@ def npz_body_params(
 ) -> dict[str, np.ndarray]:
     """The body parameters for the npz: recorded, else fitted on export; NaN (with a warning)
     where they cannot be had (the mesh is not a body model's, or no fit in this build)."""
-    from stdformer.recording.animation import load_export_body, take_body_params
+    from stdformer.recording.animation import take_body_params
 
     if rec.has_body[pos].all():
         return rec.body_params(pos)
     try:
-        return take_body_params(rec, pos, load_export_body(rec, o.body_model), progress)
+        return take_body_params(rec, pos, rec.body(), progress)
     except (RecordingError, OSError, ValueError) as exc:  # incl. paths' Missing/BadFileError
         log.warning("npz without body parameters for some frames (NaN): %s", exc)
         return rec.body_params(pos)
@@ -136,11 +132,11 @@ EXPORT_FORMATS: dict[str, ExportFormat] = {
         ),
         ExportFormat(
             "glb-skinned", "animated glTF, skinned body with joint rotations", "_skinned.glb",
-            False, ("body_model",), _BODY, _glb_skinned, uses_body=True,
+            False, (), _BODY, _glb_skinned, uses_body=True,
         ),
         ExportFormat(
             "bvh", "BVH motion: SMPL skeleton, joint rotations", ".bvh", False,
-            ("units", "euler", "body_model"), _BODY, _bvh, uses_body=True,
+            ("units", "euler"), _BODY, _bvh, uses_body=True,
         ),
         ExportFormat(
             "mp4", "video of the rendered mesh (over the source video when kept)", ".mp4", False,
@@ -148,7 +144,7 @@ EXPORT_FORMATS: dict[str, ExportFormat] = {
         ),
         ExportFormat(
             "npz", "numpy arrays: vertices, joints, camera, body parameters", ".npz", False,
-            ("body_model",), _MESH, _npz, uses_body=True,
+            (), _MESH, _npz, uses_body=True,
         ),
     )
 }  # fmt: skip

@@ -54,7 +54,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--euler", choices=("ZXY", "XYZ"), default="ZXY", help="bvh: rotation channel order"
     )
     p.add_argument(
-        "--body-model", metavar="PATH", help="the recording's body model file (default body)"
+        "--body-model",
+        metavar="PATH",
+        help="the body model file the recording was made with, when not the default body",
     )
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.add_argument("-v", "--verbose", action="store_true", help="debug logging, native log lines")
@@ -65,14 +67,12 @@ def run_export(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     get_format(args.format)  # an unknown format is refused before the recording is read
-    rec = open_recording(args.recording)
+    rec = open_recording(args.recording, args.body_model)
     if not rec.complete:
         print(f"note: {rec.path} was not closed cleanly; exporting its {len(rec)} readable frames")
     out = check_output(args.format, args.out or default_output(rec, args.format))
     total = export_length(rec, args.format, args.first, args.last)
-    options = ExportOptions(
-        normals=not args.no_normals, units=args.units, euler=args.euler, body_model=args.body_model
-    )
+    options = ExportOptions(normals=not args.no_normals, units=args.units, euler=args.euler)
     t0 = time.perf_counter()
     with tqdm(total=total, unit="frame", desc=f"export {args.format}", disable=args.quiet) as bar:
         path = export_recording(rec, args.format, out, args.first, args.last, options, bar.update)

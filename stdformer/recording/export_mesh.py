@@ -220,8 +220,7 @@ def export_npz(
         "frame_betas": body["betas"],
     }
     with _open_new(path) as raw, zipfile.ZipFile(raw, "w", zipfile.ZIP_STORED) as zf:
-        for key in ("vertices", "joints"):
-            field = rec.records[key]
+        for key, field in (("vertices", rec.vertices), ("joints", rec.joints)):
             shape = (len(pos), *field.shape[1:])
             with zf.open(f"{key}.npy", "w", force_zip64=True) as f:
                 header = {"descr": "<f4", "fortran_order": False, "shape": shape}

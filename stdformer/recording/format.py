@@ -13,19 +13,27 @@ Why fixed records in an append-only file: a write either lands whole or leaves a
 after SIGKILL or power loss the readable part is a prefix of whole records, found from the file
 size and each record's CRC-32 (see `RECORD_CRC`). Nothing is ever rewritten in place. Records
 are numpy structured rows: `np.memmap(frames.bin, dtype=record_dtype(header))` gives every field
-as an array without loading the file (vertices of a 10-minute take are gigabytes).
+as an array without loading the file (stored vertices of a 10-minute take are gigabytes).
 
 Coordinates: metres, OpenCV camera frame of the source image (x right, y down, z forward).
 
-Versions: 2 (written now) adds the fitted body per frame in smplx conventions, `betas` (B,),
+Versions: 2 adds the fitted body per frame in smplx conventions, `betas` (B,),
 `global_orient` (3,), `body_pose` (69,) axis-angle and `transl` (3,) (NaN where no body was
 fitted; see `stdformer.types.BodyParams`), and drops version 1's `transl`, which was the pelvis
-(= `joints[0]`, still there). Version 1 recordings still open: their body fields read as NaN.
+(= `joints[0]`, still there). 3 (written now) leaves the `vertices` field out of the records
+when every mesh is a posed body (the app's default: `extra.body` "refined" or "fit"; header
+`"vertices": "posed"`): the body fields and the body model named in the header give them to
+float rounding (`reader.Recording.vertices` poses them, ~1 ms per frame), and a frame takes
+~1.6 KB instead of ~166 KB (the default body's 13,718 vertices; a minute at 30 fps: 3 MB
+instead of 300 MB). The network's own vertices (`extra.body` "raw") are stored as before
+(`"vertices": "stored"`). Versions 1 and 2 still open: their body fields read as NaN (1).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
 import zlib
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -36,13 +44,16 @@ import numpy as np
 from stdformer.types import BodyParams
 
 FORMAT = "stdformer-recording"
-VERSION = 2  # written by this program
-READABLE_VERSIONS = (1, 2)
+VERSION = 3  # written by this program
+READABLE_VERSIONS = (1, 2, 3)
 N_BETAS = 10  # shape coefficients stored per frame (BodyParams.betas)
 SUFFIX = ".strec"
 HEADER_FILE, FACES_FILE, FRAMES_FILE = "header.json", "faces.npy", "frames.bin"
 SOURCE_FILE, END_FILE = "source.mjpg", "end.json"
 N_LANDMARKS = 33  # MediaPipe BlazePose
+# `extra.body` of a run whose every mesh is a posed body (`inference.refine`'s outputs other
+# than "raw"): its recordings leave the vertices to the body fields.
+POSED_BODIES = ("refined", "fit")
 RECORD_CRC = "crc32"  # last field: zlib.crc32 of all bytes of the record before it
 
 
@@ -78,7 +89,7 @@ class FrameRecord:
     t_ns: int  # capture (media) time stamp
     tracked: bool  # the subject was seen in this frame
     has_mesh: bool  # vertices / joints / K are valid
-    vertices: np.ndarray  # (V, 3) float32 camera frame, metres
+    vertices: np.ndarray  # (V, 3) float32 camera frame, metres (posed from `body` if not stored)
     joints: np.ndarray  # (J, 3) float32, body-model joint order (SMPL-24)
     K: np.ndarray  # (3, 3) float32 intrinsics of the source image
     bbox_xyxy: np.ndarray  # (4,) float32 person box, pixels
@@ -94,10 +105,11 @@ class FrameRecord:
 
 
 def record_fields(
-    n_vertices: int, n_joints: int, n_betas: int = N_BETAS
+    n_vertices: int, n_joints: int, n_betas: int = N_BETAS, vertices: bool = True
 ) -> list[tuple[str, str, tuple[int, ...]]]:
-    """(name, numpy dtype string, shape) of each record field of the current version, in order."""
-    return [
+    """(name, numpy dtype string, shape) of each record field of the current version, in order;
+    without `vertices` the records leave them out (a posed-body recording)."""
+    fields = [
         ("index", "<i8", ()),
         ("t_ns", "<i8", ()),
         ("tracked", "u1", ()),
@@ -118,6 +130,7 @@ def record_fields(
         ("source_length", "<i8", ()),  # its length in bytes, 0 when not recorded
         (RECORD_CRC, "<u4", ()),
     ]
+    return [f for f in fields if vertices or f[0] != "vertices"]
 
 
 def dtype_from_fields(fields: list[Any]) -> np.dtype:
@@ -144,6 +157,11 @@ class Header:
         return self.version >= 2 and "global_orient" in self.dtype.names
 
     @property
+    def stores_vertices(self) -> bool:
+        """The records hold the vertices (else they are posed from the body fields)."""
+        return any(name == "vertices" for name, _, _ in self.fields)
+
+    @property
     def dtype(self) -> np.dtype:
         return dtype_from_fields(self.fields)
 
@@ -157,6 +175,7 @@ class Header:
             "n_vertices": self.n_vertices,
             "n_joints": self.n_joints,
             "joint_order": "SMPL-24 (body-model joint order)",
+            "vertices": "stored" if self.stores_vertices else "posed",
             "n_faces": self.n_faces,
             "record_size": self.dtype.itemsize,
             "record_fields": [[n, t, list(s)] for n, t, s in self.fields],
@@ -215,9 +234,20 @@ class Header:
             raise RecordingError(f"{path}: malformed header ({exc!r})") from exc
         if itemsize != int(d.get("record_size", itemsize)):
             raise RecordingError(f"{path}: record_size does not match record_fields")
+        if not (header.stores_vertices or header.has_body_fields):
+            raise RecordingError(f"{path}: records hold neither vertices nor a body to pose")
         return header
 
 
 def record_crc(row_bytes: bytes | memoryview) -> int:
     """CRC-32 of one record without its trailing 4-byte CRC field."""
     return zlib.crc32(memoryview(row_bytes)[:-4]) & 0xFFFFFFFF
+
+
+def file_sha256(path: str | os.PathLike[str], prefix: int = 16) -> str:
+    """First `prefix` hex digits of the file's SHA-256 (identifies weights / body files)."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()[:prefix]

@@ -2,13 +2,16 @@
 
     rec = open_recording("takes/recording-20250101-120000.strec")
     len(rec), rec.fps, rec.faces                  # frames readable, nominal fps, (F, 3) int32
-    rec.vertices[rec.has_mesh]                    # (N, V, 3) float32, memory-mapped
+    rec.vertices[rec.has_mesh]                    # (N, V, 3) float32, memory-mapped or posed
     for frame in rec.frames(): ...                # FrameRecord per frame, in recording order
     rec.source_image(i)                           # (H, W, 3) uint8 BGR when the video was kept
 
 The readable frames are the whole records at the start of frames.bin whose CRC holds: a torn
 last record (killed mid-write, power loss) is left out. Arrays are views of a read-only memory
-map, so opening a long take costs no memory; copy what you keep.
+map, so opening a long take costs no memory; copy what you keep. A posed-body recording
+(format version 3, the app's default) stores no vertices: `rec.vertices[...]` poses the frames
+asked for from their body fields with the recording's body model (`Recording.body`: the
+embedded default body, or the file passed to `open_recording`; ~1 ms per frame).
 """
 
 from __future__ import annotations
@@ -16,8 +19,9 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -31,9 +35,13 @@ from stdformer.recording.format import (
     FrameRecord,
     Header,
     RecordingError,
+    file_sha256,
     record_crc,
 )
 from stdformer.types import BodyParams
+
+if TYPE_CHECKING:
+    from stdformer.body.body_model import BodyModel
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +56,8 @@ class Recording:
     records: np.ndarray  # (N,) structured, fields as in format.record_fields
     complete: bool  # end.json present: stopped cleanly (False after a crash or while recording)
     dropped_tail_bytes: int  # bytes after the last whole, valid record (a torn write)
+    body_model: str | os.PathLike[str] | None = None  # its body file (None: env, else default)
+    _loaded: dict = field(default_factory=dict, repr=False)  # the body and its fitter, once
 
     def __len__(self) -> int:
         return len(self.records)
@@ -62,8 +72,52 @@ class Recording:
 
     # Field views, each (N, ...) over all readable frames.
     @property
-    def vertices(self) -> np.ndarray:  # (N, V, 3) float32, NaN where has_mesh is False
-        return self.records["vertices"]
+    def vertices(self) -> np.ndarray | PosedVertices:  # (N, V, 3) float32, NaN without a mesh
+        """Stored vertices (memory-mapped), or a posed-body recording's posed on indexing."""
+        if self.header.stores_vertices:
+            return self.records["vertices"]
+        return PosedVertices(self)
+
+    def body(self) -> BodyModel:
+        """The body model the recording was made with: the file given to `open_recording`,
+        else $STDFORMER_BODY_MODEL, else the default body; RecordingError when its vertex
+        count or SHA-256 differs from the recording's (loaded once)."""
+        if "body" not in self._loaded:
+            from stdformer.body.body_model import load_body_model
+
+            body = load_body_model(self.body_model)
+            info = self.header.info
+            sha = info.body_model_sha256
+            if body.num_vertices != self.n_vertices or (
+                sha and not file_sha256(body.source_path).startswith(sha)
+            ):
+                raise RecordingError(
+                    f"{self.path} was recorded with the body model {info.body_model!r} "
+                    f"({self.n_vertices} vertices, SHA-256 {sha or '?'}); "
+                    f"{body.source_path} ({body.num_vertices} vertices) is another. Pass that "
+                    "file with --body-model PATH (or $STDFORMER_BODY_MODEL)."
+                )
+            self._loaded["body"] = body
+        return self._loaded["body"]
+
+    def posed_vertices(self, pos: np.ndarray) -> np.ndarray:
+        """(F, V, 3) float32 vertices of the recorded bodies at positions `pos` (F,) (each must
+        have one), through the recording's body model."""
+        from stdformer.body.fit import BodyFit, BodyFitter
+
+        if "fitter" not in self._loaded:
+            self._loaded["fitter"] = BodyFitter(self.body())
+        fitter, pos = self._loaded["fitter"], np.asarray(pos, np.int64)
+        params = self.body_params(pos)
+        out = np.empty((len(pos), self.n_vertices, 3), np.float32)
+        for start in range(0, len(pos), POSE_CHUNK):
+            part = slice(start, start + POSE_CHUNK)
+            betas = params["betas"][part]
+            for b in np.unique(betas, axis=0):  # a take holds its shape once it has settled
+                same = np.flatnonzero((betas == b).all(-1))
+                frames = [BodyParams(**{k: v[part][i] for k, v in params.items()}) for i in same]
+                out[start + same] = fitter.vertices(BodyFit.from_params(frames))
+        return out
 
     @property
     def joints(self) -> np.ndarray:  # (N, J, 3) float32
@@ -123,7 +177,7 @@ class Recording:
             t_ns=int(r["t_ns"]),
             tracked=bool(r["tracked"]),
             has_mesh=bool(r["has_mesh"]),
-            vertices=np.array(r["vertices"]),
+            vertices=np.array(self.vertices[i]),
             joints=np.array(r["joints"]),
             K=np.array(r["K"]),
             bbox_xyxy=np.array(r["bbox_xyxy"]),
@@ -164,8 +218,45 @@ class Recording:
         return [i for i in range(len(self)) if record_crc(raw[i].data) != self.records["crc32"][i]]
 
 
-def open_recording(path: str | os.PathLike[str]) -> Recording:
-    """Open the recording folder `path` (also a partial one); RecordingError if it is not one."""
+class PosedVertices:
+    """The vertices of a posed-body recording, (N, V, 3) float32, posed from the body fields of
+    the frames an index selects (`[i]`, `[a:b]`, `[positions]`, `[mask]`, `[i, :, 1]`); NaN
+    for frames without a body. Nothing is held: index in chunks for long takes."""
+
+    def __init__(self, rec: Recording) -> None:
+        self._rec = rec
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        return len(self._rec), self._rec.n_vertices, 3
+
+    def __len__(self) -> int:
+        return len(self._rec)
+
+    def __getitem__(self, key: object) -> np.ndarray:
+        rest: tuple = ()
+        if isinstance(key, tuple):
+            key, rest = key[0], key[1:]
+        pos = np.arange(len(self._rec))[key]
+        single = np.ndim(pos) == 0
+        pos = np.atleast_1d(pos)
+        out = np.full((len(pos), self._rec.n_vertices, 3), np.nan, np.float32)
+        posed = self._rec.has_body[pos]
+        if posed.any():
+            out[posed] = self._rec.posed_vertices(pos[posed])
+        out = out[0] if single else out
+        return out[rest] if single else out[(slice(None), *rest)]
+
+
+POSE_CHUNK = 256  # frames posed at once (~14 MB of default-body vertices)
+
+
+def open_recording(
+    path: str | os.PathLike[str], body_model: str | os.PathLike[str] | None = None
+) -> Recording:
+    """Open the recording folder `path` (also a partial one); RecordingError if it is not one.
+    `body_model`: the body file it was recorded with, when not the default body (posed-body
+    recordings need it for their vertices, body exports for the skeleton)."""
     path = Path(path).expanduser()
     header_path = path / HEADER_FILE
     if not path.is_dir():
@@ -183,7 +274,8 @@ def open_recording(path: str | os.PathLike[str]) -> Recording:
     records, dropped = _map_records(path / FRAMES_FILE, header.dtype)
     if dropped:
         log.warning("%s: ignoring %d bytes of a torn last write", path, dropped)
-    return Recording(path, header, faces, records, (path / END_FILE).is_file(), dropped)
+    complete = (path / END_FILE).is_file()
+    return Recording(path, header, faces, records, complete, dropped, body_model)
 
 
 def _map_records(frames_path: Path, dtype: np.dtype) -> tuple[np.ndarray, int]:

@@ -14,7 +14,6 @@ recording (reported by the session as a failed subscriber, frames so far kept on
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import threading
@@ -28,7 +27,13 @@ import numpy as np
 
 from stdformer import __version__
 from stdformer.recording.convert import encode_jpeg, frame_record
-from stdformer.recording.format import FrameRecord, RecordingError, RecordingInfo
+from stdformer.recording.format import (
+    POSED_BODIES,
+    FrameRecord,
+    RecordingError,
+    RecordingInfo,
+    file_sha256,
+)
 from stdformer.recording.writer import RecordingWriter
 from stdformer.types import Observation
 
@@ -51,15 +56,6 @@ class RecorderStatus:
     elapsed_s: float
     error: str | None
     closed: bool
-
-
-def file_sha256(path: str | os.PathLike[str], prefix: int = 16) -> str:
-    """First `prefix` hex digits of the file's SHA-256 (identifies weights / body files)."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()[:prefix]
 
 
 def recording_info(
@@ -220,6 +216,8 @@ class Recorder:
             self._n_joints,
             stem=self.stem,
             record_source=self.record_source,
+            # a posed body gives its vertices from its parameters: 1.6 KB a frame, not 166
+            store_vertices=info.extra.get("body") not in POSED_BODIES,
         )
         with self._lock:
             self.writer, self._t0 = writer, time.monotonic()

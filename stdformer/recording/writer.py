@@ -130,8 +130,10 @@ class RecordingWriter:
         n_joints: int = 24,
         record_source: bool = False,
         sync_interval_s: float = 0.5,
+        store_vertices: bool = True,
     ) -> None:
-        """Start writing into `path`, an empty folder that already exists (see `create`)."""
+        """Start writing into `path`, an empty folder that already exists (see `create`).
+        `store_vertices=False`: a posed-body recording (format.py), every mesh carries a body."""
         self.path = Path(path)
         self.sync_interval_s = float(sync_interval_s)
         faces = np.ascontiguousarray(faces, dtype=np.int32)
@@ -142,7 +144,7 @@ class RecordingWriter:
             n_vertices=int(n_vertices),
             n_joints=int(n_joints),
             n_faces=len(faces),
-            fields=record_fields(int(n_vertices), int(n_joints)),
+            fields=record_fields(int(n_vertices), int(n_joints), vertices=store_vertices),
             created_utc=datetime.now(UTC).isoformat(timespec="seconds"),
             has_source_video=record_source,
         )
@@ -186,10 +188,13 @@ class RecordingWriter:
         stem: str | None = None,
         record_source: bool = False,
         sync_interval_s: float = 0.5,
+        store_vertices: bool = True,
     ) -> RecordingWriter:
         """New recording folder under `parent` (never an existing one), ready for `write`."""
         path = new_recording_dir(parent, stem)
-        return cls(path, info, faces, n_vertices, n_joints, record_source, sync_interval_s)
+        return cls(
+            path, info, faces, n_vertices, n_joints, record_source, sync_interval_s, store_vertices
+        )
 
     # ------------------------------------------------------------------ writing
     def write(self, rec: FrameRecord) -> None:
@@ -198,11 +203,18 @@ class RecordingWriter:
             raise RecordingError(f"recording {self.path} stopped earlier: {self.error}")
         if self._fd is None:
             raise RecordingError(f"recording {self.path} is closed")
+        if rec.has_mesh and rec.body is None and not self.header.stores_vertices:
+            raise RecordingError(
+                f"frame {rec.index} has a mesh without a fitted body; {self.path} stores posed "
+                "bodies only (record the network's raw vertices with the body set to raw)"
+            )
         row = self._row[0]
         row["index"], row["t_ns"] = rec.index, rec.t_ns
         row["tracked"], row["has_mesh"] = int(rec.tracked), int(rec.has_mesh)
         row["bbox_xyxy"], row["K"] = rec.bbox_xyxy, rec.K
-        row["joints"], row["vertices"] = rec.joints, rec.vertices
+        row["joints"] = rec.joints
+        if self.header.stores_vertices:
+            row["vertices"] = rec.vertices
         row["landmarks_px"] = rec.landmarks_px
         row["landmark_visibility"] = rec.landmark_visibility
         row["world_landmarks"] = rec.world_landmarks

@@ -72,13 +72,23 @@ def body_record(i: int, has_mesh: bool = True, with_body: bool = True) -> FrameR
 
 
 def write_body_take(
-    parent: Path, n_frames: int, missing: tuple[int, ...] = (), with_body: bool = True
+    parent: Path,
+    n_frames: int,
+    missing: tuple[int, ...] = (),
+    with_body: bool = True,
+    store_vertices: bool = True,
+    body_model_sha256: str = "",
 ) -> Path:
-    """A complete recording of the default body, fitted parameters stored per frame."""
+    """A complete recording of the default body, fitted parameters stored per frame (and the
+    vertices, unless `store_vertices` is False: a posed-body recording)."""
     body = default_body()
     name = body.source_path.name
-    info = RecordingInfo(30.0, "synthetic body", image_size_wh=(640, 480), body_model=name)
-    with RecordingWriter.create(parent, info, body.faces, body.num_vertices, 24) as writer:
+    info = RecordingInfo(
+        30.0, "synthetic body", (640, 480), body_model=name, body_model_sha256=body_model_sha256
+    )
+    with RecordingWriter.create(
+        parent, info, body.faces, body.num_vertices, 24, store_vertices=store_vertices
+    ) as writer:
         for i in range(n_frames):
             writer.write(body_record(i, i not in missing, with_body))
     return writer.path

@@ -38,6 +38,10 @@ def test_process_sample_clip_records_every_frame(
     assert rec.source_image(5).shape == (480, 640, 3)
     npz = np.load(out / f"{clip.stem}.npz")
     assert npz["vertices"].shape == (int(rec.has_mesh.sum()), rec.n_vertices, 3)
+    # the default body is a posed body: the recording keeps its parameters, not its vertices
+    assert not rec.header.stores_vertices and rec.has_body[rec.has_mesh].all()
+    assert (rec.path / "frames.bin").stat().st_size < 2_000 * n_frames
+    assert np.isfinite(npz["vertices"]).all()
 
 
 def rec_meshes(out: Path, clip: Path) -> int:
