@@ -1,5 +1,6 @@
-"""The mesh smoother: depth noise never moves the overlay, the fixed lag removes the filter's
-delay, every mesh comes out once and in order, and a smoothed body stays one with its mesh."""
+"""The mesh smoother: depth noise never moves the overlay, nor does smoothing where the body is
+across the image, the fixed lag removes the filter's delay, every mesh comes out once and in
+order, and a smoothed body stays one with its mesh."""
 
 from __future__ import annotations
 
@@ -56,11 +57,26 @@ def test_depth_noise_is_smoothed_without_moving_the_overlay() -> None:
     assert np.std(np.diff(z_out)) < 0.45 * np.std(np.diff(z_in))
 
 
+# A body-sized cloud of points that stay still (12, 3), metres, 3 m from the camera: the
+# smoother leaves where the body is across the image unsmoothed and smooths the points about it,
+# so a moving limb is one point of it.
+STILL = np.random.default_rng(7).uniform(-0.4, 0.4, (12, 3)) * [1, 2, 0.3] + [0, 0, 3.0]
+
+
+def _limb(x: np.ndarray) -> list[MeshResult]:
+    """Meshes of the still cloud with point 0 at (x[i], 0, 3) in frame i."""
+    meshes = []
+    for i, xi in enumerate(x):
+        v = STILL.copy()
+        v[0] = [xi, 0.0, 3.0]
+        meshes.append(_mesh(i, v))
+    return meshes
+
+
 def _ramp(n: int, speed_m_s: float = 0.6) -> list[MeshResult]:
-    """A point crossing the image at constant speed, with 5 mm noise across it."""
+    """A limb (point 0) crossing the image at constant speed, with 5 mm noise across it."""
     rng = np.random.default_rng(1)
-    x = speed_m_s * np.arange(n) / FPS + 0.005 * rng.standard_normal(n)
-    return [_mesh(i, np.array([[x[i], 0.0, 3.0], [x[i], 0.5, 3.0]])) for i in range(n)]
+    return _limb(speed_m_s * np.arange(n) / FPS + 0.005 * rng.standard_normal(n))
 
 
 def test_the_lag_removes_the_filters_delay_and_every_mesh_comes_out_once() -> None:
@@ -100,10 +116,35 @@ def test_live_filter_trails_as_one_stage_and_shakes_less() -> None:
         return float(np.mean(np.abs(np.diff(run(f, noise), 2)[30:])))
 
     assert accel(CascadedOneEuro(cutoff, stages=2)) < 0.9 * accel(OneEuroFilter(cutoff))
-    live = MeshSmoother(0.1)  # the live smoother filters with the cascade
-    still = [_mesh(i, np.array([[noise[i], 0.0, 3.0], [noise[i], 0.5, 3.0]])) for i in range(n)]
-    x = np.array([m.vertices_cam[0, 0] for m in _run(live, still)])
-    assert np.mean(np.abs(np.diff(x, 2)[30:])) < 0.9 * accel(OneEuroFilter(cutoff))
+    live = MeshSmoother(0.1)  # the live smoother filters the pose with the cascade
+    v = np.stack([m.vertices_cam for m in _run(live, _limb(noise))])
+    x = v[:, 0, 0] - v[:, :, 0].mean(1)  # the limb about the body's centre: 11/12 of the noise
+    assert np.mean(np.abs(np.diff(x, 2)[30:])) < 0.9 * 11 / 12 * accel(OneEuroFilter(cutoff))
+
+
+@pytest.mark.parametrize("lag_s", [0.0, 0.25])
+def test_where_the_body_is_across_the_image_is_not_smoothed(lag_s: float) -> None:
+    """A shaking camera (hand-held, a pan) moves the whole body across the image: the overlay
+    follows it exactly, live and in files; its depth jitter and the pose's are smoothed."""
+    n, rng = 90, np.random.default_rng(4)
+    shake = np.zeros((n, 1, 3))
+    shake[:, 0, :2] = 0.02 * rng.standard_normal((n, 2))  # 2 cm of shake across the image
+    shake[:, 0, 2] = 0.05 * rng.standard_normal(n)  # and 5 cm of depth noise
+    pose = 0.005 * rng.standard_normal((n, 12, 3))  # 5 mm of pose jitter per point
+    pts = STILL + shake + pose  # (n, 12, 3)
+    out = _run(MeshSmoother(0.3, lag_s=lag_s), [_mesh(i, pts[i]) for i in range(n)])
+    v = np.stack([m.vertices_cam for m in out]).astype(np.float64)
+    centre = v.mean(1)  # (n, 3)
+    ray = centre[:, :2] / centre[:, 2:]  # where the body's centre is in the image
+    want = pts.mean(1)[:, :2] / pts.mean(1)[:, 2:]
+    np.testing.assert_allclose(ray, want, atol=2e-3)  # < 1 px at 500 px focal length
+    assert np.std(np.diff(centre[20:, 2])) < 0.5 * np.std(np.diff(pts.mean(1)[20:, 2]))
+    about = v - v.mean(1, keepdims=True)
+    raw = pts - pts.mean(1, keepdims=True)
+    assert (
+        np.abs(np.diff(about[20:], 2, axis=0)).mean()
+        < 0.6 * np.abs(np.diff(raw[20:], 2, axis=0)).mean()
+    )
 
 
 def test_walking_across_the_room_does_not_unsmooth_the_pose() -> None:
@@ -133,21 +174,24 @@ def test_walking_across_the_room_does_not_unsmooth_the_pose() -> None:
 
 def test_process_smoothing_takes_the_jitter_out_of_fast_motion_without_trailing() -> None:
     """`process`'s zero-phase smoother (no lag to fight) keeps its cut-off low in fast motion:
-    a point crossing at 1 m/s with 5 mm noise keeps < 15 % of the noise's frame-to-frame
-    acceleration (20 % with the live filter's speed coefficient) and stays within 5 mm."""
+    a limb crossing at 1 m/s with 5 mm noise keeps < 15 % of the noise's frame-to-frame
+    acceleration about the body's centre (< 25 % in all: the centre, a twelfth of it here, is
+    not smoothed across the image) and stays within 5 mm."""
     from stdformer.session.core import PROCESS_SMOOTHING, PROCESS_SMOOTHING_LAG_S
 
     n, speed = 90, 1.0
     truth = speed * np.arange(n) / FPS
     noisy = truth + 0.005 * np.random.default_rng(1).standard_normal(n)
-    meshes = [_mesh(i, np.array([[noisy[i], 0.0, 3.0], [noisy[i], 0.5, 3.0]])) for i in range(n)]
-    out = _run(MeshSmoother(PROCESS_SMOOTHING, PROCESS_SMOOTHING_LAG_S), meshes)
-    err = np.array([m.vertices_cam[0, 0] for m in out]) - truth
+    out = _run(MeshSmoother(PROCESS_SMOOTHING, PROCESS_SMOOTHING_LAG_S), _limb(noisy))
+    v = np.stack([m.vertices_cam for m in out]).astype(np.float64)
+    err = v[:, 0, 0] - truth
+    about = v[:, 0, 0] - v[:, :, 0].mean(1) - 11 / 12 * (truth - STILL[1:, 0].mean())
 
     def accel(e: np.ndarray) -> float:
         return float(np.mean(np.abs(np.diff(e, 2)[10:-10])))
 
-    assert accel(err) < 0.15 * accel(noisy - truth)
+    assert accel(about) < 0.15 * 11 / 12 * accel(noisy - truth)
+    assert accel(err) < 0.25 * accel(noisy - truth)
     assert abs(np.mean(err[15:-15])) < 0.005
 
 
@@ -198,7 +242,9 @@ def test_a_smoothed_body_reproduces_its_mesh() -> None:
             )
         np.testing.assert_allclose(again, m.vertices_cam, atol=1e-4)
         gap = np.linalg.norm(m.vertices_cam - smoothed.vertices_cam, axis=-1).mean()
-        assert gap < 0.01  # the body is re-posed onto the smoothed surface (mean < 1 cm)
+        # the body is re-posed onto the smoothed surface (mean < 1.5 cm: the two leave the
+        # centroids of different points unsmoothed, its fitting points' and all vertices')
+        assert gap < 0.015
         assert m.index == smoothed.index
 
 

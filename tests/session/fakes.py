@@ -7,7 +7,16 @@ import numpy as np
 from stdformer.session.pipeline import Localized, PipelineConfig
 from stdformer.types import Frame, MeshResult, Observation
 
-FACES = np.array([[0, 1, 2], [0, 2, 3]], np.int64)  # (F, 3) a square
+# (12, 3) a body-sized fan of points 3 m away; vertex 0 (a hand) jitters, the others stay still
+BODY = np.concatenate([np.zeros((1, 3)), np.random.default_rng(0).uniform(-0.4, 0.4, (11, 3))])
+BODY[:, 2] += 3.0
+FACES = np.array([[0, i, i + 1] for i in range(1, 11)], np.int64)  # (F, 3) a fan over them
+
+
+def hand(mesh: MeshResult) -> float:
+    """x of the fake's jittering vertex about the body's centre: what smoothing steadies (the
+    centre's place across the image is never smoothed)."""
+    return float(mesh.vertices_cam[0, 0] - mesh.vertices_cam[:, 0].mean())
 
 
 def _observation(frame: Frame) -> Observation:
@@ -41,8 +50,8 @@ class FakeLocalizer:
 
 class FakePipeline:
     """Stands in for LivePipeline: a person in bright frames (someone else in dim ones, nobody in
-    dark ones), a 4-vertex "mesh" per person frame
-    that jitters by 1 cm along x from frame to frame. Fast and deterministic."""
+    dark ones), a 12-vertex "mesh" per person frame
+    whose vertex 0 jitters by 1 cm along x from frame to frame. Fast and deterministic."""
 
     def __init__(self, config: PipelineConfig | None = None) -> None:
         self.config = config or PipelineConfig()
@@ -66,9 +75,8 @@ class FakePipeline:
     ) -> tuple[list[MeshResult], dict[str, float]]:
         if obs is None:
             return [], {}
-        verts = np.zeros((4, 3), np.float32)
-        verts[:, 0] = 0.01 * (frame.index % 2)
-        verts[:, 2] = 3.0
+        verts = BODY.astype(np.float32)
+        verts[0, 0] = 0.01 * (frame.index % 2)
         mesh = MeshResult(
             vertices_cam=verts,
             joints_cam=verts[:1].copy(),
