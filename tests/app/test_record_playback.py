@@ -43,6 +43,17 @@ def test_record_button_writes_a_readable_recording(
     assert rec.complete and len(rec) >= 15 and rec.has_mesh.sum() >= 10
     assert rec.has_source_video and rec.header.info.weights == placed_weights.name
     assert np.all(np.diff(rec.frame_index) >= 1)  # in order, each frame once
+    # the fitted body is recorded as its parameters (1.6 kB a frame): played back, it is posed
+    assert not rec.header.stores_vertices and rec.has_body[rec.has_mesh].all()
+    assert (rec.path / "frames.bin").stat().st_size < 2_000 * len(rec)
+    player = bar.open_playback(bar.last_recording)
+    assert isinstance(player, PlaybackWindow)
+    qtbot.addWidget(player)
+    first = int(np.flatnonzero(rec.has_mesh)[0])
+    player.seek(first)
+    qtbot.waitUntil(lambda: player.shown_position == first, timeout=30_000)
+    assert body_pixels(player.view.pixmap().toImage()) > 200  # the recorded body, posed
+    player.close()
     window.stop()
     window.close()
 
