@@ -59,14 +59,15 @@ ZERO_PHASE_BETA = 0.5  # with a lag nothing trails fast motion: raise the cut-of
 # 570 frames) front / back, live, x1.5 of BETA: accel 12.1 -> 11.4 / 8.1 -> 7.9 mm/frame^2,
 # PA-MPJPE 83.8 -> 83.7 / 80.9 -> 80.7; held-out renders, full body, PA-MPJPE / accel 52.0 ->
 # 52.1 / 6.3 -> 6.1 (x1: real accel 11.0 / 7.6 but renders 52.3; x2.5: accel 12.1 / 8.4). With
-# a lag (zero phase) it gained nothing (`process`, both passes split: back PA-MPJPE 78.7 ->
-# 78.9, renders equal): the lagged filters stay whole.
+# a lag (zero phase) a split with one coefficient gained nothing (`process`, both passes split:
+# back PA-MPJPE 78.7 -> 78.9, renders equal); the lagged filters are split since the centroid's
+# place across the image is not smoothed (`CENTROID_ACROSS_HZ`) and keep one coefficient.
 SHAPE_BETA = 1.5 * BETA
 # Where the body is across the image (the centroid of its points in u, v) is not smoothed: many
 # landmarks measure it well, and what moves it fast is mostly the camera (a pan, a hand-held
 # phone), which the overlay must follow. Broadcast football (ROMP's sample video, 30 fps, a
 # panning camera), overlay median vs MediaPipe's landmarks, smoothed as before -> now: live
-# 3.4 -> 2.8 %, `process` 4.3 -> 3.6 % (unsmoothed: 1.5 %); the real set's limbs are
+# 3.4 -> 3.0 %, `process` 4.3 -> 3.7 % (unsmoothed: 1.5 %); the real set's limbs are
 # root-relative and barely change (measured in assets/README.md).
 CENTROID_ACROSS_HZ = np.inf
 MAX_LAG_FRAMES = 8  # look-ahead in frames (the live session's; `process` uses `lag_s`)
@@ -214,8 +215,8 @@ class MeshSmoother:
         self._cutoffs = np.array([[across, across, depth], [CENTROID_ACROSS_HZ] * 2 + [depth]])
         self._repose_iters = OFFLINE_REPOSE_ITERS if lag_s > 0 else None
         self._causal = lag_s == 0.0 and lag_frames == 0  # live: nothing comes back to smooth it
-        lagged = ZERO_PHASE_BETA
-        self._betas = np.array([[SHAPE_BETA], [BETA]]) if self._causal else np.array([[lagged]] * 2)
+        beta = [[SHAPE_BETA], [BETA]] if self._causal else [[ZERO_PHASE_BETA]] * 2
+        self._betas = np.array(beta)  # (2, 1): the points', the centroid's
         self._forward: CascadedOneEuro | OneEuroFilter | None = None  # made for the point count
         self._held: deque[_Held] = deque()
         self.reset()
