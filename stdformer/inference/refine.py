@@ -31,7 +31,10 @@ evidence, and the network's guess for them is unreliable (held-out head-and-shou
 standing, hips bent < 30 deg, in 3 of 13 seated clips; bent more in 3 of 6 standing ones).
 The legs are then blended into the pose `hidden_legs` names, seated (hips and knees bent ~90
 deg, the default: a webcam at a desk) or standing (straight), a per-track weight moving over
-`seat_ramp_s` of media time so it never pops (`_seat`); legs in view are untouched.
+`seat_ramp_s` of media time so it never pops (`_seat`); legs in view are untouched. Legs this
+track saw straight stay standing when they leave the image (the person came nearer the
+camera) until the shoulders are `sit_drop` shoulder widths lower than they were then (the
+person sat down); a track that never showed its legs gets `hidden_legs`.
 The result is a posed body: a clean surface (no torn hands), its joints, and its
 parameters (`MeshResult.body`) for animation exports and streams.
 
@@ -53,7 +56,7 @@ from stdformer.body.body_model import BodyModel
 from stdformer.body.fit import BETA_NORM_LIMIT, BodyFit, BodyFitter, JointPrior, Term
 from stdformer.body.kinematics import PointSet, matrices, rotvecs
 from stdformer.body.regressors import landmark_regressor
-from stdformer.detect.pose_topology import POSE_HIPS
+from stdformer.detect.pose_topology import POSE_HIPS, POSE_SHOULDERS
 from stdformer.inference.roll import upright_in_image
 from stdformer.types import MeshResult, Observation
 
@@ -133,6 +136,15 @@ class RefineConfig:
     hidden_legs: HiddenLegs = "seated"
     seat_hip_band: float = 0.10  # of the image height
     seat_ramp_s: float = 0.3
+    # Legs last seen straight (MediaPipe's world landmarks: shoulder-hip-knee and hip-knee-ankle
+    # angles at least `straight_deg`; a person standing reads 150-172 deg; walking's bent knees
+    # keep what was seen, a hip angle under `seated_hip_deg` forgets it) stay standing out of
+    # view until the shoulders are `sit_drop` of their width lower in the image than then:
+    # sitting lowers them ~0.45 m, ~1.3 widths; walking up to a camera at most ~0.3 m above
+    # them lowers them by less than 0.85 (in widths at the nearer distance).
+    straight_deg: float = 150.0  # hip and knee angles at least this: straight legs
+    seated_hip_deg: float = 120.0  # a hip angle below this: no longer standing
+    sit_drop: float = 0.9
     # A landmark's weight (2D and world) is divided by 1 + (d / jump_gate)^4, d its distance
     # (of the box height) from where its last two confident readings put it (constant
     # velocity): MediaPipe's glitches on real footage (a limb jumping to another person or
@@ -180,8 +192,11 @@ class BodyRefiner:
         self._last: BodyFit | None = None
         self._betas_sum = np.zeros(self.fitter.num_betas)
         self._betas_n = 0
-        self._seat_weight = 0.0  # 0 = the legs as solved, 1 = seated
+        # per hidden-legs pose, 0 = the legs as solved, 1 = in that pose (at most one rises)
+        self._leg_weights = dict.fromkeys(HIDDEN_LEGS, 0.0)
         self._seat_t_ns: int | None = None
+        self._stood: tuple[float, float] | None = None  # shoulders (y, width) px, legs straight
+        self._hidden_pose: str = self.config.hidden_legs  # the pose hidden legs are given
         self._readings: list[tuple[int, np.ndarray, np.ndarray]] = []  # last two (t_ns, uv, sure)
 
     @property
@@ -234,7 +249,7 @@ class BodyRefiner:
         if not refine:
             return self._posed(mesh, fit, "fit", t0)
         fit = self._seat(fit, mesh)
-        legs = self.config.hidden_legs if self._seat_weight >= 0.5 else None
+        legs = next((k for k, w in self._leg_weights.items() if w >= 0.5), None)
         return dataclasses.replace(self._posed(mesh, fit, "fit", t0), hidden_legs=legs)
 
     def _posed(self, mesh: MeshResult, fit: BodyFit, stage: str, t0: float) -> MeshResult:
@@ -336,26 +351,41 @@ class BodyRefiner:
         return weight
 
     def _seat(self, fit: BodyFit, mesh: MeshResult) -> BodyFit:
-        """The legs blended toward the `hidden_legs` pose by this track's seat weight, which
-        moves toward 1 while the legs are hidden below a desk (module docstring), toward 0
-        otherwise, at 1 / `seat_ramp_s` per second of media time; a new track starts where it
-        is."""
-        target = float(_legs_under_desk(mesh.observation, self.config))
-        if self._seat_t_ns is None:
-            self._seat_weight = target
-        else:
-            dt = max(mesh.t_ns - self._seat_t_ns, 0) * 1e-9
-            step = dt / max(self.config.seat_ramp_s, 1e-6)
-            self._seat_weight += float(np.clip(target - self._seat_weight, -step, step))
+        """The legs blended toward a hidden-legs pose by this track's weights (module
+        docstring): the pose's weight moves toward 1 while the legs are hidden below the image,
+        every weight toward 0 otherwise, at 1 / `seat_ramp_s` per second of media time; a new
+        track starts where it is."""
+        cfg = self.config
+        obs = None if mesh.observation is None else upright_in_image(mesh.observation)
+        hidden = obs is not None and _legs_under_desk(obs, cfg)
+        shoulders = None if obs is None else _shoulders(obs, cfg)
+        if obs is not None and not hidden and _legs_in_view(obs, cfg):
+            hips, knees = _leg_angles(obs.world_landmarks)
+            if min(hips + knees) >= cfg.straight_deg and shoulders is not None:
+                self._stood = shoulders
+            elif min(hips) < cfg.seated_hip_deg:  # seen sitting or squatting
+                self._stood = None
+        if self._stood is None:
+            self._hidden_pose = cfg.hidden_legs
+        elif hidden and shoulders is not None:  # the drop in today's shoulder widths
+            drop = (shoulders[0] - self._stood[0]) / max(shoulders[1], 1.0)
+            self._hidden_pose = "standing" if drop < cfg.sit_drop else cfg.hidden_legs
+        first = self._seat_t_ns is None
+        dt = 0.0 if first else max(mesh.t_ns - self._seat_t_ns, 0) * 1e-9
+        step = dt / max(cfg.seat_ramp_s, 1e-6)
         self._seat_t_ns = mesh.t_ns
-        w = self._seat_weight * self._seat_weight * (3.0 - 2.0 * self._seat_weight)  # smoothstep
-        if w <= 0.0:
-            return fit
         rot = fit.rot_local.copy()  # (1, 24, 3, 3)
         joints = list(_SEAT_JOINTS)
-        seat = matrices(_HIDDEN_LEG_ROTVECS[self.config.hidden_legs])  # (4, 3, 3)
-        delta = rotvecs(np.swapaxes(rot[:, joints], -1, -2) @ seat)  # (1, 4, 3) solved -> seat
-        rot[:, joints] = rot[:, joints] @ matrices(w * delta)  # slerp by w
+        for name in HIDDEN_LEGS:
+            target = float(hidden and name == self._hidden_pose)
+            w = self._leg_weights[name]
+            w = target if first else w + float(np.clip(target - w, -step, step))
+            self._leg_weights[name] = w
+            w = w * w * (3.0 - 2.0 * w)  # smoothstep
+            if w > 0.0:
+                goal = matrices(_HIDDEN_LEG_ROTVECS[name])  # (4, 3, 3)
+                delta = rotvecs(np.swapaxes(rot[:, joints], -1, -2) @ goal)  # (1, 4, 3)
+                rot[:, joints] = rot[:, joints] @ matrices(w * delta)  # slerp by w
         return dataclasses.replace(fit, rot_local=rot)
 
 
@@ -368,21 +398,46 @@ def _confidence_weight(conf: np.ndarray, cfg: RefineConfig) -> np.ndarray:
     return conf * np.clip(ramp, 0.0, 1.0)
 
 
-def _legs_under_desk(obs: Observation | None, cfg: RefineConfig) -> bool:
-    """No usable knee or ankle landmark and the hips in the image's bottom band or below (of
-    the image turned upright for the person: a camera on its side, `roll.upright_in_image`)."""
-    if obs is None:
-        return False
-    obs = upright_in_image(obs)
+def _legs_in_view(obs: Observation, cfg: RefineConfig) -> bool:
+    """A knee or ankle landmark is usable: confident and inside the image."""
     w_img, h_img = obs.image_size_wh
     idx = list(_KNEES_ANKLES)
     uv = obs.landmarks_px[idx, :2]  # (4, 2)
     inside = (uv[:, 0] >= 0) & (uv[:, 0] < w_img) & (uv[:, 1] >= 0) & (uv[:, 1] < h_img)
     conf = np.minimum(obs.visibility[idx], obs.presence[idx])
-    if (inside & (conf >= cfg.min_visibility)).any():
+    return bool((inside & (conf >= cfg.min_visibility)).any())
+
+
+def _leg_angles(world: np.ndarray) -> tuple[list[float], list[float]]:
+    """Degrees of the (left, right) hips (shoulder-hip-knee) and knees (hip-knee-ankle) from
+    world landmarks (33, 3); 180 = straight."""
+    w = np.asarray(world, np.float64)
+
+    def angle(a: int, b: int, c: int) -> float:
+        u, v = w[a] - w[b], w[c] - w[b]
+        cos = u @ v / max(float(np.linalg.norm(u) * np.linalg.norm(v)), 1e-9)
+        return float(np.degrees(np.arccos(np.clip(cos, -1.0, 1.0))))
+
+    return [angle(11, 23, 25), angle(12, 24, 26)], [angle(23, 25, 27), angle(24, 26, 28)]
+
+
+def _shoulders(obs: Observation, cfg: RefineConfig) -> tuple[float, float] | None:
+    """(y of the shoulders' middle, their distance) in pixels of `obs` (upright), or None
+    without both shoulders sure."""
+    idx = list(POSE_SHOULDERS)
+    if np.minimum(obs.visibility[idx], obs.presence[idx]).min() < cfg.min_visibility:
+        return None
+    uv = obs.landmarks_px[idx, :2].astype(np.float64)
+    return float(uv[:, 1].mean()), float(np.linalg.norm(uv[0] - uv[1]))
+
+
+def _legs_under_desk(obs: Observation, cfg: RefineConfig) -> bool:
+    """No usable knee or ankle landmark and the hips in the image's bottom band or below;
+    `obs` upright (`roll.upright_in_image`: for a camera on its side, a side edge)."""
+    if _legs_in_view(obs, cfg):
         return False
     hip_y = float(obs.landmarks_px[list(POSE_HIPS), 1].mean())
-    return hip_y >= (1.0 - cfg.seat_hip_band) * h_img
+    return hip_y >= (1.0 - cfg.seat_hip_band) * obs.image_size_wh[1]
 
 
 def _hips_unseen(obs: Observation | None, cfg: RefineConfig) -> bool:

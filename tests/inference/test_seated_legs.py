@@ -1,6 +1,7 @@
 """Hidden legs at a desk (issue 14): with the knees and ankles out of view and the hips at the
 bottom edge, the refined body sits (hips and knees bent ~90 deg) instead of standing, blended in
-over a fraction of a second; legs in view follow the evidence as before."""
+over a fraction of a second, unless the track saw the legs standing and the person has not sat
+down since; legs in view follow the evidence as before."""
 
 from __future__ import annotations
 
@@ -162,6 +163,31 @@ def test_hidden_legs_stand_when_the_user_says_so(body):
     np.testing.assert_allclose(_legs(seated, out_seated)["knee_deg"], 90, atol=10)
     with pytest.raises(ValueError, match="hidden legs"):
         BodyRefiner(body, RefineConfig(hidden_legs="kneeling"))  # type: ignore[arg-type]
+
+
+def test_legs_seen_standing_stay_standing_out_of_view_until_the_person_sits(body):
+    """Someone walks up to the camera: legs seen straight at 3 m, then out of view with the
+    hips at the bottom edge at 1.3 m. They stay standing (a refiner that never saw them seats
+    the same view); once the shoulders drop as in sitting down, the legs sit."""
+    refiner, fresh = BodyRefiner(body), BodyRefiner(body)
+    far, net_far = _bodies(refiner, 4, seated=False, pelvis_cam=[0.0, 0.0, 3.0])
+    for i in range(10):
+        out = refiner(_frame(refiner, far, net_far, i))
+    assert out.hidden_legs is None  # legs in view: nothing posed
+    near, net = _bodies(refiner, 4, seated=False, pelvis_cam=[0.0, 0.42, 1.3])
+    for i in range(10, 26):  # 0.5 s
+        frame = _frame(refiner, near, net, i)
+        out, unseen = refiner(frame), fresh(frame)
+    hips_y = frame.observation.landmarks_px[[23, 24], 1]
+    assert (hips_y > 0.9 * 480).all() and (frame.observation.presence[25:29] < 0.5).all()
+    assert out.hidden_legs == "standing" and unseen.hidden_legs == "seated"
+    legs = _legs(refiner, out)
+    assert (legs["hip_deg"] < 15).all() and (legs["knee_deg"] < 15).all(), legs
+    sitting, net_sit = _bodies(refiner, 4, seated=True, pelvis_cam=[0.0, 0.85, 1.3])
+    for i in range(26, 42):  # the shoulders 0.43 m lower: sat down
+        out = refiner(_frame(refiner, sitting, net_sit, i))
+    assert out.hidden_legs == "seated"
+    np.testing.assert_allclose(_legs(refiner, out)["knee_deg"], 90, atol=10)
 
 
 @pytest.mark.parametrize("case", ["legs_in_view", "hips_mid_image"])
