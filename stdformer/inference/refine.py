@@ -56,7 +56,7 @@ from stdformer.body.body_model import BodyModel
 from stdformer.body.fit import BETA_NORM_LIMIT, BodyFit, BodyFitter, JointPrior, Term
 from stdformer.body.kinematics import PointSet, matrices, rotvecs
 from stdformer.body.regressors import landmark_regressor
-from stdformer.detect.pose_topology import POSE_HIPS, POSE_SHOULDERS
+from stdformer.detect.pose_topology import POSE_ANKLES, POSE_HIPS, POSE_KNEES, POSE_SHOULDERS
 from stdformer.inference.roll import upright_in_image
 from stdformer.types import MeshResult, Observation
 
@@ -357,9 +357,10 @@ class BodyRefiner:
         track starts where it is."""
         cfg = self.config
         obs = None if mesh.observation is None else upright_in_image(mesh.observation)
-        hidden = obs is not None and _legs_under_desk(obs, cfg)
+        in_view = obs is not None and _legs_in_view(obs, cfg)
+        hidden = obs is not None and not in_view and _hips_at_bottom(obs, cfg)
         shoulders = None if obs is None else _shoulders(obs, cfg)
-        if obs is not None and not hidden and _legs_in_view(obs, cfg):
+        if in_view:
             hips, knees = _leg_angles(obs.world_landmarks)
             if min(hips + knees) >= cfg.straight_deg and shoulders is not None:
                 self._stood = shoulders
@@ -418,7 +419,9 @@ def _leg_angles(world: np.ndarray) -> tuple[list[float], list[float]]:
         cos = u @ v / max(float(np.linalg.norm(u) * np.linalg.norm(v)), 1e-9)
         return float(np.degrees(np.arccos(np.clip(cos, -1.0, 1.0))))
 
-    return [angle(11, 23, 25), angle(12, 24, 26)], [angle(23, 25, 27), angle(24, 26, 28)]
+    sides = zip(POSE_SHOULDERS, POSE_HIPS, POSE_KNEES, POSE_ANKLES, strict=True)  # left, right
+    hips_knees = [(angle(s, h, k), angle(h, k, a)) for s, h, k, a in sides]
+    return [hk[0] for hk in hips_knees], [hk[1] for hk in hips_knees]
 
 
 def _shoulders(obs: Observation, cfg: RefineConfig) -> tuple[float, float] | None:
@@ -431,11 +434,9 @@ def _shoulders(obs: Observation, cfg: RefineConfig) -> tuple[float, float] | Non
     return float(uv[:, 1].mean()), float(np.linalg.norm(uv[0] - uv[1]))
 
 
-def _legs_under_desk(obs: Observation, cfg: RefineConfig) -> bool:
-    """No usable knee or ankle landmark and the hips in the image's bottom band or below;
-    `obs` upright (`roll.upright_in_image`: for a camera on its side, a side edge)."""
-    if _legs_in_view(obs, cfg):
-        return False
+def _hips_at_bottom(obs: Observation, cfg: RefineConfig) -> bool:
+    """The hips in the image's bottom band or below; `obs` upright (`roll.upright_in_image`:
+    for a camera on its side, a side edge). With no usable knee or ankle: legs under a desk."""
     hip_y = float(obs.landmarks_px[list(POSE_HIPS), 1].mean())
     return hip_y >= (1.0 - cfg.seat_hip_band) * obs.image_size_wh[1]
 
