@@ -241,7 +241,7 @@ class PosedVertices:
         single = np.ndim(pos) == 0
         pos = np.atleast_1d(pos)
         out = np.full((len(pos), self._rec.n_vertices, 3), np.nan, np.float32)
-        posed = self._rec.has_body[pos]
+        posed = np.isfinite(self._rec.records["global_orient"][pos, 0])  # these frames only
         if posed.any():
             out[posed] = self._rec.posed_vertices(pos[posed])
         out = out[0] if single else out
