@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from stdformer.session.pipeline import PipelineConfig
+from stdformer.session.pipeline import PipelineConfig, default_lookahead
 
 
 @dataclass(frozen=True)
@@ -19,7 +19,10 @@ class AppConfig:
 
     source: str | None = None
     loop: bool = True  # restart a video file at its end instead of stopping
-    pipeline: PipelineConfig = field(default_factory=PipelineConfig)
+    # the app's pipeline defaults: the library's, with the live look-ahead this machine gets
+    pipeline: PipelineConfig = field(
+        default_factory=lambda: PipelineConfig(lookahead=default_lookahead())
+    )
     quit_after_s: float | None = None
     stats_json: str | None = None
     max_camera_index: int = 3  # camera indices probed: 0 .. max_camera_index

@@ -27,6 +27,7 @@ from app.config import AppConfig
 from stdformer.inference.predictor import DEFAULT_FOV_DEG
 from stdformer.inference.smoothing import MAX_LAG_FRAMES
 from stdformer.session.core import DEFAULT_SMOOTHING
+from stdformer.session.pipeline import default_lookahead
 
 PICK = "__pick__"
 DEVICES = ("auto", "cpu", "cuda")
@@ -153,8 +154,11 @@ class ControlsBar(QToolBar):
         device = pipe.device if pipe.device != "auto" else str(settings.value("model/device", ""))
         self.device.setCurrentIndex(max(0, self.device.findData(device.split(":")[0])))
         self._device_override = pipe.device if ":" in pipe.device else None  # e.g. cuda:1
-        saved_lookahead = int(settings.value("model/lookahead", 0) or 0)
-        self.lookahead.setValue(pipe.lookahead or saved_lookahead)
+        # a --lookahead other than this machine's default wins over the saved choice (the key
+        # is new with that default: one frame from 2 CPUs, was 0 everywhere)
+        auto = default_lookahead()
+        saved_lookahead = int(settings.value("model/lookahead_frames", auto) or 0)
+        self.lookahead.setValue(pipe.lookahead if pipe.lookahead != auto else saved_lookahead)
         saved = settings.value("model/smoothing", round(100 * DEFAULT_SMOOTHING))
         self.smoothing.setValue(int(saved if saved is not None else 0))
         output = pipe.body_output  # a --body other than the default wins over the saved choice
@@ -221,7 +225,7 @@ class ControlsBar(QToolBar):
         s.setValue("model/weights", self.model.path())
         s.setValue("model/body", self.body.path())
         s.setValue("model/device", str(self.device.currentData()))
-        s.setValue("model/lookahead", self.lookahead.value())
+        s.setValue("model/lookahead_frames", self.lookahead.value())
         s.setValue("model/output", self.body_output())
         s.setValue("model/hidden_legs", self.hidden_legs())
         s.setValue("model/fov", self.fov_deg())

@@ -47,7 +47,7 @@ from pathlib import Path
 import _bootstrap  # noqa: F401
 
 from stdformer.paths import REPO_ROOT
-from stdformer.session.pipeline import choose_weights
+from stdformer.session.pipeline import choose_weights, default_lookahead
 
 CASES = {  # name: (size_wh, fps, paced)
     "paced-480": ((640, 480), 30.0, True),
@@ -151,7 +151,7 @@ def run_case(args: argparse.Namespace) -> dict[str, object]:
     pipe = PipelineConfig(
         localizer=LocalizerConfig(max_people=args.max_people),
         weights=args.weights,
-        lookahead=args.lookahead,
+        lookahead=default_lookahead() if args.lookahead is None else args.lookahead,
         body_output=args.body[0],
     )
     receiver = None
@@ -166,6 +166,7 @@ def run_case(args: argparse.Namespace) -> dict[str, object]:
     app.processEvents()
     res: dict[str, object] = {"case": args.case, "window_s": round(process_age_s(), 2)}
     res["overlap_used"] = overlap_enabled(window.session_config())
+    res["lookahead"] = window.session_config().pipeline.lookahead
     window.start()
     duration = args.minutes * 60.0 if args.minutes else args.seconds
     state: dict[str, object] = {"phase": "startup", "counts": dict.fromkeys(STAGES, 0)}
@@ -336,7 +337,10 @@ def main() -> None:
     p.add_argument("--warmup", type=float, default=2.0, help="seconds after the first mesh")
     p.add_argument("--sample-every", type=float, default=None, help="RSS sample period, s")
     p.add_argument("--weights", help="checkpoint (default: the shipped weights)")
-    p.add_argument("--lookahead", type=int, default=0)
+    p.add_argument(
+        "--lookahead", type=int, help="smoother look-ahead frames (default: the app's choice, "
+        "1 from 2 CPUs, 0 on one; the CPUs of --cpus)",
+    )  # fmt: skip
     p.add_argument(
         "--body", nargs="+", default=["refined"], choices=("refined", "fit", "raw"),
         help="body outputs to compare (each case runs once per value, in one run)",
@@ -394,7 +398,8 @@ def main() -> None:
                 cmd += ["--overlap", overlap, "--vmc", vmc]
                 for opt in ("seconds", "minutes", "warmup", "sample_every", "lookahead",
                             "max_people"):  # fmt: skip
-                    cmd += [f"--{opt.replace('_', '-')}", str(getattr(args, opt))]
+                    if getattr(args, opt) is not None:
+                        cmd += [f"--{opt.replace('_', '-')}", str(getattr(args, opt))]
                 proc = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
                 if not out.exists():
                     failed = f"{case}/{body}/{overlap}/vmc {vmc}: failed (exit {proc.returncode})"

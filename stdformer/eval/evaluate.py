@@ -125,13 +125,14 @@ def as_the_app_sees(obs: list[Observation | None]) -> list[Observation | None]:
 
 def run_network(
     model: STDFormer, body: BodyModel, obs: list, lookahead: int, static: bool,
-    body_output: str = "raw", smoothing: tuple[float, float] | None = None,
+    body_output: str = "raw", smoothing: tuple[float, float, int] | None = None,
     hidden_legs: str = "seated", fov_deg: float = DEFAULT_FOV_DEG,
 ):  # fmt: skip
     """Stream a clip's observations through the Predictor as the app does; `body_output`
     "refined" / "fit" adds the app's body refinement (`stdformer.inference.refine`, its
-    `hidden_legs` pose); `smoothing` (strength, lag s) the session's `MeshSmoother` (clips are
-    30 fps); `fov_deg`: the field of view the body is placed with (`--fov`)."""
+    `hidden_legs` pose); `smoothing` (strength, lag s, look-ahead frames) the session's
+    `MeshSmoother` (clips are 30 fps); `fov_deg`: the field of view the body is placed with
+    (`--fov`)."""
     from stdformer.inference.refine import BodyRefiner, RefineConfig
     from stdformer.inference.smoothing import MeshSmoother
 
@@ -147,7 +148,8 @@ def run_network(
         joint_regressor=np.asarray(body.J_regressor, np.float32),
         refiner=refiner,
     )
-    smoother = MeshSmoother(*(smoothing or (0.0, 0.0)), reposer=refiner)
+    strength, lag_s, lag_frames = smoothing or (0.0, 0.0, 0)
+    smoother = MeshSmoother(strength, lag_s, refiner, lag_frames)
     ereg = eval_joint_regressor(body).numpy()
 
     def keep(done: list, end: bool = False) -> None:

@@ -36,7 +36,7 @@ from stdformer.session.options import (
     pipeline_config_from_args,
     smoothing_from_args,
 )
-from stdformer.session.pipeline import PipelineConfig
+from stdformer.session.pipeline import LIVE_LOOKAHEAD, PipelineConfig
 
 METHODS = (
     "stdformer", "stdformer+2", "static-T1", "refined", "app", "app-process", "mediapipe-world",
@@ -92,10 +92,11 @@ def _run(method, model, body, clip, obs, fit_iters, hidden_legs="seated", fov_de
 
         look = {"stdformer+2": 2, "app-process": core.PROCESS_NETWORK_LOOKAHEAD}.get(method, 0)
         output = "raw" if method.startswith(("stdformer", "static")) else "refined"
-        # "app": the live session's smoothing; "app-process": `process`'s (with its lag)
+        # "app": the live session's smoothing (its look-ahead from 2 CPUs); "app-process":
+        # `process`'s (with its lag)
         smoothing = {
-            "app": (core.DEFAULT_SMOOTHING, 0.0),
-            "app-process": (core.PROCESS_SMOOTHING, core.PROCESS_SMOOTHING_LAG_S),
+            "app": (core.DEFAULT_SMOOTHING, 0.0, LIVE_LOOKAHEAD),
+            "app-process": (core.PROCESS_SMOOTHING, core.PROCESS_SMOOTHING_LAG_S, 0),
         }.get(method)
         static = method == "static-T1"
         return ev.run_network(
@@ -213,7 +214,7 @@ def format_table(results: dict) -> str:
     return "\n".join(lines)
 
 
-def main(argv: list[str]) -> int:
+def build_parser() -> argparse.ArgumentParser:
     from stdformer.session.core import DEFAULT_SMOOTHING
 
     p = argparse.ArgumentParser(prog="main.py evaluate", description=__doc__.split("\n\n")[0])
@@ -225,10 +226,16 @@ def main(argv: list[str]) -> int:
     p.add_argument("--limit", type=int, help="only the first N held-out clips (quick checks)")
     p.add_argument("--json", type=Path, help="write the results here")
     p.add_argument("-q", "--quiet", action="store_true")
-    add_pipeline_args(p)  # --weights for both modes; all of them for --video and --real
+    # --weights for both modes; all of them for --video and --real, whose default look-ahead is
+    # the live session's from 2 CPUs (not this machine's: the same numbers everywhere)
+    add_pipeline_args(p, lookahead=LIVE_LOOKAHEAD)
     add_smoothing_args(p, DEFAULT_SMOOTHING, 0.0)  # --video, --real: as live (see `process`)
     p.add_argument("-v", "--verbose", action="store_true", help="debug logging, native log lines")
-    args = p.parse_args(argv)
+    return p
+
+
+def main(argv: list[str]) -> int:
+    args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING)
     logging.getLogger("OpenGL").setLevel(logging.WARNING)
     try:

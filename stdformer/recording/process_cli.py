@@ -75,7 +75,7 @@ def build_parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.add_argument("-v", "--verbose", action="store_true", help="debug logging, native log lines")
-    add_pipeline_args(p, PROCESS_NETWORK_LOOKAHEAD)
+    add_pipeline_args(p, PROCESS_NETWORK_LOOKAHEAD, lookahead=0)  # its smoothing has a lag
     return add_smoothing_args(p, PROCESS_SMOOTHING, PROCESS_SMOOTHING_LAG_S)
 
 

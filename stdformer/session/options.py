@@ -15,7 +15,7 @@ from stdformer.detect.localize import LocalizerConfig
 from stdformer.inference.predictor import DEFAULT_FOV_DEG
 from stdformer.inference.refine import BODY_OUTPUTS, HIDDEN_LEGS
 from stdformer.inference.smoothing import MAX_LAG_FRAMES
-from stdformer.session.pipeline import PipelineConfig
+from stdformer.session.pipeline import LIVE_LOOKAHEAD, PipelineConfig, default_lookahead
 
 MAX_NETWORK_LOOKAHEAD = 7  # the shipped network's window is 8 frames (`ModelConfig.T`)
 
@@ -52,11 +52,12 @@ def field_of_view(text: str) -> float:
 
 
 def add_pipeline_args(
-    parser: argparse.ArgumentParser, network_lookahead: int = 0
+    parser: argparse.ArgumentParser, network_lookahead: int = 0, lookahead: int | None = None
 ) -> argparse.ArgumentParser:
     """Add the options every command that runs the pipeline takes (files, device, look-ahead,
     people); `pipeline_config_from_args` turns them into a `PipelineConfig`.
-    `network_lookahead`: this command's default of --network-lookahead."""
+    `network_lookahead`, `lookahead`: this command's defaults of --network-lookahead and
+    --lookahead (None: the live session's, `default_lookahead()` on this machine)."""
     g = parser.add_argument_group("pipeline")
     g.add_argument(
         "--pose-model", metavar="PATH", help="MediaPipe pose landmarker .task (lite/full/heavy)"
@@ -72,9 +73,10 @@ def add_pipeline_args(
     g.add_argument(
         "--lookahead",
         type=int_at_least(0, MAX_LAG_FRAMES),
-        default=0,
+        default=lookahead,
         metavar="K",
-        help="the smoother looks K frames ahead: a steadier mesh, K frames later (default 0)",
+        help="the smoother looks K frames ahead: a steadier mesh, K frames later (default "
+        + (f"{LIVE_LOOKAHEAD} from 2 CPUs, 0 on one)" if lookahead is None else f"{lookahead})"),
     )
     g.add_argument(
         "--network-lookahead",
@@ -160,7 +162,7 @@ def pipeline_config_from_args(args: argparse.Namespace) -> PipelineConfig:
         weights=args.weights,
         mesh_levels=args.mesh_levels,
         device=args.device,
-        lookahead=args.lookahead,
+        lookahead=default_lookahead() if args.lookahead is None else args.lookahead,
         network_lookahead=args.network_lookahead,
         body_output=args.body,
         hidden_legs=args.hidden_legs,

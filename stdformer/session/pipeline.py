@@ -36,6 +36,23 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+# The smoother's look-ahead live (`default_lookahead`): one frame. Its backward pass removes the
+# causal filter's lag and most of its jitter for a frame of latency. Real multi-view set (60 fps,
+# `main.py evaluate --real --lookahead K`), front / back, K = 0 -> 1 -> 2: accel 11.2 / 7.6 ->
+# 9.7 / 6.9 -> 8.7 / 6.3 mm/frame^2, PA-MPJPE 82.6 / 79.6 -> 82.2 / 78.8 -> 82.0 / 78.4, overlay
+# median 1.7 / 1.6 -> 1.5 / 1.5 -> 1.4 / 1.4 %; held-out renders (30 fps), all framings, K = 0 ->
+# 1: PA-MPJPE 58.9 -> 58.1, MPVPE 138.1 -> 137.3, accel 5.6 -> 4.3. `bench_live.py` (2-core AMD
+# EPYC with AVX-512, 640x480 at 30 fps): latency p50 38 -> 74 ms, within two frame intervals plus
+# the detector's 18 ms; on one core (no overlap) 67 -> 115 ms at 26.7 -> 24.7 fps, so one CPU
+# goes without.
+LIVE_LOOKAHEAD = 1
+
+
+def default_lookahead() -> int:
+    """The live session's look-ahead when none is asked for: `LIVE_LOOKAHEAD` frames from two
+    CPUs (this process's), none on one (its latency and frame rate cost too much there)."""
+    return LIVE_LOOKAHEAD if len(os.sched_getaffinity(0)) >= 2 else 0
+
 
 @dataclass(frozen=True)
 class PipelineConfig:
@@ -46,7 +63,7 @@ class PipelineConfig:
     device: str = "auto"
     # frames of latency spent on a smoother mesh: the session's smoother looks this many frames
     # ahead (zero phase over them; `MeshSmoother.lag_frames`); the network's own look-ahead is
-    # `network_lookahead`
+    # `network_lookahead`. The app's default is `default_lookahead()` (main.py, the window).
     lookahead: int = 0
     # frames of future context the network reads (its meshes come this many frames later):
     # `process`, which has no latency budget, reads PROCESS_NETWORK_LOOKAHEAD (session.core)

@@ -15,7 +15,7 @@ from PyQt6.QtGui import QImage
 from app.config import AppConfig
 from app.main_window import NO_PERSON_VIDEO, MainWindow
 from stdformer.paths import resolve_file
-from stdformer.session.pipeline import PipelineConfig
+from stdformer.session.pipeline import PipelineConfig, default_lookahead
 
 
 def pixels(image: QImage) -> np.ndarray:  # (H, W, 3) uint8 RGB
@@ -150,6 +150,7 @@ def test_controls_are_kept_between_runs(qtbot, tmp_path: Path, placed_weights: P
     qtbot.addWidget(window)
     window.controls.model.set_path(str(placed_weights))
     window.controls.model.picked.emit()
+    assert window.session_config().pipeline.lookahead == default_lookahead()  # the default
     window.controls.lookahead.setValue(3)
     assert window.session_config().pipeline.body_output == "refined"  # the default mesh
     window.controls.output.setCurrentIndex(window.controls.output.findData("raw"))

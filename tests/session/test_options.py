@@ -83,3 +83,24 @@ def test_process_lets_the_network_read_ahead_and_live_does_not() -> None:
     assert PROCESS_NETWORK_LOOKAHEAD == 3
     app = app_main.config_from_args(app_main.build_parser().parse_args([])).pipeline
     assert app.network_lookahead == 0
+
+
+@pytest.mark.parametrize(("cpus", "expected"), [({0, 1}, 1), ({0}, 0)])
+def test_the_live_look_ahead_defaults_to_one_frame_from_two_cpus(monkeypatch, cpus, expected):
+    """Live the smoother looks a frame ahead where the machine has the cores for its latency;
+    files (`process`: a lag of its own) and evaluations (the same numbers on any machine) do
+    not follow the machine; an explicit --lookahead always wins."""
+    import os
+
+    from app.config import AppConfig
+    from stdformer.session.pipeline import LIVE_LOOKAHEAD
+
+    monkeypatch.setattr(os, "sched_getaffinity", lambda _pid: cpus)
+    parse = app_main.build_parser().parse_args
+    assert app_main.config_from_args(parse([])).pipeline.lookahead == expected
+    assert AppConfig().pipeline.lookahead == expected
+    assert app_main.config_from_args(parse(["--lookahead", "0"])).pipeline.lookahead == 0
+    process = process_cli.build_parser().parse_args(["clip.mp4", "--out", "out"])
+    assert process_cli.pipeline_config_from_args(process).lookahead == 0
+    evaluate = evaluate_cli.build_parser().parse_args(["--real"])
+    assert evaluate_cli.pipeline_config_from_args(evaluate).lookahead == LIVE_LOOKAHEAD == 1

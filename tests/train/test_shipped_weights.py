@@ -41,7 +41,7 @@ def scores():
     from stdformer.session import core
 
     # what `main.py process` applies: its smoothing, the network reading ahead
-    process = (core.PROCESS_SMOOTHING, core.PROCESS_SMOOTHING_LAG_S)
+    process = (core.PROCESS_SMOOTHING, core.PROCESS_SMOOTHING_LAG_S, 0)
     ahead = core.PROCESS_NETWORK_LOOKAHEAD
     for name, static, body_output, smoothing, look in (
         ("stdformer", False, "raw", None, 0), ("static", True, "raw", None, 0),
