@@ -7,8 +7,9 @@
 Each case runs in a fresh process: the real `MainWindow` (Qt offscreen, widgets painted), its
 session (capture thread paced at the clip's rate, localize, model), the display subscriber
 (3D view + mesh overlay rendered with pyrender) and the GUI thread taking each drawn frame.
-Clips are made in a temporary folder from `assets/sample_clip.mp4`: 640x480 at 30 fps and
-1280x720 at 30 fps (the sample letterboxed). "unpaced" reads the file as fast as the session
+Clips are made in a temporary folder from `assets/sample_clip.mp4`: 640x480 at 30 fps,
+1280x720 at 30 fps (the sample letterboxed) and 640x480 at 60 fps ("paced-480-60", a 60 fps
+webcam: the sample played twice as fast). "unpaced" reads the file as fast as the session
 takes frames (batch mode: none dropped at capture) for the throughput ceiling.
 
 Without `--weights` the shipped weights (`assets/stdformer_landmarks.pt`) are used, as the app
@@ -52,6 +53,7 @@ from stdformer.session.pipeline import choose_weights, default_lookahead
 CASES = {  # name: (size_wh, fps, paced)
     "paced-480": ((640, 480), 30.0, True),
     "paced-720": ((1280, 720), 30.0, True),
+    "paced-480-60": ((640, 480), 60.0, True),  # a 60 fps webcam (the sample played 2x faster)
     "unpaced-480": ((640, 480), 30.0, False),
     "unpaced-720": ((1280, 720), 30.0, False),
 }
