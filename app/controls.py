@@ -121,7 +121,8 @@ class ControlsBar(QToolBar):
         self.lookahead = QSpinBox()
         self.lookahead.setRange(0, MAX_LAG_FRAMES)
         self.lookahead.setToolTip(
-            "the smoother looks this many frames ahead: steadier mesh, that many frames later"
+            "the smoother looks this many frames ahead: steadier mesh, that many frames later "
+            "(default 1 on two or more CPUs, 0 on one)"
         )
         self.output = _choices(
             BODY_OUTPUT_LABELS,
