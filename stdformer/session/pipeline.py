@@ -48,10 +48,16 @@ log = logging.getLogger(__name__)
 LIVE_LOOKAHEAD = 1
 
 
+def several_cpus() -> bool:
+    """Whether this process may run on two or more CPUs: the live session then overlaps its
+    stages (`session.overlap_enabled`) and looks a frame ahead (`default_lookahead`)."""
+    return len(os.sched_getaffinity(0)) >= 2
+
+
 def default_lookahead() -> int:
     """The live session's look-ahead when none is asked for: `LIVE_LOOKAHEAD` frames from two
     CPUs (this process's), none on one (its latency and frame rate cost too much there)."""
-    return LIVE_LOOKAHEAD if len(os.sched_getaffinity(0)) >= 2 else 0
+    return LIVE_LOOKAHEAD if several_cpus() else 0
 
 
 @dataclass(frozen=True)

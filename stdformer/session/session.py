@@ -25,7 +25,6 @@ frames are dropped evenly at capture (not while recording: a recorder wants ever
 from __future__ import annotations
 
 import logging
-import os
 import threading
 from collections import deque
 from collections.abc import Callable, Iterator
@@ -46,7 +45,7 @@ from stdformer.session.core import (
 )
 from stdformer.session.fade import MeshFade
 from stdformer.session.mailbox import Mailbox
-from stdformer.session.pipeline import LivePipeline, PipelineConfig
+from stdformer.session.pipeline import LivePipeline, PipelineConfig, several_cpus
 from stdformer.session.sources import SourceError, open_source
 from stdformer.session.stats import RunStats
 from stdformer.session.subscribers import Subscription
@@ -79,7 +78,7 @@ def overlap_enabled(config: SessionConfig) -> bool:
     On one core overlap loses (17.8 vs 14.9 fps, latency 92 vs 168 ms): both stages share it."""
     if config.overlap is not None:
         return config.overlap
-    return len(os.sched_getaffinity(0)) >= 2
+    return several_cpus()
 
 
 class Session:

@@ -316,12 +316,12 @@ def test_the_next_frame_is_localized_while_this_one_completes(
 
 
 def test_overlap_by_default_from_two_cpus(monkeypatch) -> None:
+    import os
+
     from stdformer.session import session as session_module
 
     for cpus, batch, expected in [(1, True, False), (1, False, False), (2, True, True),
                                   (2, False, True), (4, False, True)]:  # fmt: skip
-        monkeypatch.setattr(
-            session_module.os, "sched_getaffinity", lambda _pid, n=cpus: set(range(n))
-        )
+        monkeypatch.setattr(os, "sched_getaffinity", lambda _pid, n=cpus: set(range(n)))
         assert session_module.overlap_enabled(SessionConfig(batch=batch)) is expected
     assert session_module.overlap_enabled(SessionConfig(overlap=False, batch=True)) is False
