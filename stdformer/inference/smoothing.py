@@ -19,10 +19,10 @@ backward One-Euro pass over the newer meshes has removed the forward filter's la
 like filtering a whole take forwards and backwards: 0.25 s is within 1 % of that on the real
 set). `process` uses it (files have no latency budget); live it costs `lag_s` of latency.
 `lag_frames` = K holds each mesh until K newer ones came (the live session's look-ahead: K
-frames of latency at any frame rate). Real set (60 fps, the frames the tracker of the release
-before followed), live settings, K = 1: front / back
-accel 11.4 -> 8.5 / 8.9 -> 6.5 mm/frame^2, PA-MPJPE 82.7 -> 82.5 / 74.7 -> 74.4 (the network's
-own look-ahead of one frame, which the session used before: accel 11.0 / 8.8).
+frames of latency at any frame rate; 1 by default from two CPUs, `pipeline.LIVE_LOOKAHEAD`).
+Real set (60 fps, the frames the tracker of the release before followed), live settings, K = 1:
+front / back accel 11.4 -> 8.5 / 8.9 -> 6.5 mm/frame^2, PA-MPJPE 82.7 -> 82.5 / 74.7 -> 74.4
+(the network's own look-ahead of one frame, which the session used before: accel 11.0 / 8.8).
 Live (no lag) the filter is `CAUSAL_STAGES` = 3 One-Euro stages in a row, each at 3x the
 cut-off and speed coefficient: at low frequencies the same lag as one stage, above the cut-off
 jitter falls three times as steeply. With depth smoothed less (`LIVE_DEPTH_STRENGTH` 0.2, was 0.5),
