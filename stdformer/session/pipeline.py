@@ -50,8 +50,11 @@ LIVE_LOOKAHEAD = 1
 
 def several_cpus() -> bool:
     """Whether this process may run on two or more CPUs: the live session then overlaps its
-    stages (`session.overlap_enabled`) and looks a frame ahead (`default_lookahead`)."""
-    return len(os.sched_getaffinity(0)) >= 2
+    stages (`session.overlap_enabled`) and looks a frame ahead (`default_lookahead`). The CPUs
+    it is allowed (`taskset`, containers) where the OS says (Linux), else the machine's."""
+    if hasattr(os, "sched_getaffinity"):  # not on macOS or Windows
+        return len(os.sched_getaffinity(0)) >= 2
+    return (os.cpu_count() or 1) >= 2
 
 
 def default_lookahead() -> int:

@@ -104,3 +104,15 @@ def test_the_live_look_ahead_defaults_to_one_frame_from_two_cpus(monkeypatch, cp
     assert process_cli.pipeline_config_from_args(process).lookahead == 0
     evaluate = evaluate_cli.build_parser().parse_args(["--real"])
     assert evaluate_cli.pipeline_config_from_args(evaluate).lookahead == LIVE_LOOKAHEAD == 1
+
+
+def test_cpu_count_where_the_os_has_no_affinity(monkeypatch) -> None:
+    """macOS and Windows have no `os.sched_getaffinity`: the machine's CPU count decides."""
+    import os
+
+    from stdformer.session.pipeline import LIVE_LOOKAHEAD, default_lookahead
+
+    monkeypatch.delattr(os, "sched_getaffinity", raising=False)
+    for cpus, expected in ((8, LIVE_LOOKAHEAD), (1, 0), (None, 0)):
+        monkeypatch.setattr(os, "cpu_count", lambda n=cpus: n)
+        assert default_lookahead() == expected
