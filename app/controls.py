@@ -27,7 +27,7 @@ from app.config import AppConfig
 from stdformer.inference.predictor import DEFAULT_FOV_DEG
 from stdformer.inference.smoothing import MAX_LAG_FRAMES
 from stdformer.session.core import DEFAULT_SMOOTHING
-from stdformer.session.pipeline import default_lookahead
+from stdformer.session.pipeline import LIVE_LOOKAHEAD, default_lookahead
 
 PICK = "__pick__"
 DEVICES = ("auto", "cpu", "cuda")
@@ -122,7 +122,7 @@ class ControlsBar(QToolBar):
         self.lookahead.setRange(0, MAX_LAG_FRAMES)
         self.lookahead.setToolTip(
             "the smoother looks this many frames ahead: steadier mesh, that many frames later "
-            "(default 1 on two or more CPUs, 0 on one)"
+            f"(default {LIVE_LOOKAHEAD} on two or more CPUs, 0 on one)"
         )
         self.output = _choices(
             BODY_OUTPUT_LABELS,
